@@ -1,0 +1,76 @@
+//! Command-line interface. Every `serve` flag can also come from a `PGWARD_*`
+//! environment variable, for container deployments.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+use crate::config::{LogFormat, UpstreamTlsMode};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pgward",
+    version,
+    about = "PostgreSQL wire-protocol governance proxy"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Accept client connections and relay them to the upstream PostgreSQL.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// YAML configuration file; flags and PGWARD_* variables override its keys.
+    #[arg(long, env = "PGWARD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to accept clients on [default: 127.0.0.1:6432].
+    #[arg(long, env = "PGWARD_LISTEN")]
+    pub listen: Option<String>,
+    /// Upstream PostgreSQL as host:port [default: 127.0.0.1:5432].
+    #[arg(long, env = "PGWARD_UPSTREAM")]
+    pub upstream: Option<String>,
+    /// TLS to the upstream, as libpq's sslmode [default: prefer].
+    #[arg(long, env = "PGWARD_UPSTREAM_TLS", value_enum)]
+    pub upstream_tls: Option<UpstreamTlsMode>,
+    /// CA certificate(s) that sign the upstream's certificate (PEM).
+    #[arg(long, env = "PGWARD_UPSTREAM_CA")]
+    pub upstream_ca: Option<PathBuf>,
+    /// Server name to verify with verify-full (default: the upstream host).
+    #[arg(long, env = "PGWARD_UPSTREAM_SERVER_NAME")]
+    pub upstream_server_name: Option<String>,
+    /// Certificate chain (PEM) offered to clients that ask for TLS.
+    #[arg(long, env = "PGWARD_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// Private key (PEM) for --tls-cert.
+    #[arg(long, env = "PGWARD_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Most client connections at once; further ones get SQLSTATE 53300.
+    #[arg(long, env = "PGWARD_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Largest frontend message accepted, in bytes.
+    #[arg(long, env = "PGWARD_MAX_MESSAGE_SIZE")]
+    pub max_message_size: Option<usize>,
+    /// Time a client has to finish startup and authentication (e.g. 10s).
+    #[arg(long, env = "PGWARD_STARTUP_TIMEOUT")]
+    pub startup_timeout: Option<String>,
+    /// End sessions idle outside a transaction this long (0s = off).
+    #[arg(long, env = "PGWARD_IDLE_TIMEOUT")]
+    pub idle_timeout: Option<String>,
+    /// End sessions idle inside a transaction this long (0s = off).
+    #[arg(long, env = "PGWARD_IDLE_IN_TRANSACTION_TIMEOUT")]
+    pub idle_in_transaction_timeout: Option<String>,
+    /// On SIGTERM, how long sessions may run on before they are closed.
+    #[arg(long, env = "PGWARD_SHUTDOWN_GRACE")]
+    pub shutdown_grace: Option<String>,
+    /// Log format on stderr.
+    #[arg(long, env = "PGWARD_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Log filter, e.g. info or pgward=debug.
+    #[arg(long, env = "PGWARD_LOG_LEVEL")]
+    pub log_level: Option<String>,
+}

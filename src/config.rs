@@ -1,0 +1,482 @@
+//! pgward's runtime configuration: the YAML file model, its defaults, and the
+//! merge with command-line flags and `PGWARD_*` environment variables (flags and
+//! env win over the file, so a container can override one key without a new file).
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::cli::ServeArgs;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid {key}: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+/// How pgward secures its connection to the upstream server (libpq's sslmode words).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum UpstreamTlsMode {
+    Disable,
+    #[default]
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl UpstreamTlsMode {
+    pub fn verifies_chain(self) -> bool {
+        matches!(
+            self,
+            UpstreamTlsMode::VerifyCa | UpstreamTlsMode::VerifyFull
+        )
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    upstream: Option<FileUpstream>,
+    tls: Option<FileClientTls>,
+    limits: Option<FileLimits>,
+    log: Option<FileLog>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileUpstream {
+    host: Option<String>,
+    port: Option<u16>,
+    connect_timeout: Option<String>,
+    tls: Option<FileUpstreamTls>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileUpstreamTls {
+    mode: Option<UpstreamTlsMode>,
+    ca_file: Option<PathBuf>,
+    server_name: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileClientTls {
+    cert_file: Option<PathBuf>,
+    key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLimits {
+    max_connections: Option<usize>,
+    max_message_size: Option<usize>,
+    startup_timeout: Option<String>,
+    idle_timeout: Option<String>,
+    idle_in_transaction_timeout: Option<String>,
+    shutdown_grace: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLog {
+    format: Option<LogFormat>,
+    level: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: String,
+    pub upstream: UpstreamConfig,
+    pub client_tls: Option<ClientTlsConfig>,
+    pub limits: Limits,
+    pub log: LogConfig,
+}
+
+#[derive(Clone, Debug)]
+pub struct UpstreamConfig {
+    pub host: String,
+    pub port: u16,
+    pub connect_timeout: Duration,
+    pub tls_mode: UpstreamTlsMode,
+    pub ca_file: Option<PathBuf>,
+    /// Name checked against the server certificate (defaults to `host`).
+    pub server_name: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ClientTlsConfig {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+}
+
+#[derive(Clone, Debug)]
+pub struct Limits {
+    pub max_connections: usize,
+    /// Upper bound on a frontend message's length word.
+    pub max_message_size: usize,
+    pub startup_timeout: Duration,
+    /// `None` = off.
+    pub idle_timeout: Option<Duration>,
+    pub idle_in_transaction_timeout: Option<Duration>,
+    pub shutdown_grace: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:6432".into(),
+            upstream: UpstreamConfig {
+                host: "127.0.0.1".into(),
+                port: 5432,
+                connect_timeout: Duration::from_secs(10),
+                tls_mode: UpstreamTlsMode::Prefer,
+                ca_file: None,
+                server_name: None,
+            },
+            client_tls: None,
+            limits: Limits {
+                max_connections: 1000,
+                max_message_size: 256 << 20,
+                startup_timeout: Duration::from_secs(10),
+                idle_timeout: None,
+                idle_in_transaction_timeout: None,
+                shutdown_grace: Duration::from_secs(30),
+            },
+            log: LogConfig {
+                format: LogFormat::Text,
+                level: "info".into(),
+            },
+        }
+    }
+}
+
+fn duration(key: &'static str, s: &str) -> Result<Duration, ConfigError> {
+    humantime::parse_duration(s.trim()).map_err(|e| ConfigError::Invalid {
+        key,
+        message: format!("{s:?} is not a duration like 10s or 500ms ({e})"),
+    })
+}
+
+fn optional_duration(key: &'static str, s: &str) -> Result<Option<Duration>, ConfigError> {
+    let d = duration(key, s)?;
+    Ok((!d.is_zero()).then_some(d))
+}
+
+/// Splits `host:port`, accepting `[v6]:port` and a bare host (port 5432).
+pub fn split_host_port(s: &str) -> Result<(String, u16), ConfigError> {
+    let invalid = |m: &str| ConfigError::Invalid {
+        key: "upstream",
+        message: format!("{s:?}: {m}"),
+    };
+    if let Some(rest) = s.strip_prefix('[') {
+        let (host, after) = rest
+            .split_once(']')
+            .ok_or_else(|| invalid("unclosed '['"))?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => p.parse().map_err(|_| invalid("bad port"))?,
+            None if after.is_empty() => 5432,
+            None => return Err(invalid("expected host:port")),
+        };
+        return Ok((host.to_owned(), port));
+    }
+    match s.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') => {
+            if h.is_empty() {
+                return Err(invalid("empty host"));
+            }
+            Ok((h.to_owned(), p.parse().map_err(|_| invalid("bad port"))?))
+        }
+        _ if s.is_empty() => Err(invalid("empty host")),
+        _ => Ok((s.to_owned(), 5432)),
+    }
+}
+
+impl Config {
+    /// Builds the configuration from an optional file, then flags/env on top.
+    pub fn load(args: &ServeArgs) -> Result<Config, ConfigError> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let mut c = Config::default();
+        c.apply_file(file)?;
+        c.apply_args(args)?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    fn apply_file(&mut self, f: FileConfig) -> Result<(), ConfigError> {
+        if let Some(l) = f.listen {
+            self.listen = l;
+        }
+        if let Some(u) = f.upstream {
+            if let Some(h) = u.host {
+                self.upstream.host = h;
+            }
+            if let Some(p) = u.port {
+                self.upstream.port = p;
+            }
+            if let Some(t) = u.connect_timeout {
+                self.upstream.connect_timeout = duration("upstream.connect_timeout", &t)?;
+            }
+            if let Some(t) = u.tls {
+                if let Some(m) = t.mode {
+                    self.upstream.tls_mode = m;
+                }
+                self.upstream.ca_file = t.ca_file.or(self.upstream.ca_file.take());
+                self.upstream.server_name = t.server_name.or(self.upstream.server_name.take());
+            }
+        }
+        if let Some(t) = f.tls {
+            match (t.cert_file, t.key_file) {
+                (Some(cert_file), Some(key_file)) => {
+                    self.client_tls = Some(ClientTlsConfig {
+                        cert_file,
+                        key_file,
+                    })
+                }
+                (None, None) => {}
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        key: "tls",
+                        message: "cert_file and key_file go together".into(),
+                    })
+                }
+            }
+        }
+        if let Some(l) = f.limits {
+            if let Some(n) = l.max_connections {
+                self.limits.max_connections = n;
+            }
+            if let Some(n) = l.max_message_size {
+                self.limits.max_message_size = n;
+            }
+            if let Some(s) = l.startup_timeout {
+                self.limits.startup_timeout = duration("limits.startup_timeout", &s)?;
+            }
+            if let Some(s) = l.idle_timeout {
+                self.limits.idle_timeout = optional_duration("limits.idle_timeout", &s)?;
+            }
+            if let Some(s) = l.idle_in_transaction_timeout {
+                self.limits.idle_in_transaction_timeout =
+                    optional_duration("limits.idle_in_transaction_timeout", &s)?;
+            }
+            if let Some(s) = l.shutdown_grace {
+                self.limits.shutdown_grace = duration("limits.shutdown_grace", &s)?;
+            }
+        }
+        if let Some(l) = f.log {
+            if let Some(fmt) = l.format {
+                self.log.format = fmt;
+            }
+            if let Some(level) = l.level {
+                self.log.level = level;
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_args(&mut self, a: &ServeArgs) -> Result<(), ConfigError> {
+        if let Some(l) = &a.listen {
+            self.listen = l.clone();
+        }
+        if let Some(u) = &a.upstream {
+            let (h, p) = split_host_port(u)?;
+            self.upstream.host = h;
+            self.upstream.port = p;
+        }
+        if let Some(m) = a.upstream_tls {
+            self.upstream.tls_mode = m;
+        }
+        if let Some(ca) = &a.upstream_ca {
+            self.upstream.ca_file = Some(ca.clone());
+        }
+        if let Some(n) = &a.upstream_server_name {
+            self.upstream.server_name = Some(n.clone());
+        }
+        match (&a.tls_cert, &a.tls_key) {
+            (Some(c), Some(k)) => {
+                self.client_tls = Some(ClientTlsConfig {
+                    cert_file: c.clone(),
+                    key_file: k.clone(),
+                })
+            }
+            (None, None) => {}
+            _ => {
+                return Err(ConfigError::Invalid {
+                    key: "--tls-cert/--tls-key",
+                    message: "give both or neither".into(),
+                })
+            }
+        }
+        if let Some(n) = a.max_connections {
+            self.limits.max_connections = n;
+        }
+        if let Some(n) = a.max_message_size {
+            self.limits.max_message_size = n;
+        }
+        if let Some(s) = &a.startup_timeout {
+            self.limits.startup_timeout = duration("--startup-timeout", s)?;
+        }
+        if let Some(s) = &a.idle_timeout {
+            self.limits.idle_timeout = optional_duration("--idle-timeout", s)?;
+        }
+        if let Some(s) = &a.idle_in_transaction_timeout {
+            self.limits.idle_in_transaction_timeout =
+                optional_duration("--idle-in-transaction-timeout", s)?;
+        }
+        if let Some(s) = &a.shutdown_grace {
+            self.limits.shutdown_grace = duration("--shutdown-grace", s)?;
+        }
+        if let Some(f) = a.log_format {
+            self.log.format = f;
+        }
+        if let Some(l) = &a.log_level {
+            self.log.level = l.clone();
+        }
+        Ok(())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.listen
+            .parse::<SocketAddr>()
+            .map_err(|e| ConfigError::Invalid {
+                key: "listen",
+                message: format!(
+                    "{:?} is not an address like 127.0.0.1:6432 ({e})",
+                    self.listen
+                ),
+            })?;
+        if self.limits.max_connections == 0 {
+            return Err(ConfigError::Invalid {
+                key: "limits.max_connections",
+                message: "must be at least 1".into(),
+            });
+        }
+        if self.limits.max_message_size < 1024 || self.limits.max_message_size > i32::MAX as usize {
+            return Err(ConfigError::Invalid {
+                key: "limits.max_message_size",
+                message: format!("must be between 1024 and {} bytes", i32::MAX),
+            });
+        }
+        if self.limits.startup_timeout.is_zero() {
+            return Err(ConfigError::Invalid {
+                key: "limits.startup_timeout",
+                message: "must be positive".into(),
+            });
+        }
+        if self.upstream.host.is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "upstream.host",
+                message: "must not be empty".into(),
+            });
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> SocketAddr {
+        // validate() has checked it.
+        self.listen
+            .parse()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 6432)))
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    serde_saphyr::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn args(extra: &[&str]) -> ServeArgs {
+        let mut v = vec!["pgward", "serve"];
+        v.extend_from_slice(extra);
+        match crate::cli::Cli::try_parse_from(v).expect("args").command {
+            crate::cli::Command::Serve(a) => a,
+        }
+    }
+
+    #[test]
+    fn flags_override_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.yaml");
+        std::fs::write(
+            &path,
+            "listen: 127.0.0.1:7000\nupstream:\n  host: db\n  port: 5433\n  tls:\n    mode: require\nlimits:\n  idle_timeout: 0s\n  startup_timeout: 3s\n",
+        )
+        .expect("write");
+        let c = Config::load(&args(&[
+            "--config",
+            path.to_str().expect("utf8"),
+            "--upstream",
+            "10.0.0.1:6000",
+        ]))
+        .expect("load");
+        assert_eq!(c.listen, "127.0.0.1:7000");
+        assert_eq!(
+            (c.upstream.host.as_str(), c.upstream.port),
+            ("10.0.0.1", 6000)
+        );
+        assert_eq!(c.upstream.tls_mode, UpstreamTlsMode::Require);
+        assert_eq!(c.limits.idle_timeout, None);
+        assert_eq!(c.limits.startup_timeout, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.yaml");
+        std::fs::write(&path, "listen: 127.0.0.1:7000\nupstreams: {}\n").expect("write");
+        let err = Config::load(&args(&["--config", path.to_str().expect("utf8")]))
+            .expect_err("must fail");
+        assert!(err.to_string().contains("upstreams"), "{err}");
+    }
+
+    #[test]
+    fn host_port_forms() {
+        assert_eq!(split_host_port("db:5433").expect("ok"), ("db".into(), 5433));
+        assert_eq!(split_host_port("db").expect("ok"), ("db".into(), 5432));
+        assert_eq!(
+            split_host_port("[::1]:6000").expect("ok"),
+            ("::1".into(), 6000)
+        );
+        assert!(split_host_port("db:notaport").is_err());
+        assert!(split_host_port(":5432").is_err());
+    }
+}

@@ -1,0 +1,17 @@
+//! pgward: a PostgreSQL wire-protocol governance proxy.
+//!
+//! Layout, from the outside in: [`server`] accepts connections, [`session`]
+//! runs each one (startup, [`auth`], relay), [`wire`] owns the protocol
+//! framing, [`upstream`] and [`tls`] the connection to the database, and
+//! [`cancel`] the mapping of cancel keys.
+
+pub mod auth;
+pub mod cancel;
+pub mod cli;
+pub mod config;
+pub mod logging;
+pub mod server;
+pub mod session;
+pub mod tls;
+pub mod upstream;
+pub mod wire;

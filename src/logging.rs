@@ -1,0 +1,25 @@
+//! Structured logs on stderr (stdout carries only the "listening" line).
+
+use std::io::IsTerminal;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{LogConfig, LogFormat};
+
+pub fn init(cfg: &LogConfig) -> Result<(), String> {
+    let filter = EnvFilter::try_new(&cfg.level)
+        .map_err(|e| format!("invalid log level {:?}: {e}", cfg.level))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal());
+    let res = match cfg.format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init(),
+    };
+    res.map_err(|e| format!("cannot install logger: {e}"))
+}

@@ -1,0 +1,497 @@
+//! One client connection from accept to close: encryption negotiation, the
+//! startup packet, the upstream connection, authentication, then the relay.
+//! Every way a session can end is mapped here to what the client is told.
+
+pub mod peer;
+pub mod relay;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tracing::{debug, info, warn, Instrument};
+
+use crate::auth::passthrough::{self, AuthError};
+use crate::server::Shared;
+use crate::upstream::UpstreamError;
+use crate::wire::backend::{self, ErrorReport, SqlState};
+use crate::wire::startup::{self, CancelKey, StartupError, StartupMessage, StartupPacket};
+use crate::wire::{FrameError, Stream};
+use peer::Peer;
+use relay::{Relay, RelayEnd, RelayError, Timeouts};
+
+/// Authentication messages are small; this bounds what an unauthenticated
+/// client can make pgward buffer (PostgreSQL's own limit for auth tokens).
+const MAX_AUTH_MESSAGE: usize = 65_535 + 4;
+/// PostgreSQL never sends a message over 1 GiB.
+const MAX_BACKEND_MESSAGE: usize = 1 << 30;
+
+/// Identifies a session in logs (and later audit events and SQL stamps).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SessionId(u64);
+
+impl SessionId {
+    pub fn random() -> Self {
+        let mut b = [0u8; 8];
+        // A repeated id only confuses log correlation; fall back to time.
+        if getrandom::fill(&mut b).is_err() {
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or_default();
+            b = t.to_be_bytes();
+        }
+        SessionId(u64::from_be_bytes(b))
+    }
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum SessionError {
+    #[error("startup: {0}")]
+    Startup(#[from] StartupError),
+    #[error("startup did not complete within {0:?}")]
+    StartupTimeout(std::time::Duration),
+    #[error("TLS handshake with client failed: {0}")]
+    ClientTls(std::io::Error),
+    #[error("{0}")]
+    Protocol(&'static str),
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+    #[error("authentication: {0}")]
+    Auth(#[from] AuthError),
+    #[error("pgward is shutting down")]
+    ShuttingDown,
+    #[error(transparent)]
+    Relay(#[from] RelayError),
+}
+
+impl SessionError {
+    /// What the client is told, if it can still be told anything.
+    fn report(&self) -> Option<ErrorReport> {
+        Some(match self {
+            SessionError::Startup(StartupError::Eof | StartupError::Io(_)) => return None,
+            SessionError::Startup(StartupError::UnsupportedProtocol(_)) => {
+                ErrorReport::fatal(SqlState::FEATURE_NOT_SUPPORTED, self.to_string())
+            }
+            SessionError::Startup(e) => {
+                ErrorReport::fatal(SqlState::PROTOCOL_VIOLATION, e.to_string())
+            }
+            SessionError::StartupTimeout(_) => {
+                ErrorReport::fatal(SqlState::PROTOCOL_VIOLATION, self.to_string())
+            }
+            SessionError::ClientTls(_) => return None,
+            SessionError::Protocol(m) => ErrorReport::fatal(SqlState::PROTOCOL_VIOLATION, *m),
+            SessionError::Upstream(e) => ErrorReport::fatal(
+                SqlState::UNABLE_TO_CONNECT,
+                format!("pgward could not connect to the database server: {e}"),
+            ),
+            // The server's own error has already been forwarded.
+            SessionError::Auth(
+                AuthError::Rejected(_) | AuthError::ClientGone | AuthError::Client(_),
+            ) => return None,
+            SessionError::Auth(
+                e @ (AuthError::UnsupportedMethod(_) | AuthError::OnlyChannelBinding),
+            ) => ErrorReport::fatal(SqlState::FEATURE_NOT_SUPPORTED, e.to_string()),
+            SessionError::Auth(e @ AuthError::UnexpectedClientMessage(_)) => {
+                ErrorReport::fatal(SqlState::PROTOCOL_VIOLATION, e.to_string())
+            }
+            SessionError::Auth(e) => ErrorReport::fatal(
+                SqlState::CONNECTION_FAILURE,
+                format!("lost the database server during authentication: {e}"),
+            ),
+            SessionError::ShuttingDown => {
+                ErrorReport::fatal(SqlState::CANNOT_CONNECT_NOW, "pgward is shutting down")
+            }
+            SessionError::Relay(RelayError::ClientFrame(f)) => match f {
+                FrameError::TooLarge { .. } => {
+                    ErrorReport::fatal(SqlState::PROGRAM_LIMIT_EXCEEDED, f.to_string())
+                        .with_hint("raise limits.max_message_size if such messages are expected")
+                }
+                FrameError::Rejected { tag } => ErrorReport::fatal(
+                    SqlState::PROTOCOL_VIOLATION,
+                    format!("invalid frontend message type {tag}"),
+                ),
+                FrameError::InvalidLength { .. } => {
+                    ErrorReport::fatal(SqlState::PROTOCOL_VIOLATION, f.to_string())
+                }
+            },
+            SessionError::Relay(RelayError::ServerFrame(e)) => ErrorReport::fatal(
+                SqlState::CONNECTION_FAILURE,
+                format!("the database server sent an invalid message: {e}"),
+            ),
+            SessionError::Relay(RelayError::ServerIo(e)) => ErrorReport::fatal(
+                SqlState::CONNECTION_FAILURE,
+                format!("lost the connection to the database server: {e}"),
+            ),
+            SessionError::Relay(RelayError::ClientIo(_)) => return None,
+        })
+    }
+}
+
+/// Facts about the session kept for its end-of-session log line.
+#[derive(Default)]
+struct Facts {
+    user: Option<String>,
+    database: Option<String>,
+    application: Option<String>,
+    tls: bool,
+    bytes_from_client: u64,
+    bytes_to_client: u64,
+}
+
+enum Negotiated {
+    Startup(Stream, StartupMessage),
+    CancelHandled,
+}
+
+/// Entry point for an accepted connection.
+pub async fn run(tcp: TcpStream, peer_addr: SocketAddr, shared: Arc<Shared>) {
+    let id = SessionId::random();
+    let span = tracing::info_span!("session", id = %id, client = %peer_addr);
+    async move {
+        let started = Instant::now();
+        let mut facts = Facts::default();
+        let result = drive(tcp, &shared, &mut facts).await;
+        let duration_ms = started.elapsed().as_millis() as u64;
+        let user = facts.user.as_deref().unwrap_or("");
+        match result {
+            Ok(Some(end)) => info!(
+                user,
+                database = facts.database.as_deref().unwrap_or(""),
+                application = facts.application.as_deref().unwrap_or(""),
+                duration_ms,
+                bytes_from_client = facts.bytes_from_client,
+                bytes_to_client = facts.bytes_to_client,
+                end = ?end,
+                "session ended"
+            ),
+            Ok(None) => debug!("cancel request handled"),
+            Err(e) => {
+                let level_warn = !matches!(
+                    e,
+                    SessionError::Auth(AuthError::Rejected(_))
+                        | SessionError::Startup(StartupError::Eof)
+                );
+                if level_warn {
+                    warn!(user, duration_ms, error = %e, "session ended with an error");
+                } else {
+                    info!(user, duration_ms, error = %e, "session ended");
+                }
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+async fn drive(
+    tcp: TcpStream,
+    shared: &Shared,
+    facts: &mut Facts,
+) -> Result<Option<RelayEnd>, SessionError> {
+    let _ = tcp.set_nodelay(true);
+    let limits = &shared.config.limits;
+    let deadline = tokio::time::Instant::now() + limits.startup_timeout;
+
+    // Encryption negotiation and the startup packet, bounded by the startup timeout.
+    let mut pre_client = PreStartup::Tcp(Some(tcp));
+    let negotiated = tokio::select! {
+        r = tokio::time::timeout_at(deadline, negotiate(&mut pre_client, shared)) => match r {
+            Ok(r) => r,
+            Err(_) => Err(SessionError::StartupTimeout(limits.startup_timeout)),
+        },
+        _ = shared.hard_close.cancelled() => Err(SessionError::ShuttingDown),
+    };
+    let (client_stream, startup) = match negotiated {
+        Ok(Negotiated::Startup(s, m)) => (s, m),
+        Ok(Negotiated::CancelHandled) => return Ok(None),
+        Err(e) => {
+            if let Some(stream) = pre_client.take() {
+                let mut p = Peer::new(stream, MAX_AUTH_MESSAGE);
+                p.close_with(e.report().map(|r| r.to_bytes())).await;
+            }
+            return Err(e);
+        }
+    };
+    facts.user = startup.user().map(str::to_owned);
+    facts.database = startup.database().map(str::to_owned);
+    facts.application = startup.param("application_name").map(str::to_owned);
+    facts.tls = client_stream.is_tls();
+    let mut client = Peer::new(client_stream, MAX_AUTH_MESSAGE);
+
+    let (result, to_client_mid_frame) = run_connected(&mut client, startup, shared, deadline).await;
+    facts.bytes_from_client = client.bytes_in;
+    facts.bytes_to_client = client.bytes_out;
+    match &result {
+        Ok(end) => {
+            let last = match end {
+                RelayEnd::Shutdown => Some(
+                    ErrorReport::fatal(
+                        SqlState::ADMIN_SHUTDOWN,
+                        "terminating connection because pgward is shutting down",
+                    )
+                    .to_bytes(),
+                ),
+                RelayEnd::IdleTimeout => Some(
+                    ErrorReport::fatal(
+                        SqlState::IDLE_SESSION_TIMEOUT,
+                        "terminating connection due to idle-session timeout",
+                    )
+                    .to_bytes(),
+                ),
+                RelayEnd::IdleInTransactionTimeout => Some(
+                    ErrorReport::fatal(
+                        SqlState::IDLE_IN_TRANSACTION_TIMEOUT,
+                        "terminating connection due to idle-in-transaction timeout",
+                    )
+                    .to_bytes(),
+                ),
+                RelayEnd::ServerClosed { after_fatal: false } => Some(
+                    ErrorReport::fatal(
+                        SqlState::CONNECTION_FAILURE,
+                        "the database server closed the connection unexpectedly",
+                    )
+                    .to_bytes(),
+                ),
+                _ => None,
+            };
+            // Never inject a message into the middle of one the client is receiving.
+            let last = if to_client_mid_frame { None } else { last };
+            client.close_with(last).await;
+        }
+        Err(e) => {
+            let last = if to_client_mid_frame {
+                None
+            } else {
+                e.report().map(|r| r.to_bytes())
+            };
+            client.close_with(last).await;
+        }
+    }
+    result.map(Some)
+}
+
+async fn run_connected(
+    client: &mut Peer,
+    startup: StartupMessage,
+    shared: &Shared,
+    deadline: tokio::time::Instant,
+) -> (Result<RelayEnd, SessionError>, bool) {
+    let limits = &shared.config.limits;
+    let connect_and_auth = async {
+        let server_stream = shared.upstream.connect().await?;
+        let mut server = Peer::new(server_stream, MAX_BACKEND_MESSAGE);
+        server.queue(startup.raw().clone());
+        server
+            .flush()
+            .await
+            .map_err(|e| SessionError::Relay(RelayError::ServerIo(e)))?;
+        let authed =
+            passthrough::relay(client, &mut server, &shared.cancels, &shared.upstream).await?;
+        Ok::<_, SessionError>((server, authed))
+    };
+    let connected = tokio::select! {
+        r = tokio::time::timeout_at(deadline, connect_and_auth) => match r {
+            Ok(r) => r,
+            Err(_) => Err(SessionError::StartupTimeout(limits.startup_timeout)),
+        },
+        _ = shared.hard_close.cancelled() => Err(SessionError::ShuttingDown),
+    };
+    let (mut server, authed) = match connected {
+        Ok(c) => c,
+        Err(e) => return (Err(e), false),
+    };
+    let _cancel_registration = authed.cancel;
+    info!(
+        user = startup.user().unwrap_or(""),
+        database = startup.database().unwrap_or(""),
+        application = startup.param("application_name").unwrap_or(""),
+        tls = client.stream.is_tls(),
+        upstream_tls = server.stream.is_tls(),
+        "session started"
+    );
+    client.scanner.set_max_len(limits.max_message_size);
+    let timeouts = Timeouts {
+        idle: limits.idle_timeout,
+        idle_in_transaction: limits.idle_in_transaction_timeout,
+    };
+    let mut relay = Relay::new(authed.status);
+    let result = relay
+        .run(client, &mut server, &timeouts, &shared.hard_close)
+        .await;
+    let to_client_mid_frame = server.scanner.mid_frame();
+    // Tell the server the client is gone, unless a frame to it was left half-sent
+    // (then closing is the only honest signal; an open COPY is aborted).
+    let terminate = match &result {
+        Ok(RelayEnd::ClientTerminated)
+        | Ok(RelayEnd::ServerClosed { .. })
+        | Err(RelayError::ServerIo(_)) => None,
+        _ if client.scanner.mid_frame() => None,
+        _ => Some(backend::terminate()),
+    };
+    server.close_with(terminate).await;
+    (result.map_err(SessionError::from), to_client_mid_frame)
+}
+
+/// The client connection before the StartupMessage: plain TCP until TLS is agreed.
+enum PreStartup {
+    Tcp(Option<TcpStream>),
+    Ready(Option<Stream>),
+}
+
+impl PreStartup {
+    fn take(&mut self) -> Option<Stream> {
+        match self {
+            PreStartup::Tcp(t) => t.take().map(Stream::Plain),
+            PreStartup::Ready(s) => s.take(),
+        }
+    }
+}
+
+async fn negotiate(pre: &mut PreStartup, shared: &Shared) -> Result<Negotiated, SessionError> {
+    // PostgreSQL 17 clients may start TLS at once (sslnegotiation=direct):
+    // a TLS handshake record instead of a length word.
+    if let (PreStartup::Tcp(Some(tcp)), Some(acceptor)) = (&*pre, &shared.tls_acceptor) {
+        let mut first = [0u8; 1];
+        let n = tcp.peek(&mut first).await.map_err(StartupError::Io)?;
+        if n == 1 && first[0] == 0x16 {
+            let tcp = match pre.take() {
+                Some(Stream::Plain(t)) => t,
+                _ => return Err(SessionError::Protocol("connection state lost")),
+            };
+            let tls = acceptor
+                .accept(tcp)
+                .await
+                .map_err(SessionError::ClientTls)?;
+            *pre = PreStartup::Ready(Some(Stream::ServerTls(Box::new(tls))));
+        }
+    }
+    if let PreStartup::Tcp(t) = pre {
+        let s = t.take().map(Stream::Plain);
+        *pre = PreStartup::Ready(s);
+    }
+    let PreStartup::Ready(slot) = pre else {
+        return Err(SessionError::Protocol("connection state lost"));
+    };
+    let mut tried_gss = false;
+    loop {
+        let stream = slot
+            .as_mut()
+            .ok_or(SessionError::Protocol("connection state lost"))?;
+        let packet = startup::read_packet(stream).await?;
+        match packet {
+            StartupPacket::SslRequest => {
+                if stream.is_tls() {
+                    return Err(SessionError::Protocol(
+                        "SSLRequest on a connection that is already encrypted",
+                    ));
+                }
+                match &shared.tls_acceptor {
+                    Some(acceptor) => {
+                        stream.write_all(b"S").await.map_err(StartupError::Io)?;
+                        let tcp = match slot.take() {
+                            Some(Stream::Plain(t)) => t,
+                            _ => return Err(SessionError::Protocol("connection state lost")),
+                        };
+                        let tls = acceptor
+                            .accept(tcp)
+                            .await
+                            .map_err(SessionError::ClientTls)?;
+                        *slot = Some(Stream::ServerTls(Box::new(tls)));
+                    }
+                    None => stream.write_all(b"N").await.map_err(StartupError::Io)?,
+                }
+            }
+            StartupPacket::GssEncRequest => {
+                if stream.is_tls() || tried_gss {
+                    return Err(SessionError::Protocol(
+                        "GSSENCRequest after encryption was negotiated",
+                    ));
+                }
+                tried_gss = true;
+                stream.write_all(b"N").await.map_err(StartupError::Io)?;
+            }
+            StartupPacket::Cancel(key) => {
+                forward_cancel(key, shared).await;
+                return Ok(Negotiated::CancelHandled);
+            }
+            StartupPacket::Startup(m) => {
+                let s = slot
+                    .take()
+                    .ok_or(SessionError::Protocol("connection state lost"))?;
+                return Ok(Negotiated::Startup(s, m));
+            }
+        }
+    }
+}
+
+/// Sends a client's CancelRequest on to the server, if the key is one pgward issued.
+/// Like PostgreSQL, the client is told nothing either way.
+pub(crate) async fn forward_cancel(key: CancelKey, shared: &Shared) {
+    let Some(target) = shared.cancels.lookup(&key) else {
+        warn!(pid = key.pid, "cancel request with an unknown key ignored");
+        return;
+    };
+    let send = async {
+        let mut s = target.upstream.connect().await?;
+        s.write_all(&target.server_key.cancel_request())
+            .await
+            .map_err(|e| UpstreamError::Connect {
+                addr: target.upstream.address(),
+                source: e,
+            })?;
+        let _ = s.flush().await;
+        // The server closes once it has acted on the request.
+        let mut sink = [0u8; 16];
+        let _ = tokio::io::AsyncReadExt::read(&mut s, &mut sink).await;
+        Ok::<_, UpstreamError>(())
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(10), send).await {
+        Ok(Ok(())) => debug!(
+            server_pid = target.server_key.pid,
+            "cancel request forwarded"
+        ),
+        Ok(Err(e)) => warn!(error = %e, "could not forward cancel request"),
+        Err(_) => warn!("timed out forwarding cancel request"),
+    }
+}
+
+/// Answers a connection pgward has no room for. A CancelRequest is still
+/// honoured (cancelling is how a full server gets room back); anything else
+/// gets SQLSTATE 53300 as PostgreSQL would send.
+pub async fn refuse_over_capacity(mut tcp: TcpStream, shared: Arc<Shared>) {
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        startup::read_packet(&mut tcp),
+    )
+    .await;
+    if let Ok(Ok(StartupPacket::Cancel(key))) = read {
+        forward_cancel(key, &shared).await;
+        return;
+    }
+    let mut msg = Vec::new();
+    if let Ok(Ok(StartupPacket::SslRequest | StartupPacket::GssEncRequest)) = read {
+        // Decline encryption so the client reads the error in plain text.
+        msg.push(b'N');
+    }
+    msg.extend_from_slice(
+        &ErrorReport::fatal(
+            SqlState::TOO_MANY_CONNECTIONS,
+            format!(
+                "sorry, too many clients already (pgward limit {})",
+                shared.config.limits.max_connections
+            ),
+        )
+        .to_bytes(),
+    );
+    let _ = tcp.write_all(&msg).await;
+    let _ = tcp.shutdown().await;
+}

@@ -1,0 +1,314 @@
+//! The packets a client may send before it has a session: SSLRequest,
+//! GSSENCRequest, CancelRequest and StartupMessage. They have no type byte,
+//! only a length, so they are read with their own bounded reader.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use std::fmt;
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+/// PostgreSQL's own bound on a startup packet (MAX_STARTUP_PACKET_LENGTH).
+pub const MAX_STARTUP_LEN: usize = 10_000;
+pub const SSL_REQUEST_CODE: u32 = 80_877_103;
+pub const GSSENC_REQUEST_CODE: u32 = 80_877_104;
+pub const CANCEL_REQUEST_CODE: u32 = 80_877_102;
+/// Cancel keys of protocol 3.2 may be up to 256 bytes.
+pub const MAX_CANCEL_SECRET_LEN: usize = 256;
+
+/// A protocol version as the client sent it (major in the high 16 bits).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ProtocolVersion(pub u32);
+
+impl ProtocolVersion {
+    pub const V3_0: ProtocolVersion = ProtocolVersion(3 << 16);
+    pub fn major(self) -> u16 {
+        (self.0 >> 16) as u16
+    }
+    pub fn minor(self) -> u16 {
+        (self.0 & 0xffff) as u16
+    }
+}
+
+impl fmt::Display for ProtocolVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.major(), self.minor())
+    }
+}
+
+impl fmt::Debug for ProtocolVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// A backend's cancel key: process id and secret (4 bytes in 3.0, longer in 3.2).
+#[derive(Clone, PartialEq, Eq)]
+pub struct CancelKey {
+    pub pid: i32,
+    pub secret: Bytes,
+}
+
+impl fmt::Debug for CancelKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The secret is a credential: never print it.
+        write!(
+            f,
+            "CancelKey {{ pid: {}, secret: <{} bytes> }}",
+            self.pid,
+            self.secret.len()
+        )
+    }
+}
+
+impl CancelKey {
+    /// The CancelRequest packet that presents this key.
+    pub fn cancel_request(&self) -> Bytes {
+        let mut b = BytesMut::with_capacity(12 + self.secret.len());
+        b.put_i32((12 + self.secret.len()) as i32);
+        b.put_u32(CANCEL_REQUEST_CODE);
+        b.put_i32(self.pid);
+        b.extend_from_slice(&self.secret);
+        b.freeze()
+    }
+}
+
+/// A StartupMessage, kept as the exact bytes that arrived plus its parsed parameters.
+#[derive(Clone, Debug)]
+pub struct StartupMessage {
+    raw: Bytes,
+    pub version: ProtocolVersion,
+    params: Vec<(String, String)>,
+}
+
+impl StartupMessage {
+    /// The packet exactly as the client sent it, for forwarding.
+    pub fn raw(&self) -> &Bytes {
+        &self.raw
+    }
+
+    pub fn params(&self) -> &[(String, String)] {
+        &self.params
+    }
+
+    pub fn param(&self, key: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn user(&self) -> Option<&str> {
+        self.param("user")
+    }
+
+    /// The database name, which defaults to the user name as in PostgreSQL.
+    pub fn database(&self) -> Option<&str> {
+        self.param("database").or_else(|| self.user())
+    }
+}
+
+#[derive(Debug)]
+pub enum StartupPacket {
+    SslRequest,
+    GssEncRequest,
+    Cancel(CancelKey),
+    Startup(StartupMessage),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("invalid length of startup packet ({0})")]
+    InvalidLength(i64),
+    #[error("unsupported frontend protocol {0}: pgward speaks protocol 3.0 to 3.2")]
+    UnsupportedProtocol(ProtocolVersion),
+    #[error("invalid startup packet layout: {0}")]
+    Layout(&'static str),
+    #[error("startup parameters must be valid UTF-8 ({0})")]
+    Encoding(&'static str),
+    #[error("client closed the connection before completing startup")]
+    Eof,
+    #[error("i/o error during startup: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Reads exactly one startup-phase packet. Reads no byte beyond it, which matters
+/// after an SSLRequest: whatever follows belongs to the TLS handshake.
+pub async fn read_packet<R: AsyncRead + Unpin>(r: &mut R) -> Result<StartupPacket, StartupError> {
+    let mut len_buf = [0u8; 4];
+    match r.read_exact(&mut len_buf).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Err(StartupError::Eof),
+        Err(e) => return Err(e.into()),
+    }
+    let len = i32::from_be_bytes(len_buf);
+    if len < 8 || len as usize > MAX_STARTUP_LEN {
+        return Err(StartupError::InvalidLength(len as i64));
+    }
+    let mut body = vec![0u8; len as usize - 4];
+    match r.read_exact(&mut body).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Err(StartupError::Eof),
+        Err(e) => return Err(e.into()),
+    }
+    let mut raw = BytesMut::with_capacity(len as usize);
+    raw.extend_from_slice(&len_buf);
+    raw.extend_from_slice(&body);
+    parse_packet(raw.freeze())
+}
+
+/// Parses a complete startup-phase packet (length word included).
+pub fn parse_packet(raw: Bytes) -> Result<StartupPacket, StartupError> {
+    if raw.len() < 8 {
+        return Err(StartupError::InvalidLength(raw.len() as i64));
+    }
+    let code = u32::from_be_bytes([raw[4], raw[5], raw[6], raw[7]]);
+    let rest = &raw[8..];
+    match code {
+        SSL_REQUEST_CODE if rest.is_empty() => Ok(StartupPacket::SslRequest),
+        GSSENC_REQUEST_CODE if rest.is_empty() => Ok(StartupPacket::GssEncRequest),
+        SSL_REQUEST_CODE | GSSENC_REQUEST_CODE => {
+            Err(StartupError::Layout("encryption request with a body"))
+        }
+        CANCEL_REQUEST_CODE => {
+            if rest.len() < 8 || rest.len() > 4 + MAX_CANCEL_SECRET_LEN {
+                return Err(StartupError::Layout("cancel request of the wrong size"));
+            }
+            let pid = i32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]);
+            Ok(StartupPacket::Cancel(CancelKey {
+                pid,
+                secret: raw.slice(12..),
+            }))
+        }
+        _ => {
+            let version = ProtocolVersion(code);
+            if version.major() != 3 || version.minor() > 2 {
+                return Err(StartupError::UnsupportedProtocol(version));
+            }
+            let params = parse_params(rest)?;
+            if !params.iter().any(|(k, _)| k == "user") {
+                return Err(StartupError::Layout(
+                    "no PostgreSQL user name specified in startup packet",
+                ));
+            }
+            Ok(StartupPacket::Startup(StartupMessage {
+                raw,
+                version,
+                params,
+            }))
+        }
+    }
+}
+
+fn parse_params(mut rest: &[u8]) -> Result<Vec<(String, String)>, StartupError> {
+    let mut params = Vec::new();
+    loop {
+        match rest {
+            [0] => return Ok(params),
+            [] => return Err(StartupError::Layout("expected terminator as last byte")),
+            _ => {}
+        }
+        let (key, after) = take_cstr(rest)?;
+        let (value, after) = take_cstr(after)?;
+        if key.is_empty() {
+            return Err(StartupError::Layout("empty parameter name"));
+        }
+        let key = std::str::from_utf8(key).map_err(|_| StartupError::Encoding("parameter name"))?;
+        let value =
+            std::str::from_utf8(value).map_err(|_| StartupError::Encoding("parameter value"))?;
+        params.push((key.to_owned(), value.to_owned()));
+        rest = after;
+    }
+}
+
+fn take_cstr(b: &[u8]) -> Result<(&[u8], &[u8]), StartupError> {
+    let nul = b
+        .iter()
+        .position(|&c| c == 0)
+        .ok_or(StartupError::Layout("parameter is not NUL-terminated"))?;
+    Ok((&b[..nul], &b[nul + 1..]))
+}
+
+/// Builds a StartupMessage packet (used when pgward logs in upstream on its own).
+pub fn build_startup(version: ProtocolVersion, params: &[(&str, &str)]) -> Bytes {
+    let mut b = BytesMut::new();
+    b.put_i32(0);
+    b.put_u32(version.0);
+    for (k, v) in params {
+        b.extend_from_slice(k.as_bytes());
+        b.put_u8(0);
+        b.extend_from_slice(v.as_bytes());
+        b.put_u8(0);
+    }
+    b.put_u8(0);
+    let len = b.len() as i32;
+    b[..4].copy_from_slice(&len.to_be_bytes());
+    b.freeze()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_startup_with_options_untouched() {
+        let raw = build_startup(
+            ProtocolVersion::V3_0,
+            &[
+                ("user", "app"),
+                ("database", "db"),
+                ("options", "-c intervalstyle=iso_8601"),
+            ],
+        );
+        match parse_packet(raw.clone()).expect("parse") {
+            StartupPacket::Startup(m) => {
+                assert_eq!(m.user(), Some("app"));
+                assert_eq!(m.database(), Some("db"));
+                assert_eq!(m.param("options"), Some("-c intervalstyle=iso_8601"));
+                assert_eq!(m.raw(), &raw);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn rejects_malformed_startup() {
+        let mut raw = build_startup(ProtocolVersion::V3_0, &[("user", "app")]).to_vec();
+        raw.pop(); // drop the final terminator
+        raw[3] -= 1;
+        assert!(matches!(
+            parse_packet(Bytes::from(raw)),
+            Err(StartupError::Layout(_))
+        ));
+        let raw = build_startup(ProtocolVersion(2 << 16), &[("user", "app")]);
+        assert!(matches!(
+            parse_packet(raw),
+            Err(StartupError::UnsupportedProtocol(_))
+        ));
+        let raw = build_startup(ProtocolVersion::V3_0, &[("database", "x")]);
+        assert!(matches!(parse_packet(raw), Err(StartupError::Layout(_))));
+    }
+
+    #[test]
+    fn parses_cancel_keys_of_both_sizes() {
+        for secret_len in [4usize, 32] {
+            let key = CancelKey {
+                pid: 42,
+                secret: Bytes::from(vec![9u8; secret_len]),
+            };
+            match parse_packet(key.cancel_request()).expect("parse") {
+                StartupPacket::Cancel(k) => assert_eq!(k, key),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn bounded_reader_refuses_absurd_lengths() {
+        let mut r: &[u8] = &[0x7f, 0, 0, 0, 1, 2, 3];
+        assert!(matches!(
+            read_packet(&mut r).await,
+            Err(StartupError::InvalidLength(_))
+        ));
+        let mut r: &[u8] = &[0, 0, 0, 8, 4, 210];
+        assert!(matches!(read_packet(&mut r).await, Err(StartupError::Eof)));
+    }
+}

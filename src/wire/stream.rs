@@ -1,0 +1,133 @@
+//! One stream type for every connection pgward holds, plain or TLS, client- or
+//! server-side, so the session code is written once.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+
+pub enum Stream {
+    Plain(TcpStream),
+    /// A client connection on which pgward terminated TLS.
+    ServerTls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+    /// An upstream connection on which pgward is the TLS client.
+    ClientTls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl Stream {
+    pub fn is_tls(&self) -> bool {
+        !matches!(self, Stream::Plain(_))
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::ServerTls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Stream::ClientTls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::ServerTls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Stream::ClientTls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Stream::ServerTls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+            Stream::ClientTls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Stream::Plain(s) => s.is_write_vectored(),
+            Stream::ServerTls(s) => s.is_write_vectored(),
+            Stream::ClientTls(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::ServerTls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Stream::ClientTls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::ServerTls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Stream::ClientTls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Writes every chunk, in order, with as few system calls as the stream allows,
+/// then flushes. Chunks are usually slices of a read buffer, so nothing is copied.
+pub async fn write_chunks<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    chunks: &mut Vec<bytes::Bytes>,
+) -> io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    match chunks.len() {
+        0 => {}
+        1 => w.write_all(&chunks[0]).await?,
+        _ => {
+            let mut first = 0usize; // index of the first chunk not fully written
+            let mut offset = 0usize; // bytes of chunks[first] already written
+            while first < chunks.len() {
+                let mut slices: [io::IoSlice<'_>; 16] =
+                    std::array::from_fn(|_| io::IoSlice::new(&[]));
+                let mut n = 0;
+                for (i, c) in chunks[first..].iter().take(16).enumerate() {
+                    slices[n] = io::IoSlice::new(if i == 0 { &c[offset..] } else { &c[..] });
+                    n += 1;
+                }
+                let mut written = w.write_vectored(&slices[..n]).await?;
+                if written == 0 {
+                    return Err(io::ErrorKind::WriteZero.into());
+                }
+                while written > 0 {
+                    let left = chunks[first].len() - offset;
+                    if written >= left {
+                        written -= left;
+                        first += 1;
+                        offset = 0;
+                    } else {
+                        offset += written;
+                        written = 0;
+                    }
+                }
+                while first < chunks.len() && chunks[first].len() == offset {
+                    first += 1;
+                    offset = 0;
+                }
+            }
+        }
+    }
+    chunks.clear();
+    w.flush().await
+}
