@@ -269,3 +269,19 @@ pub fn copy_tree(src: &Path, dst: &Path) {
     cmd.arg("-a").arg(src).arg(dst);
     run_ok(&mut cmd, Duration::from_secs(120));
 }
+
+/// Polls `cond` until it holds or `limit` passes; returns whether it held.
+/// For waiting on *server state* that has no event to wait for (a backend
+/// becoming active); the limit is a failure bound, not a synchronisation delay.
+pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if cond() {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
