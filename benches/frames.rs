@@ -49,7 +49,10 @@ fn bench(c: &mut Criterion) {
             let mut chunks = Vec::with_capacity(8);
             b.iter(|| {
                 buf.extend_from_slice(input);
-                while let Some(c) = scanner.next_chunk(&mut buf, backend_disposition).expect("valid input") {
+                while let Some(c) = scanner
+                    .next_chunk(&mut buf, backend_disposition)
+                    .expect("valid input")
+                {
                     match c {
                         Chunk::Pass(p) => chunks.push(p),
                         Chunk::Frame(f) => chunks.push(f.into_bytes()),
@@ -60,7 +63,9 @@ fn bench(c: &mut Criterion) {
                 n
             });
         });
-        let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
         group.bench_with_input(BenchmarkId::new("scan+write", &id), &input, |b, input| {
             let mut scanner = FrameScanner::new(1 << 30);
             let mut buf = BytesMut::with_capacity(input.len() * 2);
@@ -68,13 +73,17 @@ fn bench(c: &mut Criterion) {
             let mut sink = tokio::io::sink();
             b.iter(|| {
                 buf.extend_from_slice(input);
-                while let Some(c) = scanner.next_chunk(&mut buf, backend_disposition).expect("valid input") {
+                while let Some(c) = scanner
+                    .next_chunk(&mut buf, backend_disposition)
+                    .expect("valid input")
+                {
                     match c {
                         Chunk::Pass(p) => chunks.push(p),
                         Chunk::Frame(f) => chunks.push(f.into_bytes()),
                     }
                 }
-                rt.block_on(write_chunks(&mut sink, &mut chunks)).expect("sink write");
+                rt.block_on(write_chunks(&mut sink, &mut chunks))
+                    .expect("sink write");
             });
         });
     }
@@ -98,7 +107,10 @@ fn bench(c: &mut Criterion) {
         let mut chunks = Vec::with_capacity(8);
         b.iter(|| {
             buf.extend_from_slice(&reply);
-            while let Some(c) = scanner.next_chunk(&mut buf, backend_disposition).expect("valid input") {
+            while let Some(c) = scanner
+                .next_chunk(&mut buf, backend_disposition)
+                .expect("valid input")
+            {
                 match c {
                     Chunk::Pass(p) => chunks.push(p),
                     Chunk::Frame(f) => chunks.push(f.into_bytes()),

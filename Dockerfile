@@ -1,0 +1,34 @@
+# syntax=docker/dockerfile:1
+#
+# pgward container image.
+#
+#   docker build -t pgward .
+#   docker run --rm -p 127.0.0.1:6432:6432 -e PGWARD_UPSTREAM=db.internal:5432 pgward
+#
+# The image listens on 0.0.0.0:6432 inside the container (PGWARD_LISTEN) and
+# reads /etc/pgward/pgward.yaml; mount your own file there to change it.
+
+FROM rust:1-bookworm AS builder
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libclang-dev \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY . .
+# The cache mounts keep the crate registry and build artefacts between builds;
+# the binary is copied out of the cached target directory.
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/src/target \
+    cargo build --release --locked \
+    && install -D -m 0755 target/release/pgward /out/pgward
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
+COPY --from=builder /out/pgward /usr/local/bin/pgward
+COPY config/pgward.yaml /etc/pgward/pgward.yaml
+ENV PGWARD_LISTEN=0.0.0.0:6432
+USER 65532:65532
+EXPOSE 6432
+ENTRYPOINT ["pgward"]
+CMD ["serve", "--config", "/etc/pgward/pgward.yaml"]

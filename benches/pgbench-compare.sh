@@ -1,0 +1,365 @@
+#!/usr/bin/env bash
+# Whole-proxy benchmark: pgbench straight to PostgreSQL ("direct"), through
+# pgward, and through pgbouncer (session pooling), on one throwaway cluster.
+#
+#   benches/pgbench-compare.sh
+#   TARGETS="direct pgbouncer" DURATION=2 ROUNDS=1 benches/pgbench-compare.sh
+#
+# For every scenario (select-only `-S` and the default TPC-B-like script) x
+# protocol mode (-M simple|extended|prepared) x client count (-c, with
+# -j = min(c,2)), each round runs the targets back to back in TARGETS order.
+# The report holds the median TPS and average latency over the rounds; it is
+# printed as a Markdown table and written to $OUT, every single run to
+# ${OUT%.md}.csv.
+#
+# Environment (defaults in brackets):
+#   SCALE [10]                      pgbench -i scale factor
+#   DURATION [10]                   seconds per run (pgbench -T)
+#   ROUNDS [3]                      rounds per scenario
+#   CLIENTS ["1 8"]                 client counts
+#   MODES ["simple extended prepared"]
+#   SCENARIOS ["select tpcb"]       select = pgbench -S, tpcb = built-in TPC-B-like
+#   TARGETS ["direct pgward pgbouncer"]
+#   PGWARD_BIN [target/release/pgward, built with cargo build --release]
+#   EXTRA_PGWARD_ARGS []            appended to `pgward serve ...`
+#   OUT [target/pgbench-compare.md]
+#   PG_BIN                          PostgreSQL binaries (default: newest installed)
+#
+# Everything runs on 127.0.0.1 and is removed on exit. Client, proxy and
+# server share the machine's cores, so compare ratios, not absolute numbers.
+set -euo pipefail
+
+# shellcheck source=scripts/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/common.sh"
+cd "$PGW_ROOT"
+
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then
+    pgw_usage "$0"
+    exit 0
+fi
+
+SCALE=${SCALE:-10}
+DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-3}
+CLIENTS=${CLIENTS:-1 8}
+MODES=${MODES:-simple extended prepared}
+SCENARIOS=${SCENARIOS:-select tpcb}
+TARGETS=${TARGETS:-direct pgward pgbouncer}
+OUT=${OUT:-target/pgbench-compare.md}
+EXTRA_PGWARD_ARGS=${EXTRA_PGWARD_ARGS:-}
+CSV="${OUT%.md}.csv"
+
+read -ra CLIENT_LIST <<<"$CLIENTS"
+read -ra MODE_LIST <<<"$MODES"
+read -ra SCENARIO_LIST <<<"$SCENARIOS"
+read -ra TARGET_LIST <<<"$TARGETS"
+read -ra EXTRA_ARGS <<<"$EXTRA_PGWARD_ARGS"
+
+# --- validate --------------------------------------------------------------
+for v in SCALE DURATION ROUNDS; do
+    [[ ${!v} =~ ^[1-9][0-9]*$ ]] || pgw_die "$v must be a positive integer (got '${!v}')"
+done
+for c in "${CLIENT_LIST[@]}"; do
+    [[ $c =~ ^[1-9][0-9]*$ && $c -le 150 ]] || pgw_die "CLIENTS entries must be integers 1..150 (got '$c')"
+done
+for m in "${MODE_LIST[@]}"; do
+    [[ $m =~ ^(simple|extended|prepared)$ ]] || pgw_die "unknown mode '$m' (simple, extended, prepared)"
+done
+for s in "${SCENARIO_LIST[@]}"; do
+    [[ $s =~ ^(select|tpcb)$ ]] || pgw_die "unknown scenario '$s' (select, tpcb)"
+done
+for t in "${TARGET_LIST[@]}"; do
+    [[ $t =~ ^(direct|pgward|pgbouncer)$ ]] || pgw_die "unknown target '$t' (direct, pgward, pgbouncer)"
+done
+[[ ${#CLIENT_LIST[@]} -gt 0 && ${#MODE_LIST[@]} -gt 0 && ${#SCENARIO_LIST[@]} -gt 0 && ${#TARGET_LIST[@]} -gt 0 ]] ||
+    pgw_die "CLIENTS, MODES, SCENARIOS and TARGETS must not be empty"
+
+want() { [[ " $TARGETS " == *" $1 "* ]]; }
+
+# --- prerequisites ---------------------------------------------------------
+pgw_section "prerequisites"
+pkgs=(postgresql)
+want pgbouncer && pkgs+=(pgbouncer)
+if want pgward && [[ -z ${PGWARD_BIN:-} ]]; then
+    pkgs+=(build-essential pkg-config libclang-dev)
+fi
+pgw_ensure_packages "${pkgs[@]}"
+PG_BIN=$(pgw_pg_bindir)
+[[ -n $PG_BIN ]] || pgw_die "PostgreSQL server binaries not found (set PG_BIN)"
+PGBENCH="$PG_BIN/pgbench"
+[[ -x $PGBENCH ]] || PGBENCH=$(command -v pgbench) || pgw_die "pgbench not found"
+PSQL="$PG_BIN/psql"
+[[ -x $PSQL ]] || PSQL=$(command -v psql) || pgw_die "psql not found"
+PGBOUNCER=""
+if want pgbouncer; then
+    PGBOUNCER=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
+fi
+
+if want pgward; then
+    if [[ -z ${PGWARD_BIN:-} ]]; then
+        pgw_ensure_rust
+        pgw_section "build (cargo build --release)"
+        cargo build --release
+        PGWARD_BIN="${CARGO_TARGET_DIR:-$PGW_ROOT/target}/release/pgward"
+    fi
+    [[ -x $PGWARD_BIN ]] || pgw_die "PGWARD_BIN '$PGWARD_BIN' is not an executable file"
+fi
+
+SVC_USER=$(pgw_service_user)
+# as_svc CMD... — run as the user PostgreSQL and pgbouncer run as.
+as_svc() {
+    if [[ $EUID -eq 0 ]]; then
+        # From /: the current directory may be closed to that user.
+        (cd / && runuser -u "$SVC_USER" -- "$@")
+    else
+        "$@"
+    fi
+}
+
+# --- cleanup ---------------------------------------------------------------
+WORK=""
+PGWARD_PID=""
+PG_STARTED=0
+cleanup() {
+    local rc=$?
+    set +e
+    if [[ -n $PGWARD_PID ]]; then
+        pgw_stop_pid "$PGWARD_PID" pgward 10
+        wait "$PGWARD_PID" 2>/dev/null
+    fi
+    if [[ -n $WORK && -f $WORK/pgbouncer.pid ]]; then
+        pgw_stop_pid "$(cat "$WORK/pgbouncer.pid")" pgbouncer 10
+    fi
+    if [[ $PG_STARTED -eq 1 ]]; then
+        pgw_info "stopping PostgreSQL"
+        as_svc "$PG_BIN/pg_ctl" -D "$WORK/data" -m immediate -w stop >/dev/null 2>&1
+    fi
+    if [[ -n $WORK && -d $WORK ]]; then
+        rm -rf "$WORK"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/pgward-bench.XXXXXX")
+chmod 755 "$WORK"
+[[ $EUID -eq 0 ]] && chown "$SVC_USER:" "$WORK"
+
+# --- PostgreSQL ------------------------------------------------------------
+pgw_section "PostgreSQL"
+PG_PORT=$(pgw_free_port)
+as_svc "$PG_BIN/initdb" -D "$WORK/data" -U postgres -A trust -E UTF8 --locale=C >"$WORK/initdb.log" 2>&1 || {
+    cat "$WORK/initdb.log" >&2
+    pgw_die "initdb failed"
+}
+as_svc tee -a "$WORK/data/postgresql.conf" >/dev/null <<EOF
+
+# --- benches/pgbench-compare.sh ---
+listen_addresses = '127.0.0.1'
+port = $PG_PORT
+unix_socket_directories = '$WORK'
+max_connections = 200
+shared_buffers = 256MB
+fsync = off
+synchronous_commit = off
+max_wal_size = 2GB
+EOF
+as_svc "$PG_BIN/pg_ctl" -D "$WORK/data" -l "$WORK/postgres.log" -w -t 60 start >/dev/null || {
+    tail -n 30 "$WORK/postgres.log" >&2
+    pgw_die "PostgreSQL did not start"
+}
+PG_STARTED=1
+PG_VERSION=$("$PSQL" -X -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -tAc 'SHOW server_version')
+pgw_info "PostgreSQL $PG_VERSION on 127.0.0.1:$PG_PORT"
+"$PSQL" -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -c 'CREATE DATABASE bench'
+pgw_info "pgbench -i -s $SCALE"
+"$PGBENCH" -i -q -s "$SCALE" -h 127.0.0.1 -p "$PG_PORT" -U postgres bench >"$WORK/init.log" 2>&1 || {
+    cat "$WORK/init.log" >&2
+    pgw_die "pgbench -i failed"
+}
+"$PSQL" -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d bench -c 'VACUUM ANALYZE' -c 'CHECKPOINT'
+
+declare -A PORT
+PORT[direct]=$PG_PORT
+USED_PORTS=("$PG_PORT")
+
+# --- pgward ----------------------------------------------------------------
+PGWARD_VERSION=""
+if want pgward; then
+    pgw_section "pgward"
+    PORT[pgward]=$(pgw_free_port "${USED_PORTS[@]}")
+    USED_PORTS+=("${PORT[pgward]}")
+    PGWARD_VERSION=$("$PGWARD_BIN" --version 2>/dev/null | head -n1 || true)
+    "$PGWARD_BIN" serve --listen "127.0.0.1:${PORT[pgward]}" --upstream "127.0.0.1:$PG_PORT" \
+        --upstream-tls disable --log-level warn "${EXTRA_ARGS[@]}" \
+        >"$WORK/pgward.out" 2>"$WORK/pgward.log" </dev/null &
+    PGWARD_PID=$!
+    if ! pgw_wait_for_line "$WORK/pgward.out" '^pgward listening on ' 30 "$PGWARD_PID"; then
+        cat "$WORK/pgward.out" "$WORK/pgward.log" >&2
+        pgw_die "pgward did not start"
+    fi
+    pgw_info "$(grep -m1 '^pgward listening on ' "$WORK/pgward.out") (pid $PGWARD_PID)"
+fi
+
+# --- pgbouncer -------------------------------------------------------------
+PGBOUNCER_VERSION=""
+if want pgbouncer; then
+    pgw_section "pgbouncer"
+    PORT[pgbouncer]=$(pgw_free_port "${USED_PORTS[@]}")
+    USED_PORTS+=("${PORT[pgbouncer]}")
+    PGBOUNCER_VERSION=$("$PGBOUNCER" --version 2>/dev/null | head -n1)
+    as_svc tee "$WORK/userlist.txt" >/dev/null <<<'"postgres" ""'
+    as_svc tee "$WORK/pgbouncer.ini" >/dev/null <<EOF
+[databases]
+* = host=127.0.0.1 port=$PG_PORT
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = ${PORT[pgbouncer]}
+unix_socket_dir =
+auth_type = trust
+auth_file = $WORK/userlist.txt
+pool_mode = session
+max_client_conn = 200
+default_pool_size = 20
+server_tls_sslmode = disable
+logfile = $WORK/pgbouncer.log
+pidfile = $WORK/pgbouncer.pid
+EOF
+    as_svc "$PGBOUNCER" -d -q "$WORK/pgbouncer.ini" || {
+        cat "$WORK/pgbouncer.log" >&2 2>/dev/null
+        pgw_die "pgbouncer did not start"
+    }
+    for ((i = 0; i < 100; i++)); do
+        pgw_port_in_use "${PORT[pgbouncer]}" && break
+        sleep 0.1
+    done
+    pgw_port_in_use "${PORT[pgbouncer]}" || {
+        cat "$WORK/pgbouncer.log" >&2 2>/dev/null
+        pgw_die "pgbouncer is not listening on 127.0.0.1:${PORT[pgbouncer]}"
+    }
+    pgw_info "$PGBOUNCER_VERSION on 127.0.0.1:${PORT[pgbouncer]}"
+fi
+
+# Every target must answer before anything is measured.
+for t in "${TARGET_LIST[@]}"; do
+    "$PSQL" -X -h 127.0.0.1 -p "${PORT[$t]}" -U postgres -d bench -tAc 'SELECT count(*) FROM pgbench_branches' >/dev/null ||
+        pgw_die "$t (127.0.0.1:${PORT[$t]}) does not answer queries"
+done
+
+# --- runs ------------------------------------------------------------------
+scenario_label() { # SCENARIO MODE CLIENTS
+    local name
+    case $1 in
+    select) name="select-only (-S)" ;;
+    tpcb) name="tpcb-like" ;;
+    esac
+    printf '%s, -M %s, -c %s' "$name" "$2" "$3"
+}
+
+mkdir -p "$(dirname "$OUT")"
+echo "round,scenario,mode,clients,target,tps,latency_ms" >"$CSV"
+
+total=$((ROUNDS * ${#SCENARIO_LIST[@]} * ${#MODE_LIST[@]} * ${#CLIENT_LIST[@]} * ${#TARGET_LIST[@]}))
+pgw_section "running $total pgbench runs of ${DURATION}s (about $((total * (DURATION + 1) / 60 + 1)) min)"
+n=0
+FAILED_RUNS=0
+for ((round = 1; round <= ROUNDS; round++)); do
+    for s in "${SCENARIO_LIST[@]}"; do
+        for m in "${MODE_LIST[@]}"; do
+            for c in "${CLIENT_LIST[@]}"; do
+                j=$((c < 2 ? c : 2))
+                for t in "${TARGET_LIST[@]}"; do
+                    n=$((n + 1))
+                    args=(-h 127.0.0.1 -p "${PORT[$t]}" -U postgres -T "$DURATION" -c "$c" -j "$j" -M "$m")
+                    [[ $s == select ]] && args+=(-S)
+                    tps="" lat=""
+                    if "$PGBENCH" "${args[@]}" bench >"$WORK/run.out" 2>&1; then
+                        tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time).*/\1/p' "$WORK/run.out" | head -n1)
+                        lat=$(sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p' "$WORK/run.out" | head -n1)
+                    fi
+                    if [[ -z $tps || -z $lat ]]; then
+                        FAILED_RUNS=$((FAILED_RUNS + 1))
+                        pgw_warn "run failed: pgbench ${args[*]} bench"
+                        tail -n 15 "$WORK/run.out" >&2
+                        tps="" lat=""
+                    fi
+                    shown=FAIL
+                    [[ -n $tps ]] && shown=$(printf '%.1f' "$tps")
+                    printf '[%3d/%d] round %d  %-38s %-9s %10s tps  %8s ms\n' \
+                        "$n" "$total" "$round" "$(scenario_label "$s" "$m" "$c")" "$t" "$shown" "${lat:--}"
+                    echo "$round,$s,$m,$c,$t,$tps,$lat" >>"$CSV"
+                done
+            done
+        done
+    done
+done
+
+# --- report ----------------------------------------------------------------
+# median SCENARIO MODE CLIENTS TARGET COLUMN(6=tps,7=latency) — empty if no data.
+median() {
+    awk -F, -v s="$1" -v m="$2" -v c="$3" -v t="$4" -v col="$5" \
+        'NR > 1 && $2 == s && $3 == m && $4 == c && $5 == t && $col != "" { print $col }' "$CSV" |
+        sort -g |
+        awk '{ v[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) printf "%s", v[(NR + 1) / 2]; else printf "%.6f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+fmt_num() { # VALUE DECIMALS TARGET
+    if [[ -z $1 ]]; then
+        if want "$3"; then printf 'fail'; else printf '–'; fi
+    else
+        printf "%.${2}f" "$1"
+    fi
+}
+ratio() {
+    if [[ -n $1 && -n $2 ]]; then
+        awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "–" }'
+    else
+        printf '–'
+    fi
+}
+
+GIT_REV=$(git rev-parse --short HEAD 2>/dev/null || echo "uncommitted")
+if [[ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]]; then
+    GIT_REV="$GIT_REV (modified)"
+fi
+
+{
+    echo "## pgbench: direct vs pgward vs pgbouncer"
+    echo
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); host: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, $(uname -sr)"
+    echo "- PostgreSQL $PG_VERSION (max_connections=200, shared_buffers=256MB, fsync=off, synchronous_commit=off)"
+    want pgward && echo "- pgward: ${PGWARD_VERSION:-$PGWARD_BIN} at $GIT_REV; args: --upstream-tls disable --log-level warn${EXTRA_PGWARD_ARGS:+ $EXTRA_PGWARD_ARGS}"
+    want pgbouncer && echo "- $PGBOUNCER_VERSION: pool_mode=session, default_pool_size=20, max_client_conn=200"
+    echo "- pgbench -s $SCALE, -T $DURATION per run, -j min(c,2); median of $ROUNDS round(s), targets run back to back in the order: $TARGETS"
+    echo "- all on 127.0.0.1; client, proxies and server share the cores"
+    echo
+    echo "| scenario | direct tps | pgward tps | pgbouncer tps | pgward/direct | pgward/pgbouncer | latency ms (d/w/b) |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
+    for s in "${SCENARIO_LIST[@]}"; do
+        for m in "${MODE_LIST[@]}"; do
+            for c in "${CLIENT_LIST[@]}"; do
+                d=$(median "$s" "$m" "$c" direct 6)
+                w=$(median "$s" "$m" "$c" pgward 6)
+                b=$(median "$s" "$m" "$c" pgbouncer 6)
+                ld=$(median "$s" "$m" "$c" direct 7)
+                lw=$(median "$s" "$m" "$c" pgward 7)
+                lb=$(median "$s" "$m" "$c" pgbouncer 7)
+                printf '| %s | %s | %s | %s | %s | %s | %s / %s / %s |\n' \
+                    "$(scenario_label "$s" "$m" "$c")" \
+                    "$(fmt_num "$d" 0 direct)" "$(fmt_num "$w" 0 pgward)" "$(fmt_num "$b" 0 pgbouncer)" \
+                    "$(ratio "$w" "$d")" "$(ratio "$w" "$b")" \
+                    "$(fmt_num "$ld" 3 direct)" "$(fmt_num "$lw" 3 pgward)" "$(fmt_num "$lb" 3 pgbouncer)"
+            done
+        done
+    done
+} >"$OUT"
+
+pgw_section "results"
+cat "$OUT"
+echo
+pgw_info "report written to $OUT; every run in $CSV"
+if [[ $FAILED_RUNS -gt 0 ]]; then
+    pgw_die "$FAILED_RUNS pgbench run(s) failed"
+fi
