@@ -93,6 +93,9 @@ impl SessionError {
                 SqlState::UNABLE_TO_CONNECT,
                 format!("pgward could not connect to the database server: {e}"),
             ),
+            SessionError::Auth(AuthError::Client(peer::PeerError::Frame(f))) => {
+                ErrorReport::fatal(SqlState::PROTOCOL_VIOLATION, f.to_string())
+            }
             // The server's own error has already been forwarded.
             SessionError::Auth(
                 AuthError::Rejected(_) | AuthError::ClientGone | AuthError::Client(_),

@@ -121,9 +121,15 @@ impl Relay {
                         Ok(n) => server.bytes_in += n as u64,
                         Err(e) => return Err(RelayError::ServerIo(e)),
                     }
+                    let was_idle = self.server_idle;
                     self.backend(server, client)?;
                     client.flush().await.map_err(RelayError::ClientIo)?;
-                    idle_armed = self.arm_idle(timeouts, idle.as_mut());
+                    // Arm on the transition to idle only: asynchronous messages
+                    // (notifications, notices) to an idle client do not restart
+                    // the clock, as they do not on the server.
+                    if self.server_idle && !was_idle {
+                        idle_armed = self.arm_idle(timeouts, idle.as_mut());
+                    }
                 }
             }
         }
@@ -178,10 +184,10 @@ impl Relay {
             .map_err(RelayError::ServerFrame)?
         {
             match chunk {
-                Chunk::Pass(b) => {
-                    self.server_idle = false;
-                    client.queue(b)
-                }
+                // While idle the server only sends asynchronous messages, which
+                // leave it idle; any reply to a request follows a client message,
+                // and that already cleared `server_idle`.
+                Chunk::Pass(b) => client.queue(b),
                 Chunk::Frame(f) => {
                     match f.tag() {
                         b'Z' => {
@@ -191,12 +197,11 @@ impl Relay {
                             self.server_idle = true;
                         }
                         b'E' => {
-                            self.server_idle = false;
                             if ErrorSummary::parse(f.body()).is_some_and(|s| s.is_fatal()) {
                                 self.server_said_fatal = true;
                             }
                         }
-                        _ => self.server_idle = false,
+                        _ => {}
                     }
                     client.queue(f.into_bytes());
                 }
