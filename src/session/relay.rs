@@ -196,10 +196,8 @@ impl Relay {
                             }
                             self.server_idle = true;
                         }
-                        b'E' => {
-                            if ErrorSummary::parse(f.body()).is_some_and(|s| s.is_fatal()) {
-                                self.server_said_fatal = true;
-                            }
+                        b'E' if ErrorSummary::parse(f.body()).is_some_and(|s| s.is_fatal()) => {
+                            self.server_said_fatal = true;
                         }
                         _ => {}
                     }
