@@ -636,3 +636,25 @@ fn fast_path_function_calls_work() {
     assert_success(&out, "lo_import/lo_export through pgward");
     assert_eq!(std::fs::read(&dst).expect("exported"), payload);
 }
+
+#[test]
+fn protocol_3_2_startup_is_negotiated_by_the_server() {
+    // A 3.2 client against a server that speaks 3.0: the server's
+    // NegotiateProtocolVersion reaches the client and the session proceeds.
+    let s = setup();
+    let mut conn = RawConn::connect(s.pgward.port());
+    conn.send(&raw::startup_message_with_version(
+        (3 << 16) | 2,
+        &[("user", TRUST_USER), ("database", APP_DB)],
+    ));
+    let msgs = conn.read_until(b'Z');
+    let tags = raw::tags(&msgs);
+    assert_eq!(tags.first(), Some(&'v'), "NegotiateProtocolVersion first: {tags:?}");
+    let v = &msgs[0].1;
+    assert_eq!(i32::from_be_bytes([v[0], v[1], v[2], v[3]]), 3 << 16, "server offers 3.0");
+    let key = msgs.iter().find(|(t, _)| *t == b'K').expect("BackendKeyData");
+    assert_eq!(key.1.len(), 8, "3.0 key once negotiated down");
+    conn.send(&raw::query("select 42"));
+    let reply = conn.read_until(b'Z');
+    assert!(reply.iter().any(|(t, b)| *t == b'D' && b.ends_with(b"42")), "{:?}", raw::tags(&reply));
+}
