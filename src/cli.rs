@@ -21,6 +21,41 @@ pub struct Cli {
 pub enum Command {
     /// Accept client connections and relay them to the upstream PostgreSQL.
     Serve(ServeArgs),
+    /// Validate policy files; errors are printed as FILE:LINE:COLUMN: message.
+    Check(CheckArgs),
+    /// Show what a policy would do with a SQL string for an identity, without a server.
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Policy files to validate.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Policy file to decide with.
+    #[arg(long)]
+    pub policy: PathBuf,
+    /// The database user.
+    #[arg(long)]
+    pub user: String,
+    /// application_name the client would send.
+    #[arg(long = "app")]
+    pub application: Option<String>,
+    /// Client address, for client_address rules.
+    #[arg(long)]
+    pub client_address: Option<std::net::IpAddr>,
+    /// Group membership (repeatable).
+    #[arg(long = "group")]
+    pub groups: Vec<String>,
+    /// Use this profile instead of resolving one from the identity.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// The SQL text (one or more statements).
+    pub sql: String,
 }
 
 #[derive(Debug, Args, Default)]
@@ -28,6 +63,9 @@ pub struct ServeArgs {
     /// YAML configuration file; flags and PGWARD_* variables override its keys.
     #[arg(long, env = "PGWARD_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Policy file (identities, profiles, deny rules); reloaded on SIGHUP and when it changes.
+    #[arg(long, env = "PGWARD_POLICY")]
+    pub policy: Option<PathBuf>,
     /// Address to accept clients on [default: 127.0.0.1:6432].
     #[arg(long, env = "PGWARD_LISTEN")]
     pub listen: Option<String>,

@@ -55,10 +55,67 @@ pub enum LogFormat {
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     listen: Option<String>,
+    policy: Option<PathBuf>,
+    auth: Option<FileAuth>,
     upstream: Option<FileUpstream>,
     tls: Option<FileClientTls>,
     limits: Option<FileLimits>,
     log: Option<FileLog>,
+}
+
+/// Who verifies client credentials.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMode {
+    /// The upstream server runs its own authentication; pgward relays it.
+    #[default]
+    Passthrough,
+    /// pgward verifies SCRAM-SHA-256 against `users_file`.
+    Scram,
+    /// The password is a JWT that pgward validates against `jwks_file`.
+    Jwt,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileAuth {
+    mode: Option<AuthMode>,
+    users_file: Option<PathBuf>,
+    jwks_file: Option<PathBuf>,
+    jwt: Option<crate::auth::jwt::JwtConfig>,
+    allow_tokens_without_tls: Option<bool>,
+    upstream_user: Option<String>,
+    upstream_password_file: Option<PathBuf>,
+    upstream_password_env: Option<String>,
+}
+
+/// Client authentication, resolved.
+#[derive(Clone, Debug)]
+pub enum AuthConfig {
+    Passthrough,
+    Scram {
+        users_file: PathBuf,
+        service: ServiceCredential,
+    },
+    Jwt {
+        jwks_file: PathBuf,
+        jwt: crate::auth::jwt::JwtConfig,
+        allow_without_tls: bool,
+        service: ServiceCredential,
+    },
+}
+
+/// The account pgward logs in to the upstream as when it authenticates clients itself.
+#[derive(Clone, Debug)]
+pub struct ServiceCredential {
+    pub user: String,
+    pub password: PasswordSource,
+}
+
+#[derive(Clone, Debug)]
+pub enum PasswordSource {
+    File(PathBuf),
+    Env(String),
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -106,6 +163,9 @@ struct FileLog {
 #[derive(Clone, Debug)]
 pub struct Config {
     pub listen: String,
+    pub auth: AuthConfig,
+    /// Policy file; without one every session is `admin` and no statement is analyzed.
+    pub policy: Option<PathBuf>,
     pub upstream: UpstreamConfig,
     pub client_tls: Option<ClientTlsConfig>,
     pub limits: Limits,
@@ -151,6 +211,8 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listen: "127.0.0.1:6432".into(),
+            auth: AuthConfig::Passthrough,
+            policy: None,
             upstream: UpstreamConfig {
                 host: "127.0.0.1".into(),
                 port: 5432,
@@ -235,6 +297,12 @@ impl Config {
         if let Some(l) = f.listen {
             self.listen = l;
         }
+        if let Some(p) = f.policy {
+            self.policy = Some(p);
+        }
+        if let Some(a) = f.auth {
+            self.auth = resolve_auth(a)?;
+        }
         if let Some(u) = f.upstream {
             if let Some(h) = u.host {
                 self.upstream.host = h;
@@ -305,6 +373,9 @@ impl Config {
     fn apply_args(&mut self, a: &ServeArgs) -> Result<(), ConfigError> {
         if let Some(l) = &a.listen {
             self.listen = l.clone();
+        }
+        if let Some(p) = &a.policy {
+            self.policy = Some(p.clone());
         }
         if let Some(u) = &a.upstream {
             let (h, p) = split_host_port(u)?;
@@ -408,6 +479,62 @@ impl Config {
     }
 }
 
+fn resolve_auth(a: FileAuth) -> Result<AuthConfig, ConfigError> {
+    let invalid = |key: &'static str, message: &str| ConfigError::Invalid {
+        key,
+        message: message.to_owned(),
+    };
+    let mode = a.mode.unwrap_or_default();
+    if mode == AuthMode::Passthrough {
+        if a.users_file.is_some()
+            || a.jwks_file.is_some()
+            || a.jwt.is_some()
+            || a.upstream_user.is_some()
+        {
+            return Err(invalid(
+                "auth",
+                "users_file, jwks_file, jwt and upstream_* apply only to mode scram or jwt",
+            ));
+        }
+        return Ok(AuthConfig::Passthrough);
+    }
+    let user = a.upstream_user.ok_or_else(|| {
+        invalid(
+            "auth.upstream_user",
+            "required: the account pgward logs in to the server as",
+        )
+    })?;
+    let password = match (a.upstream_password_file, a.upstream_password_env) {
+        (Some(f), None) => PasswordSource::File(f),
+        (None, Some(e)) => PasswordSource::Env(e),
+        _ => {
+            return Err(invalid(
+                "auth.upstream_password_file",
+                "give exactly one of upstream_password_file or upstream_password_env",
+            ))
+        }
+    };
+    let service = ServiceCredential { user, password };
+    match mode {
+        AuthMode::Scram => Ok(AuthConfig::Scram {
+            users_file: a
+                .users_file
+                .ok_or_else(|| invalid("auth.users_file", "required for mode scram"))?,
+            service,
+        }),
+        _ => Ok(AuthConfig::Jwt {
+            jwks_file: a
+                .jwks_file
+                .ok_or_else(|| invalid("auth.jwks_file", "required for mode jwt"))?,
+            jwt: a
+                .jwt
+                .ok_or_else(|| invalid("auth.jwt", "required for mode jwt (issuer, audience)"))?,
+            allow_without_tls: a.allow_tokens_without_tls.unwrap_or(false),
+            service,
+        }),
+    }
+}
+
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_owned(),
@@ -429,6 +556,7 @@ mod tests {
         v.extend_from_slice(extra);
         match crate::cli::Cli::try_parse_from(v).expect("args").command {
             crate::cli::Command::Serve(a) => a,
+            other => panic!("expected serve, got {other:?}"),
         }
     }
 

@@ -7,6 +7,26 @@ use pgward::config::Config;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Check(args) => {
+            let (report, ok) = pgward::explain::check(&args);
+            if ok {
+                print!("{report}");
+                ExitCode::SUCCESS
+            } else {
+                eprint!("{report}");
+                ExitCode::from(1)
+            }
+        }
+        Command::Explain(args) => match pgward::explain::explain(&args) {
+            Ok(report) => {
+                print!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("pgward: {e}");
+                ExitCode::from(2)
+            }
+        },
         Command::Serve(args) => {
             let config = match Config::load(&args) {
                 Ok(c) => c,
@@ -19,8 +39,12 @@ fn main() -> ExitCode {
                 eprintln!("pgward: {e}");
                 return ExitCode::from(2);
             }
+            // pg_query's parser recurses deeply on nested statements: give every
+            // worker room for the deepest statement it accepts (about 2 MiB in a
+            // debug build), with margin.
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
+                .thread_stack_size(8 << 20)
                 .build()
             {
                 Ok(r) => r,

@@ -13,15 +13,28 @@ use tracing::{error, info, warn};
 
 use crate::cancel::CancelRegistry;
 use crate::config::Config;
+use crate::policy::{PolicyError, PolicyStore};
+use crate::sql::AnalysisCache;
 use crate::tls::{self, TlsError};
 use crate::upstream::{Upstream, UpstreamError};
 
+/// pgward-held authentication: how clients are verified, and the service
+/// account used upstream.
+pub struct LocalAuthSetup {
+    pub method: crate::auth::local::LocalAuth,
+    pub service_user: String,
+    pub service_password: crate::auth::client_login::Secret,
+}
+
 /// What every session shares.
 pub struct Shared {
+    pub local_auth: Option<LocalAuthSetup>,
     pub config: Config,
     pub tls_acceptor: Option<tokio_rustls::TlsAcceptor>,
     pub upstream: Arc<Upstream>,
     pub cancels: Arc<CancelRegistry>,
+    pub policy: Arc<PolicyStore>,
+    pub analysis_cache: Arc<AnalysisCache>,
     /// Cancelled when the shutdown grace period is over: sessions end now.
     pub hard_close: CancellationToken,
 }
@@ -37,6 +50,10 @@ pub enum ServeError {
     Tls(#[from] TlsError),
     #[error("upstream: {0}")]
     Upstream(#[from] UpstreamError),
+    #[error("authentication setup: {0}")]
+    Auth(String),
+    #[error("policy: {0}")]
+    Policy(#[from] PolicyError),
     #[error("cannot install signal handler: {0}")]
     Signal(std::io::Error),
 }
@@ -51,15 +68,77 @@ impl Shared {
             None => None,
         };
         let upstream = Upstream::from_config(&config.upstream)?;
+        let policy = match &config.policy {
+            Some(path) => PolicyStore::from_file(path)?,
+            None => PolicyStore::allow_all(),
+        };
+        let local_auth = local_auth(&config.auth)?;
         Ok(Arc::new(Shared {
+            local_auth,
             config,
             tls_acceptor,
             upstream,
             cancels: CancelRegistry::new(),
+            policy,
+            analysis_cache: Arc::new(AnalysisCache::new(ANALYSIS_CACHE_ENTRIES)),
             hard_close: CancellationToken::new(),
         }))
     }
 }
+
+fn local_auth(cfg: &crate::config::AuthConfig) -> Result<Option<LocalAuthSetup>, ServeError> {
+    use crate::auth::client_login::Secret;
+    use crate::auth::local::LocalAuth;
+    use crate::config::{AuthConfig, PasswordSource, ServiceCredential};
+    let secret = |s: &ServiceCredential| -> Result<Secret, ServeError> {
+        match &s.password {
+            PasswordSource::File(p) => Secret::from_file(p),
+            PasswordSource::Env(v) => Secret::from_env(v),
+        }
+        .map_err(|e| ServeError::Auth(format!("service password for {}: {e}", s.user)))
+    };
+    Ok(match cfg {
+        AuthConfig::Passthrough => None,
+        AuthConfig::Scram {
+            users_file,
+            service,
+        } => {
+            let users = crate::auth::users::UsersFile::from_file(users_file)
+                .map_err(|e| ServeError::Auth(e.to_string()))?;
+            let mock =
+                crate::auth::scram::MockSecret::random(crate::auth::scram::DEFAULT_ITERATIONS)
+                    .map_err(|e| ServeError::Auth(e.to_string()))?;
+            Some(LocalAuthSetup {
+                method: LocalAuth::Scram {
+                    users: Arc::new(users),
+                    mock,
+                },
+                service_user: service.user.clone(),
+                service_password: secret(service)?,
+            })
+        }
+        AuthConfig::Jwt {
+            jwks_file,
+            jwt,
+            allow_without_tls,
+            service,
+        } => {
+            let validator = crate::auth::jwt::JwtValidator::from_jwks_file(jwks_file, jwt.clone())
+                .map_err(|e| ServeError::Auth(format!("{}: {e}", jwks_file.display())))?;
+            Some(LocalAuthSetup {
+                method: LocalAuth::Jwt {
+                    validator: Arc::new(validator),
+                    allow_without_tls: *allow_without_tls,
+                },
+                service_user: service.user.clone(),
+                service_password: secret(service)?,
+            })
+        }
+    })
+}
+
+/// Distinct statement texts whose analysis is kept (a few MB at most).
+const ANALYSIS_CACHE_ENTRIES: usize = 20_000;
 
 /// Connections answered while over the limit (to send 53300 or honour a
 /// cancel) are themselves bounded, so a flood cannot grow tasks without end.
@@ -78,6 +157,9 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         source,
     })?;
     let shared = Shared::new(config)?;
+    shared
+        .policy
+        .spawn_watcher(std::time::Duration::from_secs(1));
     let mut sigterm = signal(SignalKind::terminate()).map_err(ServeError::Signal)?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(ServeError::Signal)?;
 
@@ -91,6 +173,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         listen = %local,
         upstream = %shared.upstream.address(),
         client_tls = shared.tls_acceptor.is_some(),
+        policy = %shared.policy.path().map(|p| p.display().to_string()).unwrap_or_else(|| "none (all allowed)".into()),
         max_connections = shared.config.limits.max_connections,
         "pgward started"
     );

@@ -649,12 +649,27 @@ fn protocol_3_2_startup_is_negotiated_by_the_server() {
     ));
     let msgs = conn.read_until(b'Z');
     let tags = raw::tags(&msgs);
-    assert_eq!(tags.first(), Some(&'v'), "NegotiateProtocolVersion first: {tags:?}");
+    assert_eq!(
+        tags.first(),
+        Some(&'v'),
+        "NegotiateProtocolVersion first: {tags:?}"
+    );
     let v = &msgs[0].1;
-    assert_eq!(i32::from_be_bytes([v[0], v[1], v[2], v[3]]), 3 << 16, "server offers 3.0");
-    let key = msgs.iter().find(|(t, _)| *t == b'K').expect("BackendKeyData");
+    assert_eq!(
+        i32::from_be_bytes([v[0], v[1], v[2], v[3]]),
+        3 << 16,
+        "server offers 3.0"
+    );
+    let key = msgs
+        .iter()
+        .find(|(t, _)| *t == b'K')
+        .expect("BackendKeyData");
     assert_eq!(key.1.len(), 8, "3.0 key once negotiated down");
     conn.send(&raw::query("select 42"));
     let reply = conn.read_until(b'Z');
-    assert!(reply.iter().any(|(t, b)| *t == b'D' && b.ends_with(b"42")), "{:?}", raw::tags(&reply));
+    assert!(
+        reply.iter().any(|(t, b)| *t == b'D' && b.ends_with(b"42")),
+        "{:?}",
+        raw::tags(&reply)
+    );
 }

@@ -2,6 +2,7 @@
 //! startup packet, the upstream connection, authentication, then the relay.
 //! Every way a session can end is mapped here to what the client is told.
 
+pub mod guard;
 pub mod peer;
 pub mod relay;
 
@@ -13,12 +14,17 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tracing::{debug, info, warn, Instrument};
 
+use crate::auth::client_login::UpstreamLogin;
+use crate::auth::local::{self, LocalAuthError, ServiceLoginError};
 use crate::auth::passthrough::{self, AuthError};
+use crate::policy::{Identity, UserName};
 use crate::server::Shared;
 use crate::upstream::UpstreamError;
 use crate::wire::backend::{self, ErrorReport, SqlState};
 use crate::wire::startup::{self, CancelKey, StartupError, StartupMessage, StartupPacket};
 use crate::wire::{FrameError, Stream};
+use bytes::Bytes;
+use guard::Guard;
 use peer::Peer;
 use relay::{Relay, RelayEnd, RelayError, Timeouts};
 
@@ -67,6 +73,10 @@ enum SessionError {
     Upstream(#[from] UpstreamError),
     #[error("authentication: {0}")]
     Auth(#[from] AuthError),
+    #[error("authentication: {0}")]
+    LocalAuth(LocalAuthError),
+    #[error("{0}")]
+    ServiceLogin(ServiceLoginError),
     #[error("pgward is shutting down")]
     ShuttingDown,
     #[error(transparent)]
@@ -110,6 +120,22 @@ impl SessionError {
                 SqlState::CONNECTION_FAILURE,
                 format!("lost the database server during authentication: {e}"),
             ),
+            SessionError::LocalAuth(LocalAuthError::Refused { code, message }) => {
+                ErrorReport::fatal(*code, message.clone())
+            }
+            SessionError::LocalAuth(LocalAuthError::Client(peer::PeerError::Frame(f))) => {
+                ErrorReport::fatal(SqlState::PROTOCOL_VIOLATION, f.to_string())
+            }
+            SessionError::LocalAuth(e @ LocalAuthError::Unexpected(_)) => {
+                ErrorReport::fatal(SqlState::PROTOCOL_VIOLATION, e.to_string())
+            }
+            SessionError::LocalAuth(_) => return None,
+            // The details concern pgward's own account: they go to the log, not the client.
+            SessionError::ServiceLogin(_) => ErrorReport::fatal(
+                SqlState::UNABLE_TO_CONNECT,
+                "pgward could not log in to the database server with its service account",
+            )
+            .with_hint("the pgward operator can find the reason in pgward's log"),
             SessionError::ShuttingDown => {
                 ErrorReport::fatal(SqlState::CANNOT_CONNECT_NOW, "pgward is shutting down")
             }
@@ -135,6 +161,9 @@ impl SessionError {
                 format!("lost the connection to the database server: {e}"),
             ),
             SessionError::Relay(RelayError::ClientIo(_)) => return None,
+            SessionError::Relay(RelayError::Guard(e)) => {
+                ErrorReport::fatal(SqlState::PROTOCOL_VIOLATION, e.to_string())
+            }
         })
     }
 }
@@ -143,6 +172,7 @@ impl SessionError {
 #[derive(Default)]
 struct Facts {
     user: Option<String>,
+    profile: Option<String>,
     database: Option<String>,
     application: Option<String>,
     tls: bool,
@@ -162,7 +192,7 @@ pub async fn run(tcp: TcpStream, peer_addr: SocketAddr, shared: Arc<Shared>) {
     async move {
         let started = Instant::now();
         let mut facts = Facts::default();
-        let result = drive(tcp, &shared, &mut facts).await;
+        let result = drive(tcp, peer_addr, &shared, &mut facts).await;
         let duration_ms = started.elapsed().as_millis() as u64;
         let user = facts.user.as_deref().unwrap_or("");
         match result {
@@ -170,6 +200,7 @@ pub async fn run(tcp: TcpStream, peer_addr: SocketAddr, shared: Arc<Shared>) {
                 user,
                 database = facts.database.as_deref().unwrap_or(""),
                 application = facts.application.as_deref().unwrap_or(""),
+                profile = facts.profile.as_deref().unwrap_or("-"),
                 duration_ms,
                 bytes_from_client = facts.bytes_from_client,
                 bytes_to_client = facts.bytes_to_client,
@@ -197,6 +228,7 @@ pub async fn run(tcp: TcpStream, peer_addr: SocketAddr, shared: Arc<Shared>) {
 
 async fn drive(
     tcp: TcpStream,
+    peer_addr: SocketAddr,
     shared: &Shared,
     facts: &mut Facts,
 ) -> Result<Option<RelayEnd>, SessionError> {
@@ -230,7 +262,56 @@ async fn drive(
     facts.tls = client_stream.is_tls();
     let mut client = Peer::new(client_stream, MAX_AUTH_MESSAGE);
 
-    let (result, to_client_mid_frame) = run_connected(&mut client, startup, shared, deadline).await;
+    // pgward-held authentication happens before anything goes upstream.
+    let verified = match &shared.local_auth {
+        None => None,
+        Some(la) => {
+            let user = startup.user().unwrap_or_default().to_owned();
+            let tls = client.stream.is_tls();
+            let r = tokio::select! {
+                r = tokio::time::timeout_at(deadline, local::authenticate(&mut client, &user, &la.method, tls)) => match r {
+                    Ok(r) => r.map_err(SessionError::LocalAuth),
+                    Err(_) => Err(SessionError::StartupTimeout(limits.startup_timeout)),
+                },
+                _ = shared.hard_close.cancelled() => Err(SessionError::ShuttingDown),
+            };
+            match r {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    client.close_with(e.report().map(|r| r.to_bytes())).await;
+                    return Err(e);
+                }
+            }
+        }
+    };
+    let identity = Identity {
+        user: verified
+            .as_ref()
+            .map(|v| UserName::new(v.user.clone()))
+            .or_else(|| startup.user().map(UserName::new)),
+        application: startup.param("application_name").map(str::to_owned),
+        client_addr: Some(peer_addr.ip()),
+        groups: verified
+            .as_ref()
+            .map(|v| v.groups.clone())
+            .unwrap_or_default(),
+        claims: verified
+            .as_ref()
+            .map(|v| v.claims.clone())
+            .unwrap_or_default(),
+        tls_subject: None,
+    };
+    let (guard, upstream_startup) = guard_for(&startup, identity, shared);
+    facts.profile = guard.as_ref().map(|g| g.profile_name().to_owned());
+    let (result, to_client_mid_frame) = run_connected(
+        &mut client,
+        &startup,
+        upstream_startup,
+        guard,
+        shared,
+        deadline,
+    )
+    .await;
     facts.bytes_from_client = client.bytes_in;
     facts.bytes_to_client = client.bytes_out;
     match &result {
@@ -282,9 +363,59 @@ async fn drive(
     result.map(Some)
 }
 
+/// With a policy: the session's identity and profile, its guard, and the
+/// startup packet with the profile's settings (read-only among them) applied.
+fn guard_for(
+    startup: &StartupMessage,
+    identity: Identity,
+    shared: &Shared,
+) -> (Option<Guard>, Bytes) {
+    let service_user = shared
+        .local_auth
+        .as_ref()
+        .map(|la| la.service_user.as_str());
+    if !shared.policy.enforcing() {
+        let bytes = match service_user {
+            Some(u) => startup.rewrite(Some(u), &[]),
+            None => startup.raw().clone(),
+        };
+        return (None, bytes);
+    }
+    let installed = shared.policy.current();
+    let resolution = installed.policy.resolve(&identity);
+    let mut settings = resolution.profile.settings.clone();
+    if resolution.profile.read_only {
+        // The server's own layer: every transaction starts read-only, and
+        // RESET returns to this value because it is the session default.
+        settings.retain(|(k, _)| k != "default_transaction_read_only");
+        settings.push(("default_transaction_read_only".into(), "on".into()));
+    }
+    let forced_path = settings
+        .iter()
+        .find(|(k, _)| k == "search_path")
+        .map(|(_, v)| v.as_str());
+    let search_path = guard::startup_search_path(startup.params(), forced_path);
+    let bytes = if settings.is_empty() && service_user.is_none() {
+        startup.raw().clone()
+    } else {
+        startup.rewrite(service_user, &settings)
+    };
+    debug!(profile = %resolution.profile.name, rule = %resolution.rule, "identity resolved");
+    let guard = Guard::new(
+        Arc::clone(&shared.policy),
+        Arc::clone(&shared.analysis_cache),
+        identity,
+        resolution,
+        search_path,
+    );
+    (Some(guard), bytes)
+}
+
 async fn run_connected(
     client: &mut Peer,
-    startup: StartupMessage,
+    startup: &StartupMessage,
+    upstream_startup: Bytes,
+    guard: Option<Guard>,
     shared: &Shared,
     deadline: tokio::time::Instant,
 ) -> (Result<RelayEnd, SessionError>, bool) {
@@ -292,11 +423,19 @@ async fn run_connected(
     let connect_and_auth = async {
         let server_stream = shared.upstream.connect().await?;
         let mut server = Peer::new(server_stream, MAX_BACKEND_MESSAGE);
-        server.queue(startup.raw().clone());
+        server.queue(upstream_startup);
         server
             .flush()
             .await
             .map_err(|e| SessionError::Relay(RelayError::ServerIo(e)))?;
+        if let Some(la) = &shared.local_auth {
+            let mut login =
+                UpstreamLogin::new(la.service_user.clone(), la.service_password.clone());
+            local::service_login(&mut server, &mut login)
+                .await
+                .map_err(SessionError::ServiceLogin)?;
+            client.queue(local::auth_ok());
+        }
         let authed =
             passthrough::relay(client, &mut server, &shared.cancels, &shared.upstream).await?;
         Ok::<_, SessionError>((server, authed))
@@ -313,12 +452,14 @@ async fn run_connected(
         Err(e) => return (Err(e), false),
     };
     let _cancel_registration = authed.cancel;
+    let relay_profile = guard.as_ref().map(|g| g.profile_name().to_owned());
     info!(
         user = startup.user().unwrap_or(""),
         database = startup.database().unwrap_or(""),
         application = startup.param("application_name").unwrap_or(""),
         tls = client.stream.is_tls(),
         upstream_tls = server.stream.is_tls(),
+        profile = relay_profile.as_deref().unwrap_or("-"),
         "session started"
     );
     client.scanner.set_max_len(limits.max_message_size);
@@ -326,7 +467,7 @@ async fn run_connected(
         idle: limits.idle_timeout,
         idle_in_transaction: limits.idle_in_transaction_timeout,
     };
-    let mut relay = Relay::new(authed.status);
+    let mut relay = Relay::new(authed.status, guard, &authed.server_params);
     let result = relay
         .run(client, &mut server, &timeouts, &shared.hard_close)
         .await;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::guard::{Guard, GuardError, Verdict};
 use super::peer::Peer;
 use crate::wire::backend::{ErrorSummary, TxnStatus};
 use crate::wire::{Chunk, Disposition, FrameError};
@@ -38,6 +39,8 @@ pub enum RelayError {
     ClientIo(std::io::Error),
     #[error("server i/o: {0}")]
     ServerIo(std::io::Error),
+    #[error("client: {0}")]
+    Guard(#[from] GuardError),
 }
 
 pub struct Timeouts {
@@ -52,6 +55,8 @@ pub struct Relay {
     server_idle: bool,
     server_said_fatal: bool,
     client_terminated: bool,
+    /// Present when a policy is configured.
+    guard: Option<Guard>,
 }
 
 /// Frontend message types pgward knows. Query, Parse and FunctionCall are
@@ -65,6 +70,14 @@ fn frontend_disposition(tag: u8) -> Disposition {
     }
 }
 
+/// With a guard, Sync is also seen (it ends a batch of extended-protocol messages).
+fn guarded_frontend_disposition(tag: u8) -> Disposition {
+    match tag {
+        b'S' => Disposition::Whole,
+        t => frontend_disposition(t),
+    }
+}
+
 /// Backend types followed: ReadyForQuery (transaction state, idle timers) and
 /// ErrorResponse (a FATAL means the server is about to close).
 fn backend_disposition(tag: u8) -> Disposition {
@@ -74,13 +87,37 @@ fn backend_disposition(tag: u8) -> Disposition {
     }
 }
 
+/// With a guard, ParameterStatus is also followed (string-literal syntax and
+/// client encoding decide how SQL must be parsed).
+fn guarded_backend_disposition(tag: u8) -> Disposition {
+    match tag {
+        b'S' => Disposition::Whole,
+        t => backend_disposition(t),
+    }
+}
+
 impl Relay {
-    pub fn new(status: TxnStatus) -> Self {
+    pub fn new(
+        status: TxnStatus,
+        mut guard: Option<Guard>,
+        server_params: &[(String, String)],
+    ) -> Self {
+        if let Some(g) = guard.as_mut() {
+            for (k, v) in server_params {
+                let mut body = Vec::with_capacity(k.len() + v.len() + 2);
+                body.extend_from_slice(k.as_bytes());
+                body.push(0);
+                body.extend_from_slice(v.as_bytes());
+                body.push(0);
+                g.parameter_status(&body);
+            }
+        }
         Relay {
             status,
             server_idle: true,
             server_said_fatal: false,
             client_terminated: false,
+            guard,
         }
     }
 
@@ -156,9 +193,14 @@ impl Relay {
     }
 
     fn frontend(&mut self, client: &mut Peer, server: &mut Peer) -> Result<(), RelayError> {
+        let disposition = if self.guard.is_some() {
+            guarded_frontend_disposition
+        } else {
+            frontend_disposition
+        };
         while let Some(chunk) = client
             .scanner
-            .next_chunk(&mut client.rbuf, frontend_disposition)
+            .next_chunk(&mut client.rbuf, disposition)
             .map_err(RelayError::ClientFrame)?
         {
             self.server_idle = false;
@@ -170,7 +212,10 @@ impl Relay {
                         server.queue(f.into_bytes());
                         break;
                     }
-                    server.queue(f.into_bytes());
+                    match self.guard.as_mut().map(|g| g.frontend(&f)).transpose()? {
+                        None | Some(Verdict::Forward) => server.queue(f.into_bytes()),
+                        Some(Verdict::Replace(substitute)) => server.queue(substitute),
+                    }
                 }
             }
         }
@@ -178,9 +223,14 @@ impl Relay {
     }
 
     fn backend(&mut self, server: &mut Peer, client: &mut Peer) -> Result<(), RelayError> {
+        let disposition = if self.guard.is_some() {
+            guarded_backend_disposition
+        } else {
+            backend_disposition
+        };
         while let Some(chunk) = server
             .scanner
-            .next_chunk(&mut server.rbuf, backend_disposition)
+            .next_chunk(&mut server.rbuf, disposition)
             .map_err(RelayError::ServerFrame)?
         {
             match chunk {
@@ -195,9 +245,25 @@ impl Relay {
                                 self.status = s;
                             }
                             self.server_idle = true;
+                            if let Some(g) = self.guard.as_mut() {
+                                g.backend_ready();
+                            }
                         }
-                        b'E' if ErrorSummary::parse(f.body()).is_some_and(|s| s.is_fatal()) => {
-                            self.server_said_fatal = true;
+                        b'E' => {
+                            if ErrorSummary::parse(f.body()).is_some_and(|s| s.is_fatal()) {
+                                self.server_said_fatal = true;
+                            }
+                            if let Some(denial) =
+                                self.guard.as_mut().and_then(|g| g.backend_error(&f))
+                            {
+                                client.queue(denial);
+                                continue;
+                            }
+                        }
+                        b'S' => {
+                            if let Some(g) = self.guard.as_mut() {
+                                g.parameter_status(f.body());
+                            }
                         }
                         _ => {}
                     }

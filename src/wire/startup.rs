@@ -100,6 +100,61 @@ impl StartupMessage {
         self.param("user")
     }
 
+    /// The same packet with run-time settings appended to `options` (`-c k=v`,
+    /// escaped as the server expects). Later settings win on the server, so
+    /// these override anything the client asked for.
+    pub fn with_settings(&self, settings: &[(String, String)]) -> Bytes {
+        self.rewrite(None, settings)
+    }
+
+    /// As [`with_settings`](Self::with_settings), also replacing the user
+    /// (pgward logging in upstream as its service account).
+    pub fn rewrite(&self, user: Option<&str>, settings: &[(String, String)]) -> Bytes {
+        let escape = |s: &str| {
+            let mut out = String::with_capacity(s.len());
+            for c in s.chars() {
+                if c == '\\' || c.is_whitespace() {
+                    out.push('\\');
+                }
+                out.push(c);
+            }
+            out
+        };
+        let ours: Vec<String> = settings
+            .iter()
+            .map(|(k, v)| format!("-c {}={}", escape(k), escape(v)))
+            .collect();
+        let ours = ours.join(" ");
+        let mut params: Vec<(&str, String)> = Vec::with_capacity(self.params.len() + 1);
+        let mut had_options = false;
+        for (k, v) in &self.params {
+            if k == "user" {
+                if let Some(u) = user {
+                    params.push((k, u.to_owned()));
+                    continue;
+                }
+            }
+            if k == "options" {
+                had_options = true;
+                params.push((
+                    k,
+                    if v.trim().is_empty() {
+                        ours.clone()
+                    } else {
+                        format!("{v} {ours}")
+                    },
+                ));
+            } else {
+                params.push((k, v.clone()));
+            }
+        }
+        if !had_options && !ours.is_empty() {
+            params.push(("options", ours));
+        }
+        let borrowed: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        build_startup(self.version, &borrowed)
+    }
+
     /// The database name, which defaults to the user name as in PostgreSQL.
     pub fn database(&self) -> Option<&str> {
         self.param("database").or_else(|| self.user())
@@ -267,6 +322,29 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn settings_are_appended_to_options() {
+        let raw = build_startup(
+            ProtocolVersion::V3_0,
+            &[("user", "app"), ("options", "-c work_mem=4MB")],
+        );
+        let StartupPacket::Startup(m) = parse_packet(raw).expect("parse") else {
+            panic!("startup")
+        };
+        let out = m.with_settings(&[
+            ("default_transaction_read_only".into(), "on".into()),
+            ("x.y".into(), "a b".into()),
+        ]);
+        let StartupPacket::Startup(m2) = parse_packet(out).expect("parse") else {
+            panic!("startup")
+        };
+        assert_eq!(
+            m2.param("options"),
+            Some("-c work_mem=4MB -c default_transaction_read_only=on -c x.y=a\\ b")
+        );
+        assert_eq!(m2.user(), Some("app"));
     }
 
     #[test]

@@ -1,0 +1,149 @@
+//! `pgward check` and `pgward explain`: the policy engine without a server,
+//! taking exactly the decision path a session takes.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use crate::cli::{CheckArgs, ExplainArgs};
+use crate::policy::{decide, Decision, DecisionContext, Identity, Policy, UserName};
+use crate::sql::{self, Access};
+
+/// Validates every file; returns the report and whether all were valid.
+pub fn check(args: &CheckArgs) -> (String, bool) {
+    let mut out = String::new();
+    let mut ok = true;
+    for path in &args.files {
+        match Policy::from_file(path) {
+            Ok(p) => {
+                let _ = writeln!(
+                    out,
+                    "{}: ok ({} profiles, {} identity rules, default profile {})",
+                    path.display(),
+                    p.profiles.len(),
+                    p.identities.len(),
+                    p.default_profile.name
+                );
+            }
+            Err(e) => {
+                ok = false;
+                let _ = writeln!(out, "{e}");
+            }
+        }
+    }
+    (out, ok)
+}
+
+/// Explains a decision. Errors (bad policy, unknown profile) are returned as text.
+pub fn explain(args: &ExplainArgs) -> Result<String, String> {
+    let policy = Policy::from_file(&args.policy).map_err(|e| e.to_string())?;
+    let identity = Identity {
+        user: Some(UserName::new(args.user.clone())),
+        application: args.application.clone(),
+        client_addr: args.client_address,
+        groups: args.groups.clone(),
+        ..Identity::default()
+    };
+    let (profile, rule) = match &args.profile {
+        Some(name) => (
+            policy.profile(name).ok_or_else(|| {
+                format!(
+                    "profile {name:?} is not defined in {}",
+                    args.policy.display()
+                )
+            })?,
+            "--profile".to_owned(),
+        ),
+        None => {
+            let r = policy.resolve(&identity);
+            (Arc::clone(&r.profile), r.rule)
+        }
+    };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "identity:  user={} application={} client_address={} groups=[{}]",
+        args.user,
+        args.application.as_deref().unwrap_or("-"),
+        args.client_address
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| "-".into()),
+        args.groups.join(",")
+    );
+    let _ = writeln!(out, "profile:   {} (chosen by {rule})", profile.name);
+    let analysis = sql::analyze(&args.sql);
+    match &analysis {
+        Err(f) => {
+            let _ = writeln!(out, "analysis:  cannot parse: {}", f.message);
+        }
+        Ok(a) if a.statements.is_empty() => {
+            let _ = writeln!(out, "analysis:  no statements");
+        }
+        Ok(a) => {
+            for (i, st) in a.statements.iter().enumerate() {
+                let effects: Vec<&str> = st.effects.iter().map(|e| e.name()).collect();
+                let objects: Vec<String> = st
+                    .objects
+                    .iter()
+                    .map(|o| {
+                        let access = match o.access {
+                            Access::Read => "read",
+                            Access::Write => "write",
+                            Access::Ddl => "ddl",
+                        };
+                        match &o.schema {
+                            Some(s) => format!("{s}.{} ({access})", o.name),
+                            None => format!("{} ({access})", o.name),
+                        }
+                    })
+                    .collect();
+                let functions: Vec<String> = st
+                    .functions
+                    .iter()
+                    .map(|f| match &f.schema {
+                        Some(s) => format!("{s}.{}()", f.name),
+                        None => format!("{}()", f.name),
+                    })
+                    .collect();
+                let _ = writeln!(out, "statement {}: {}", i + 1, st.command_tag);
+                let _ = writeln!(out, "  effects:   {}", effects.join(", "));
+                let _ = writeln!(
+                    out,
+                    "  objects:   {}",
+                    if objects.is_empty() {
+                        "-".into()
+                    } else {
+                        objects.join(", ")
+                    }
+                );
+                let _ = writeln!(
+                    out,
+                    "  functions: {}",
+                    if functions.is_empty() {
+                        "-".into()
+                    } else {
+                        functions.join(", ")
+                    }
+                );
+                if st.dml_without_where {
+                    let _ = writeln!(out, "  note:      {} without WHERE", st.command_tag);
+                }
+            }
+        }
+    }
+    let decision = decide(&profile, &analysis, DecisionContext::default());
+    let _ = writeln!(out, "decision:  {}", decision.label());
+    if let Some(d) = decision.denial() {
+        let _ = writeln!(out, "rule:      {} (statement {})", d.rule, d.statement + 1);
+        let _ = writeln!(out, "message:   {}", d.message);
+        if let Some(h) = &d.hint {
+            let _ = writeln!(out, "hint:      {h}");
+        }
+    }
+    if matches!(decision, Decision::Allow) && profile.read_only {
+        let _ = writeln!(
+            out,
+            "note:      the session also runs with default_transaction_read_only = on"
+        );
+    }
+    Ok(out)
+}

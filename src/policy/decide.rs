@@ -1,0 +1,261 @@
+//! The decision for one client request (a Query string, a Parse, a
+//! FunctionCall) under one profile. Pure: no I/O, so `pgward explain` and the
+//! session take the same path.
+
+use std::fmt::Write as _;
+
+use super::compile::{AllowSet, DenyRule, Profile};
+use super::model::{Mode, OnUnparseable};
+use crate::sql::{Access, Analysis, Effect, ParseFailure, Statement};
+
+/// What happens to a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    /// Refused: the client gets an error and nothing reaches the server.
+    Deny(Denial),
+    /// The profile is in observe mode: this would have been denied, but runs.
+    Observe(Denial),
+}
+
+impl Decision {
+    pub fn denial(&self) -> Option<&Denial> {
+        match self {
+            Decision::Allow => None,
+            Decision::Deny(d) | Decision::Observe(d) => Some(d),
+        }
+    }
+    pub fn label(&self) -> &'static str {
+        match self {
+            Decision::Allow => "allow",
+            Decision::Deny(_) => "deny",
+            Decision::Observe(_) => "observe",
+        }
+    }
+}
+
+/// Why a request is refused, written for a person or an agent to act on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Denial {
+    pub profile: String,
+    /// `allow` (effect outside the allow-list), `unparseable`, or the deny rule's name.
+    pub rule: String,
+    /// 0-based statement index within the request.
+    pub statement: usize,
+    pub command: String,
+    pub object: Option<String>,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+/// Session facts the decision needs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DecisionContext<'a> {
+    /// Schemas an unqualified name may resolve to; `None` if unknown.
+    pub search_path: Option<&'a [String]>,
+}
+
+fn qualified(schema: &Option<String>, name: &str) -> String {
+    match schema {
+        Some(s) => format!("{s}.{name}"),
+        None => name.to_owned(),
+    }
+}
+
+fn describe_target(st: &Statement) -> Option<String> {
+    st.objects.first().map(|o| qualified(&o.schema, &o.name))
+}
+
+pub fn decide(
+    profile: &Profile,
+    analysis: &Result<Analysis, ParseFailure>,
+    ctx: DecisionContext<'_>,
+) -> Decision {
+    let denial = match analysis {
+        Err(failure) => unparseable(profile, failure),
+        Ok(a) => a
+            .statements
+            .iter()
+            .enumerate()
+            .find_map(|(i, st)| check_statement(profile, i, st, ctx)),
+    };
+    match (denial, profile.mode) {
+        (None, _) => Decision::Allow,
+        (Some(d), Mode::Enforce) => Decision::Deny(d),
+        (Some(d), Mode::Observe) => Decision::Observe(d),
+    }
+}
+
+fn unparseable(profile: &Profile, failure: &ParseFailure) -> Option<Denial> {
+    if profile.on_unparseable == OnUnparseable::Allow {
+        return None;
+    }
+    Some(Denial {
+        profile: profile.name.clone(),
+        rule: "unparseable".into(),
+        statement: 0,
+        command: "?".into(),
+        object: None,
+        message: format!(
+            "pgward could not analyze this statement ({}), and profile \"{}\" refuses statements it cannot analyze",
+            failure.message, profile.name
+        ),
+        hint: Some("check the statement's syntax; statements PostgreSQL itself accepts are analyzed with its own grammar".into()),
+    })
+}
+
+fn check_statement(
+    profile: &Profile,
+    index: usize,
+    st: &Statement,
+    ctx: DecisionContext<'_>,
+) -> Option<Denial> {
+    let not_allowed: Vec<Effect> = st
+        .effects
+        .iter()
+        .copied()
+        .filter(|e| !profile_allows(profile, *e))
+        .collect();
+    if !not_allowed.is_empty() {
+        let names: Vec<&str> = not_allowed.iter().map(|e| e.name()).collect();
+        let target = describe_target(st);
+        let mut message = format!(
+            "permission denied by pgward policy: profile \"{}\" does not allow {} statements ({}",
+            profile.name,
+            names.join(", "),
+            st.command_tag
+        );
+        if let Some(t) = &target {
+            let _ = write!(message, " on {t}");
+        }
+        message.push(')');
+        let hint = match &profile.allow {
+            AllowSet::All => None,
+            AllowSet::Only(set) => Some(format!(
+                "profile \"{}\" allows only: {}; ask for a profile that allows {}",
+                profile.name,
+                set.iter().map(|e| e.name()).collect::<Vec<_>>().join(", "),
+                names.join(", ")
+            )),
+        };
+        return Some(Denial {
+            profile: profile.name.clone(),
+            rule: "allow".into(),
+            statement: index,
+            command: st.command_tag.to_owned(),
+            object: target,
+            message,
+            hint,
+        });
+    }
+    profile
+        .deny
+        .iter()
+        .find_map(|rule| rule_matches(rule, st, ctx).map(|object| (rule, object)))
+        .map(|(rule, object)| {
+            let mut message = format!(
+                "permission denied by pgward policy: rule \"{}\" of profile \"{}\" forbids this {}",
+                rule.name, profile.name, st.command_tag
+            );
+            if let Some(o) = &object {
+                let _ = write!(message, " ({o})");
+            }
+            if let Some(m) = &rule.message {
+                let _ = write!(message, ": {m}");
+            }
+            Denial {
+                profile: profile.name.clone(),
+                rule: rule.name.clone(),
+                statement: index,
+                command: st.command_tag.to_owned(),
+                object,
+                message,
+                hint: None,
+            }
+        })
+}
+
+/// An exception must certainly apply: an unqualified name is exempt only if
+/// every schema it could resolve to is covered (the opposite of the deny
+/// side, which matches if any could).
+fn exempt(
+    g: &super::glob::QualifiedGlob,
+    o: &crate::sql::ObjectRef,
+    ctx: DecisionContext<'_>,
+) -> bool {
+    match (&o.schema, ctx.search_path) {
+        (Some(s), _) => g.is_match(Some(s), &o.name, None),
+        (None, Some(cands)) => {
+            let user_schemas: Vec<&String> = cands
+                .iter()
+                .filter(|c| c.as_str() != "pg_catalog")
+                .collect();
+            !user_schemas.is_empty()
+                && user_schemas
+                    .iter()
+                    .all(|c| g.is_match(Some(c), &o.name, None))
+        }
+        (None, None) => g.is_match(None, &o.name, Some(&[])),
+    }
+}
+
+fn profile_allows(profile: &Profile, e: Effect) -> bool {
+    match &profile.allow {
+        AllowSet::All => true,
+        AllowSet::Only(set) => {
+            set.contains(&e)
+                || (e == Effect::Unknown && profile.on_unparseable == OnUnparseable::Allow)
+        }
+    }
+}
+
+/// `Some(what matched)` if every condition of the rule holds for the statement.
+fn rule_matches(
+    rule: &DenyRule,
+    st: &Statement,
+    ctx: DecisionContext<'_>,
+) -> Option<Option<String>> {
+    let mut what: Option<String> = None;
+    if !rule.effects.is_empty() {
+        let hit = rule.effects.iter().find(|e| st.effects.contains(e))?;
+        what = Some(format!("{} statement", hit.name()));
+    }
+    if !rule.objects.is_empty() {
+        let hit = st.objects.iter().find(|o| {
+            (rule.access.is_empty() || rule.access.contains(&o.access))
+                && rule
+                    .objects
+                    .iter()
+                    .any(|g| g.is_match(o.schema.as_deref(), &o.name, ctx.search_path))
+                && !rule.except_objects.iter().any(|g| exempt(g, o, ctx))
+        })?;
+        let access = match hit.access {
+            Access::Read => "read of",
+            Access::Write => "write to",
+            Access::Ddl => "definition change of",
+        };
+        what = Some(format!("{access} {}", qualified(&hit.schema, &hit.name)));
+    }
+    if !rule.functions.is_empty() {
+        let hit = st.functions.iter().find(|f| {
+            rule.functions.iter().any(|g| {
+                // Built-in functions resolve to pg_catalog whether or not the
+                // statement says so.
+                let cands = ["pg_catalog".to_string()];
+                g.is_match(
+                    f.schema.as_deref(),
+                    &f.name,
+                    Some(ctx.search_path.unwrap_or(&cands)),
+                )
+            })
+        })?;
+        what = Some(format!("call of {}()", qualified(&hit.schema, &hit.name)));
+    }
+    if rule.dml_without_where {
+        if !st.dml_without_where {
+            return None;
+        }
+        what = Some(format!("{} without a WHERE clause", st.command_tag));
+    }
+    Some(what)
+}

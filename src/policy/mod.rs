@@ -1,0 +1,14 @@
+//! Policy: who is asking (identity → profile) and may this run (decision).
+
+pub mod builtin;
+pub mod compile;
+pub mod decide;
+pub mod glob;
+pub mod identity;
+pub mod model;
+pub mod store;
+
+pub use compile::{Policy, PolicyError, Profile, Resolution};
+pub use decide::{decide, Decision, DecisionContext, Denial};
+pub use identity::{Identity, UserName};
+pub use store::PolicyStore;

@@ -1,0 +1,161 @@
+//! The policy file as written: a strict serde model (unknown keys are errors)
+//! whose values carry their source position, so validation can point at the
+//! line and column of the mistake.
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+use std::collections::BTreeMap;
+
+use crate::sql::Effect;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyFile {
+    /// Format version; only 1 exists.
+    pub version: Spanned<u32>,
+    /// Profile for identities no rule matches.
+    pub default_profile: Option<Spanned<String>>,
+    #[serde(default)]
+    pub identities: Vec<IdentityRule>,
+    #[serde(default)]
+    pub profiles: BTreeMap<String, Spanned<ProfileDef>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityRule {
+    /// Shown in audit events and `pgward explain`.
+    pub name: Option<String>,
+    #[serde(rename = "match")]
+    pub matcher: Spanned<IdentityMatch>,
+    pub profile: Spanned<String>,
+}
+
+/// All given conditions must hold. Text conditions are globs (`*`, `?`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityMatch {
+    pub user: Option<OneOrMany>,
+    pub application: Option<OneOrMany>,
+    /// Any of these groups (from a token's `groups` claim or a users file).
+    pub groups: Option<OneOrMany>,
+    /// Each named claim must match one of its globs.
+    pub claims: Option<BTreeMap<String, OneOrMany>>,
+    /// CIDR blocks, e.g. 10.0.0.0/8 or 127.0.0.1/32.
+    pub client_address: Option<OneOrMany>,
+    /// Subject of a verified client certificate, e.g. "CN=ci-*".
+    pub tls_subject: Option<OneOrMany>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn items(&self) -> Vec<&str> {
+        match self {
+            OneOrMany::One(s) => vec![s.as_str()],
+            OneOrMany::Many(v) => v.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnUnparseable {
+    Deny,
+    Allow,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Denied statements get an error and never reach the server.
+    Enforce,
+    /// Decisions are taken and logged, nothing is blocked.
+    Observe,
+}
+
+/// `allow: all` or a list of effects.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum AllowList {
+    Keyword(AllKeyword),
+    Effects(Vec<Effect>),
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AllKeyword {
+    All,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileDef {
+    pub description: Option<String>,
+    pub inherits: Option<Spanned<String>>,
+    pub allow: Option<AllowList>,
+    /// Effects added to what the parent allows.
+    #[serde(default)]
+    pub also_allow: Vec<Effect>,
+    #[serde(default)]
+    pub deny: Vec<Spanned<DenyRuleDef>>,
+    pub read_only: Option<bool>,
+    /// Run-time parameters set for the session at connect.
+    pub settings: Option<BTreeMap<String, SettingValue>>,
+    pub on_unparseable: Option<OnUnparseable>,
+    pub mode: Option<Mode>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum SettingValue {
+    Text(String),
+    Integer(i64),
+    Bool(bool),
+}
+
+impl SettingValue {
+    pub fn render(&self) -> String {
+        match self {
+            SettingValue::Text(s) => s.clone(),
+            SettingValue::Integer(i) => i.to_string(),
+            SettingValue::Bool(b) => if *b { "on" } else { "off" }.to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessDef {
+    Read,
+    Write,
+    Ddl,
+}
+
+/// A deny rule fires when every condition it states holds for a statement.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DenyRuleDef {
+    pub name: Option<String>,
+    /// The statement has any of these effects.
+    pub effects: Option<Vec<Effect>>,
+    /// The statement touches a matching object (`schema.table` globs; a
+    /// pattern without a dot matches the table name in any schema).
+    pub objects: Option<OneOrMany>,
+    /// Objects that do not count (e.g. the schemas a service owns). Alone,
+    /// it means "any object except these".
+    pub except_objects: Option<OneOrMany>,
+    /// With `objects`: only these kinds of access count (default: all).
+    pub access: Option<Vec<AccessDef>>,
+    /// The statement calls a matching function (`name` or `schema.name` globs).
+    pub functions: Option<OneOrMany>,
+    /// UPDATE or DELETE without a WHERE clause.
+    pub dml_without_where: Option<bool>,
+    /// Shown to the client with the denial.
+    pub message: Option<String>,
+}

@@ -1,0 +1,659 @@
+//! The statement guard: every frontend message that can make the server run
+//! something (Query, Parse, FunctionCall) is decided here before any byte of
+//! it is forwarded.
+//!
+//! A denied message is not answered by pgward directly: it is replaced by a
+//! marker statement that the server rejects at parse time, and the server's
+//! error is rewritten into pgward's 42501 on the way back. This keeps every
+//! protocol property the server guarantees: replies stay in pipeline order, a
+//! denied Parse makes the server skip the following Bind/Execute until Sync,
+//! and a denial inside a transaction aborts it exactly as a server error
+//! would. Nothing of the denied statement reaches the server.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, OnceLock};
+use tracing::{info, warn};
+
+use crate::policy::store::PolicyStore;
+use crate::policy::{decide, Decision, DecisionContext, Denial, Identity, Resolution};
+use crate::sql::{Analysis, AnalysisCache, ParseFailure, ParseOptions};
+use crate::wire::backend::{ErrorReport, ErrorSummary, SqlState};
+use crate::wire::frame::put_frame;
+use crate::wire::Frame;
+
+/// Statements longer than this are analyzed but not cached (they would evict
+/// the short, repeated statements the cache exists for).
+const MAX_CACHED_STATEMENT: usize = 64 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GuardError {
+    #[error("malformed {0} message")]
+    Malformed(&'static str),
+}
+
+/// What to send upstream in place of a frontend message.
+pub enum Verdict {
+    Forward,
+    Replace(Bytes),
+}
+
+type Shared = Arc<Result<Analysis, ParseFailure>>;
+
+/// A denial whose marker is in flight; its error comes back in `batch`.
+struct PendingDenial {
+    batch: u64,
+    report: ErrorReport,
+}
+
+/// The process-wide marker: an identifier no client statement would use, so
+/// the server's error for it can be recognised and replaced.
+fn marker() -> &'static str {
+    static MARKER: OnceLock<String> = OnceLock::new();
+    MARKER.get_or_init(|| {
+        let mut b = [0u8; 8];
+        let _ = getrandom::fill(&mut b);
+        format!("pgward_denied_{:016x}", u64::from_be_bytes(b))
+    })
+}
+
+/// `standard_conforming_strings` as the server will apply it to the next request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Strings {
+    Conforming,
+    Escaping,
+    /// A change was requested and the server has not reported the outcome:
+    /// decide under both readings and refuse if either refuses.
+    Pending,
+}
+
+/// Client encodings in which a byte of a multi-byte character can equal a
+/// quote or backslash, so the server and a UTF-8 parser would split the text
+/// differently. PostgreSQL accepts them only as client encodings.
+const UNSAFE_ENCODINGS: [&str; 7] = [
+    "SJIS",
+    "SHIFT_JIS_2004",
+    "BIG5",
+    "GBK",
+    "UHC",
+    "GB18030",
+    "JOHAB",
+];
+
+/// Schemas an unqualified name may resolve to.
+#[derive(Clone, Debug)]
+pub enum SearchPath {
+    Known(Vec<String>),
+    Unknown,
+}
+
+pub struct Guard {
+    store: Arc<PolicyStore>,
+    cache: Arc<AnalysisCache>,
+    identity: Identity,
+    resolution: Resolution,
+    generation: u64,
+    /// SQL-level prepared statements (PREPARE name AS ...), decided again at EXECUTE.
+    prepared: HashMap<String, Shared>,
+    search_path: SearchPath,
+    pending: VecDeque<PendingDenial>,
+    /// How the server will read string literals: pgward must parse the same way.
+    strings: Strings,
+    /// False while the client encoding could hide quote or backslash bytes
+    /// inside multi-byte characters (or is not yet known after a change).
+    encoding_safe: bool,
+    /// Query/Sync/FunctionCall messages sent upstream (each ends a batch).
+    sent_batches: u64,
+    /// ReadyForQuery messages received (each closes a batch).
+    done_batches: u64,
+}
+
+impl Guard {
+    pub fn new(
+        store: Arc<PolicyStore>,
+        cache: Arc<AnalysisCache>,
+        identity: Identity,
+        resolution: Resolution,
+        search_path: SearchPath,
+    ) -> Self {
+        let generation = store.current().generation;
+        Guard {
+            store,
+            cache,
+            identity,
+            resolution,
+            generation,
+            prepared: HashMap::new(),
+            search_path,
+            pending: VecDeque::new(),
+            strings: Strings::Conforming,
+            encoding_safe: true,
+            sent_batches: 0,
+            done_batches: 0,
+        }
+    }
+
+    pub fn profile_name(&self) -> &str {
+        &self.resolution.profile.name
+    }
+
+    /// Picks up a reloaded policy: the session's profile is resolved again.
+    fn refresh(&mut self) {
+        let installed = self.store.current();
+        if installed.generation != self.generation {
+            let before = self.resolution.profile.name.clone();
+            self.resolution = installed.policy.resolve(&self.identity);
+            self.generation = installed.generation;
+            if before != self.resolution.profile.name {
+                info!(
+                    from = %before,
+                    to = %self.resolution.profile.name,
+                    "policy reload changed this session's profile"
+                );
+            }
+        }
+    }
+
+    fn analyze_as(&self, sql: &str, conforming: bool) -> Shared {
+        let options = ParseOptions {
+            standard_conforming_strings: conforming,
+        };
+        if sql.len() > MAX_CACHED_STATEMENT {
+            Arc::new(crate::sql::analyze_with(sql, options))
+        } else {
+            self.cache.get_or_analyze_with(sql, options)
+        }
+    }
+
+    /// The server's ParameterStatus messages say how it will read the next
+    /// request; pgward follows `standard_conforming_strings` and `client_encoding`.
+    pub fn parameter_status(&mut self, body: &[u8]) {
+        let mut parts = body.split(|&b| b == 0);
+        let (Some(name), Some(value)) = (parts.next(), parts.next()) else {
+            return;
+        };
+        let value = String::from_utf8_lossy(value);
+        match name {
+            b"standard_conforming_strings" => {
+                self.strings = if value.eq_ignore_ascii_case("on") {
+                    Strings::Conforming
+                } else {
+                    Strings::Escaping
+                }
+            }
+            b"client_encoding" => {
+                self.encoding_safe = !UNSAFE_ENCODINGS
+                    .iter()
+                    .any(|e| value.eq_ignore_ascii_case(e));
+            }
+            _ => {}
+        }
+    }
+
+    /// Decides a frontend message. Query, Parse, FunctionCall and Sync must be
+    /// passed here (Sync only for batch accounting).
+    pub fn frontend(&mut self, frame: &Frame) -> Result<Verdict, GuardError> {
+        match frame.tag() {
+            b'Q' => {
+                let sql = query_text(frame.body()).ok_or(GuardError::Malformed("Query"))?;
+                let batch = self.sent_batches;
+                self.sent_batches += 1;
+                let decision = self.decide_sql(std::str::from_utf8(sql));
+                Ok(self.apply(decision, batch, marker_query))
+            }
+            b'P' => {
+                let (name, sql) =
+                    parse_fields(frame.body()).ok_or(GuardError::Malformed("Parse"))?;
+                let batch = self.sent_batches;
+                let decision = self.decide_sql(std::str::from_utf8(sql));
+                let name = name.to_vec();
+                Ok(self.apply(decision, batch, move || marker_parse(&name)))
+            }
+            b'F' => {
+                let batch = self.sent_batches;
+                self.sent_batches += 1;
+                self.refresh();
+                let profile = Arc::clone(&self.resolution.profile);
+                let decision = if matches!(profile.allow, crate::policy::compile::AllowSet::All) {
+                    Decision::Allow
+                } else {
+                    let denial = Denial {
+                        profile: profile.name.clone(),
+                        rule: "function_call".into(),
+                        statement: 0,
+                        command: "FUNCTION CALL".into(),
+                        object: None,
+                        message: format!(
+                            "permission denied by pgward policy: profile \"{}\" may not use fast-path function calls \
+                             (the protocol's FunctionCall message names a function only by OID)",
+                            profile.name
+                        ),
+                        hint: Some("call the function in a SQL statement instead, e.g. SELECT lo_get(...)".into()),
+                    };
+                    match profile.mode {
+                        crate::policy::model::Mode::Enforce => Decision::Deny(denial),
+                        crate::policy::model::Mode::Observe => Decision::Observe(denial),
+                    }
+                };
+                Ok(self.apply(decision, batch, marker_query))
+            }
+            b'S' => {
+                self.sent_batches += 1;
+                Ok(Verdict::Forward)
+            }
+            _ => Ok(Verdict::Forward),
+        }
+    }
+
+    fn decide_sql(&mut self, sql: Result<&str, std::str::Utf8Error>) -> Decision {
+        self.refresh();
+        let analysis = match sql {
+            _ if !self.encoding_safe => Arc::new(Err(ParseFailure {
+                message:
+                    "the session's client_encoding lets quote and backslash bytes hide inside \
+                          multi-byte characters; use UTF8"
+                        .into(),
+                cursor: None,
+            })),
+            Ok(sql) => match self.strings {
+                Strings::Conforming => self.analyze_as(sql, true),
+                Strings::Escaping => self.analyze_as(sql, false),
+                Strings::Pending => {
+                    // Either reading may be the server's: decide by the stricter.
+                    let on = self.analyze_as(sql, true);
+                    let off = self.analyze_as(sql, false);
+                    let profile = Arc::clone(&self.resolution.profile);
+                    let allowed = |a: &Shared| {
+                        matches!(
+                            decide(&profile, a, DecisionContext::default()),
+                            Decision::Allow
+                        )
+                    };
+                    if allowed(&on) && !allowed(&off) {
+                        off
+                    } else {
+                        on
+                    }
+                }
+            },
+            Err(_) => Arc::new(Err(ParseFailure {
+                message:
+                    "the statement text is not valid UTF-8 (pgward analyzes SQL in UTF-8 only)"
+                        .into(),
+                cursor: None,
+            })),
+        };
+        let profile = Arc::clone(&self.resolution.profile);
+        // A request that changes search_path may run later statements under
+        // the new one: decide all of it as if the path were unknown.
+        let changes_path = analysis.as_ref().as_ref().is_ok_and(|a| {
+            a.statements
+                .iter()
+                .any(|st| st.settings.iter().any(|s| s == "search_path" || s == "all"))
+        });
+        let cands = if changes_path {
+            None
+        } else {
+            self.candidates()
+        };
+        let ctx = DecisionContext {
+            search_path: cands.as_deref(),
+        };
+        let mut decision = decide(&profile, &analysis, ctx);
+        if let (Decision::Allow, Ok(a)) = (&decision, analysis.as_ref()) {
+            // EXECUTE runs what PREPARE stored: decide that again, under today's policy.
+            for st in &a.statements {
+                if let Some(prepared) = st.executes.as_ref().and_then(|n| self.prepared.get(n)) {
+                    let d = decide(&profile, prepared, ctx);
+                    if !matches!(d, Decision::Allow) {
+                        decision = d;
+                        break;
+                    }
+                }
+            }
+        }
+        if !matches!(decision, Decision::Deny(_)) {
+            if let Ok(a) = analysis.as_ref() {
+                self.track(a);
+            }
+        }
+        decision
+    }
+
+    /// Session state that later decisions depend on.
+    fn track(&mut self, a: &Analysis) {
+        for st in &a.statements {
+            if let Some(name) = &st.prepared_name {
+                self.prepared.insert(
+                    name.clone(),
+                    Arc::new(Ok(Analysis {
+                        statements: vec![st.clone()],
+                    })),
+                );
+            }
+            if st
+                .settings
+                .iter()
+                .any(|s| s == "standard_conforming_strings" || s == "all")
+            {
+                self.strings = Strings::Pending;
+            }
+            if st
+                .settings
+                .iter()
+                .any(|s| s == "client_encoding" || s == "all")
+            {
+                // Until the server reports the new encoding.
+                self.encoding_safe = false;
+            }
+            if st.settings.iter().any(|s| s == "search_path" || s == "all") {
+                // The new value is not tracked: from here on an unqualified
+                // name may mean any schema, and deny rules match accordingly.
+                self.search_path = SearchPath::Unknown;
+            }
+        }
+    }
+
+    fn candidates(&self) -> Option<Vec<String>> {
+        match &self.search_path {
+            SearchPath::Unknown => None,
+            SearchPath::Known(list) => {
+                let mut c = vec!["pg_catalog".to_string()];
+                for s in list {
+                    if s == "$user" {
+                        c.push(self.identity.user_str().to_owned());
+                    } else {
+                        c.push(s.clone());
+                    }
+                }
+                Some(c)
+            }
+        }
+    }
+
+    fn apply(
+        &mut self,
+        decision: Decision,
+        batch: u64,
+        substitute: impl FnOnce() -> Bytes,
+    ) -> Verdict {
+        match decision {
+            Decision::Allow => Verdict::Forward,
+            Decision::Observe(d) => {
+                info!(
+                    profile = %d.profile,
+                    rule = %d.rule,
+                    command = %d.command,
+                    object = d.object.as_deref().unwrap_or(""),
+                    "observe mode: statement would be denied"
+                );
+                Verdict::Forward
+            }
+            Decision::Deny(d) => {
+                warn!(
+                    profile = %d.profile,
+                    rule = %d.rule,
+                    command = %d.command,
+                    object = d.object.as_deref().unwrap_or(""),
+                    "statement denied"
+                );
+                let mut report =
+                    ErrorReport::error(SqlState::INSUFFICIENT_PRIVILEGE, d.message.clone())
+                        .with_detail(format!(
+                            "pgward rule \"{}\" of profile \"{}\" (statement {})",
+                            d.rule,
+                            d.profile,
+                            d.statement + 1
+                        ));
+                if let Some(h) = &d.hint {
+                    report = report.with_hint(h.clone());
+                }
+                self.pending.push_back(PendingDenial { batch, report });
+                Verdict::Replace(substitute())
+            }
+        }
+    }
+
+    /// Called for every backend ErrorResponse: returns pgward's error if this
+    /// is the server's answer to a marker.
+    pub fn backend_error(&mut self, frame: &Frame) -> Option<Bytes> {
+        let front = self.pending.front()?;
+        if front.batch != self.done_batches {
+            return None;
+        }
+        let summary = ErrorSummary::parse(frame.body())?;
+        if summary.code != "42601" || !summary.message.contains(marker()) {
+            return None;
+        }
+        self.pending.pop_front().map(|p| p.report.to_bytes())
+    }
+
+    /// Called for every backend ReadyForQuery: a batch is over, and any marker
+    /// the server skipped (after an earlier error in the batch) is forgotten.
+    pub fn backend_ready(&mut self) {
+        while self
+            .pending
+            .front()
+            .is_some_and(|p| p.batch <= self.done_batches)
+        {
+            self.pending.pop_front();
+        }
+        self.done_batches += 1;
+    }
+}
+
+/// The SQL of a Query body: one NUL-terminated string, nothing after it.
+fn query_text(body: &[u8]) -> Option<&[u8]> {
+    let (last, text) = body.split_last()?;
+    if *last != 0 || text.contains(&0) {
+        return None;
+    }
+    Some(text)
+}
+
+/// Statement name and SQL of a Parse body (parameter types are not needed).
+fn parse_fields(body: &[u8]) -> Option<(&[u8], &[u8])> {
+    let n1 = body.iter().position(|&b| b == 0)?;
+    let rest = &body[n1 + 1..];
+    let n2 = rest.iter().position(|&b| b == 0)?;
+    let after = &rest[n2 + 1..];
+    if after.len() < 2 {
+        return None;
+    }
+    let count = i16::from_be_bytes([after[0], after[1]]);
+    if count < 0 || after.len() != 2 + 4 * count as usize {
+        return None;
+    }
+    Some((&body[..n1], &rest[..n2]))
+}
+
+fn marker_query() -> Bytes {
+    let mut body = BytesMut::new();
+    body.extend_from_slice(marker().as_bytes());
+    body.put_u8(0);
+    let mut out = BytesMut::new();
+    put_frame(&mut out, b'Q', &body);
+    out.freeze()
+}
+
+fn marker_parse(name: &[u8]) -> Bytes {
+    let mut body = BytesMut::new();
+    body.extend_from_slice(name);
+    body.put_u8(0);
+    body.extend_from_slice(marker().as_bytes());
+    body.put_u8(0);
+    body.put_i16(0);
+    let mut out = BytesMut::new();
+    put_frame(&mut out, b'P', &body);
+    out.freeze()
+}
+
+/// Reads `search_path` from startup parameters and `options` (`-c k=v`,
+/// `--k=v`), as the server would apply them; a later setting wins.
+pub fn startup_search_path(params: &[(String, String)], forced: Option<&str>) -> SearchPath {
+    let mut value: Option<String> = None;
+    for (k, v) in params {
+        if k == "search_path" {
+            value = Some(v.clone());
+        } else if k == "options" {
+            match options_settings(v) {
+                Some(settings) => {
+                    for (k, v) in settings {
+                        if k == "search_path" {
+                            value = Some(v);
+                        }
+                    }
+                }
+                None => return SearchPath::Unknown,
+            }
+        }
+    }
+    if let Some(f) = forced {
+        value = Some(f.to_owned());
+    }
+    let raw = value.unwrap_or_else(|| "\"$user\", public".to_owned());
+    parse_search_path(&raw)
+        .map(SearchPath::Known)
+        .unwrap_or(SearchPath::Unknown)
+}
+
+/// Splits a search_path value into schema names (quoted names kept exact,
+/// unquoted folded to lower case).
+fn parse_search_path(raw: &str) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    for part in raw.split(',') {
+        let p = part.trim();
+        if p.is_empty() {
+            continue;
+        }
+        if let Some(inner) = p.strip_prefix('"').and_then(|x| x.strip_suffix('"')) {
+            if inner.contains('"') && !inner.contains("\"\"") {
+                return None;
+            }
+            out.push(inner.replace("\"\"", "\""));
+        } else if p.contains('"') {
+            return None;
+        } else {
+            out.push(p.to_lowercase());
+        }
+    }
+    Some(out)
+}
+
+/// The `-c name=value` settings in a startup `options` string, honouring
+/// backslash escapes as the server does; `None` if it cannot be read.
+pub fn options_settings(options: &str) -> Option<Vec<(String, String)>> {
+    let mut tokens = Vec::new();
+    let mut cur = String::new();
+    let mut chars = options.chars();
+    let mut in_token = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                cur.push(chars.next()?);
+                in_token = true;
+            }
+            c if c.is_whitespace() => {
+                if in_token {
+                    tokens.push(std::mem::take(&mut cur));
+                    in_token = false;
+                }
+            }
+            c => {
+                cur.push(c);
+                in_token = true;
+            }
+        }
+    }
+    if in_token {
+        tokens.push(cur);
+    }
+    let mut out = Vec::new();
+    let mut it = tokens.into_iter();
+    while let Some(t) = it.next() {
+        let kv = if t == "-c" {
+            it.next()?
+        } else if let Some(rest) = t.strip_prefix("-c") {
+            rest.to_owned()
+        } else if let Some(rest) = t.strip_prefix("--") {
+            rest.to_owned()
+        } else {
+            continue;
+        };
+        let (k, v) = kv.split_once('=')?;
+        out.push((k.replace('-', "_").to_lowercase(), v.to_owned()));
+    }
+    Some(out)
+}
+
+/// Escapes a token for a startup `options` string.
+pub fn escape_option(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c == '\\' || c.is_whitespace() {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_are_read_like_the_server_reads_them() {
+        let s =
+            options_settings("-c search_path=a,b --statement-timeout=5s -cwork_mem=4MB -c x=a\\ b")
+                .expect("ok");
+        assert_eq!(
+            s,
+            vec![
+                ("search_path".into(), "a,b".into()),
+                ("statement_timeout".into(), "5s".into()),
+                ("work_mem".into(), "4MB".into()),
+                ("x".into(), "a b".into())
+            ]
+        );
+        assert_eq!(options_settings("-c"), None);
+        let escaped = format!(
+            "-c {}={}",
+            escape_option("application_name"),
+            escape_option("a b\\c")
+        );
+        assert_eq!(options_settings(&escaped).expect("ok")[0].1, "a b\\c");
+    }
+
+    #[test]
+    fn search_path_from_startup() {
+        let p = vec![(
+            "options".to_string(),
+            "-c search_path=HR,\"Mixed\"".to_string(),
+        )];
+        match startup_search_path(&p, None) {
+            SearchPath::Known(v) => assert_eq!(v, vec!["hr".to_string(), "Mixed".to_string()]),
+            SearchPath::Unknown => panic!("known"),
+        }
+        match startup_search_path(&[], None) {
+            SearchPath::Known(v) => assert_eq!(v, vec!["$user".to_string(), "public".to_string()]),
+            SearchPath::Unknown => panic!("known"),
+        }
+    }
+
+    #[test]
+    fn parse_fields_are_bounded() {
+        let mut body = b"s1\0select 1\0".to_vec();
+        body.extend_from_slice(&1i16.to_be_bytes());
+        body.extend_from_slice(&23i32.to_be_bytes());
+        assert_eq!(parse_fields(&body), Some((&b"s1"[..], &b"select 1"[..])));
+        body.push(0);
+        assert_eq!(parse_fields(&body), None, "trailing bytes are refused");
+        assert_eq!(
+            parse_fields(b"s1\0select 1\0\xff\xff"),
+            None,
+            "negative count"
+        );
+        assert_eq!(query_text(b"select 1\0x\0"), None, "embedded NUL");
+    }
+}

@@ -1,0 +1,330 @@
+//! A bounded, concurrent cache of analyses keyed by the exact SQL text.
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use dashmap::DashMap;
+
+use super::classify::{analyze_with, Analysis, ParseFailure, ParseOptions};
+
+/// The cached outcome of analysing one SQL text.
+pub type CachedAnalysis = Arc<Result<Analysis, ParseFailure>>;
+
+struct Entry {
+    sql: Arc<str>,
+    options: u8,
+    result: CachedAnalysis,
+    /// Set on every hit, cleared by an eviction sweep (second chance).
+    referenced: AtomicBool,
+}
+
+/// Bounded concurrent cache of [`Analysis`] results, keyed by the exact SQL
+/// text (and the lexical [`ParseOptions`]).
+///
+/// Keys are a keyed (per-process random) hash of the text; every hit is
+/// confirmed by comparing the full text, so a hash collision can never return
+/// another statement's analysis. The number of entries never exceeds the
+/// capacity: when full, a sweep drops entries not used since the previous
+/// sweep (CLOCK / second chance) and, if that frees too little, arbitrary
+/// entries until a quarter of the capacity is free. Texts longer than the
+/// per-entry limit are analysed but not cached.
+pub struct AnalysisCache {
+    map: DashMap<u64, Vec<Entry>>,
+    hasher: RandomState,
+    capacity: usize,
+    max_sql_bytes: usize,
+    len: AtomicUsize,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    evicting: AtomicBool,
+}
+
+impl AnalysisCache {
+    /// Default number of cached statements.
+    pub const DEFAULT_CAPACITY: usize = 10_000;
+    /// Default limit on the length of a cached SQL text.
+    pub const DEFAULT_MAX_SQL_BYTES: usize = 64 * 1024;
+
+    /// A cache holding at most `capacity` statements of up to
+    /// [`Self::DEFAULT_MAX_SQL_BYTES`] each.
+    pub fn new(capacity: usize) -> Self {
+        Self::with_limits(capacity, Self::DEFAULT_MAX_SQL_BYTES)
+    }
+
+    /// A cache holding at most `capacity` statements, caching only texts of
+    /// at most `max_sql_bytes` bytes.
+    pub fn with_limits(capacity: usize, max_sql_bytes: usize) -> Self {
+        AnalysisCache {
+            map: DashMap::new(),
+            hasher: RandomState::new(),
+            capacity,
+            max_sql_bytes,
+            len: AtomicUsize::new(0),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            evicting: AtomicBool::new(false),
+        }
+    }
+
+    /// The analysis of `sql` (with `standard_conforming_strings = on`), from
+    /// the cache or freshly computed.
+    pub fn get_or_analyze(&self, sql: &str) -> CachedAnalysis {
+        self.get_or_analyze_with(sql, ParseOptions::default())
+    }
+
+    /// The analysis of `sql` under `options`, from the cache or freshly
+    /// computed.
+    pub fn get_or_analyze_with(&self, sql: &str, options: ParseOptions) -> CachedAnalysis {
+        let bits = options.bits();
+        let key = self.hasher.hash_one((bits, sql.as_bytes()));
+        if let Some(bucket) = self.map.get(&key) {
+            if let Some(entry) = bucket.iter().find(|e| e.options == bits && *e.sql == *sql) {
+                entry.referenced.store(true, Ordering::Relaxed);
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                return Arc::clone(&entry.result);
+            }
+        }
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        let result = Arc::new(analyze_with(sql, options));
+        if sql.len() <= self.max_sql_bytes {
+            self.insert(key, sql, bits, &result);
+        }
+        result
+    }
+
+    fn insert(&self, key: u64, sql: &str, bits: u8, result: &CachedAnalysis) {
+        if self.capacity == 0 {
+            return;
+        }
+        if self.len.load(Ordering::Relaxed) >= self.capacity {
+            self.evict();
+        }
+        // Reserve a slot first so the bound holds under concurrency.
+        let reserved = self
+            .len
+            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |n| {
+                (n < self.capacity).then_some(n + 1)
+            })
+            .is_ok();
+        if !reserved {
+            return;
+        }
+        let mut bucket = self.map.entry(key).or_default();
+        if bucket.iter().any(|e| e.options == bits && *e.sql == *sql) {
+            drop(bucket);
+            self.len.fetch_sub(1, Ordering::AcqRel);
+            return;
+        }
+        bucket.push(Entry {
+            sql: Arc::from(sql),
+            options: bits,
+            result: Arc::clone(result),
+            referenced: AtomicBool::new(false),
+        });
+    }
+
+    fn evict(&self) {
+        if self.evicting.swap(true, Ordering::Acquire) {
+            return; // another thread is sweeping
+        }
+        let target = self.capacity - self.capacity / 4;
+        let mut removed = 0usize;
+        self.map.retain(|_, bucket| {
+            bucket.retain(|e| {
+                let keep = e.referenced.swap(false, Ordering::Relaxed);
+                if !keep {
+                    removed += 1;
+                }
+                keep
+            });
+            !bucket.is_empty()
+        });
+        self.len.fetch_sub(removed, Ordering::AcqRel);
+
+        let len = self.len.load(Ordering::Relaxed);
+        if len > target {
+            let mut excess = len - target;
+            let mut removed = 0usize;
+            self.map.retain(|_, bucket| {
+                while excess > 0 && bucket.pop().is_some() {
+                    excess -= 1;
+                    removed += 1;
+                }
+                !bucket.is_empty()
+            });
+            self.len.fetch_sub(removed, Ordering::AcqRel);
+        }
+        self.evicting.store(false, Ordering::Release);
+    }
+
+    /// Number of cached statements.
+    pub fn len(&self) -> usize {
+        self.len.load(Ordering::Relaxed)
+    }
+
+    /// True when nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Maximum number of cached statements.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Lookups answered from the cache.
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+
+    /// Lookups that had to analyse.
+    pub fn misses(&self) -> u64 {
+        self.misses.load(Ordering::Relaxed)
+    }
+
+    /// Drops every entry (counters are kept).
+    pub fn clear(&self) {
+        let mut removed = 0usize;
+        self.map.retain(|_, bucket| {
+            removed += bucket.len();
+            false
+        });
+        self.len.fetch_sub(removed, Ordering::AcqRel);
+    }
+}
+
+impl Default for AnalysisCache {
+    fn default() -> Self {
+        Self::new(Self::DEFAULT_CAPACITY)
+    }
+}
+
+impl std::fmt::Debug for AnalysisCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AnalysisCache")
+            .field("len", &self.len())
+            .field("capacity", &self.capacity)
+            .field("hits", &self.hits())
+            .field("misses", &self.misses())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sql::Effect;
+
+    #[test]
+    fn counts_hits_and_misses() {
+        let cache = AnalysisCache::new(100);
+        let a = cache.get_or_analyze("SELECT 1");
+        let b = cache.get_or_analyze("SELECT 1");
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!((cache.hits(), cache.misses(), cache.len()), (1, 1, 1));
+        // Different text (even only whitespace) is a different key.
+        cache.get_or_analyze("SELECT  1");
+        assert_eq!((cache.hits(), cache.misses(), cache.len()), (1, 2, 2));
+        assert!(!cache.is_empty());
+        cache.clear();
+        assert!(cache.is_empty());
+        assert_eq!(cache.capacity(), 100);
+    }
+
+    #[test]
+    fn caches_parse_failures() {
+        let cache = AnalysisCache::new(10);
+        let a = cache.get_or_analyze("SELEC 1");
+        assert!(a.is_err());
+        let b = cache.get_or_analyze("SELEC 1");
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(cache.hits(), 1);
+    }
+
+    #[test]
+    fn options_are_part_of_the_key() {
+        let cache = AnalysisCache::new(10);
+        let sql = r"SELECT 'a\' ; DROP TABLE t; --'";
+        let on = cache.get_or_analyze(sql);
+        let off = cache.get_or_analyze_with(
+            sql,
+            ParseOptions {
+                standard_conforming_strings: false,
+            },
+        );
+        let on = on.as_ref().as_ref().expect("parses");
+        let off = off.as_ref().as_ref().expect("parses");
+        assert_eq!(on.statements.len(), 2);
+        assert_eq!(off.statements.len(), 1);
+        assert_eq!(cache.len(), 2);
+        assert_eq!(cache.misses(), 2);
+    }
+
+    #[test]
+    fn stays_bounded_under_many_distinct_statements() {
+        let cache = AnalysisCache::new(1_000);
+        for i in 0..100_000u32 {
+            cache.get_or_analyze(&format!("SELECT {i}"));
+            assert!(cache.len() <= 1_000);
+        }
+        assert!(cache.len() <= 1_000);
+        let entries: usize = cache.map.iter().map(|b| b.len()).sum();
+        assert_eq!(entries, cache.len());
+        assert_eq!(cache.misses(), 100_000);
+    }
+
+    #[test]
+    fn hot_entries_survive_eviction() {
+        let cache = AnalysisCache::new(100);
+        let hot = "SELECT * FROM hot WHERE id = $1";
+        cache.get_or_analyze(hot);
+        for i in 0..2_000u32 {
+            cache.get_or_analyze(hot);
+            cache.get_or_analyze(&format!("SELECT {i}"));
+        }
+        // The hot statement is referenced between every two sweeps.
+        let misses_before = cache.misses();
+        cache.get_or_analyze(hot);
+        assert_eq!(cache.misses(), misses_before);
+    }
+
+    #[test]
+    fn oversized_statements_are_not_cached() {
+        let cache = AnalysisCache::with_limits(10, 16);
+        let r = cache.get_or_analyze("SELECT 1234567890, 1234567890");
+        assert!(r.is_ok());
+        assert_eq!(cache.len(), 0);
+    }
+
+    #[test]
+    fn zero_capacity_never_stores() {
+        let cache = AnalysisCache::new(0);
+        cache.get_or_analyze("SELECT 1");
+        assert_eq!(cache.len(), 0);
+    }
+
+    #[test]
+    fn concurrent_use_keeps_the_bound() {
+        let cache = Arc::new(AnalysisCache::new(64));
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let cache = Arc::clone(&cache);
+                std::thread::spawn(move || {
+                    for i in 0..2_000u32 {
+                        let r = cache.get_or_analyze(&format!("SELECT {} FROM t{t}", i % 200));
+                        let a = r.as_ref().as_ref().expect("parses");
+                        assert!(a.statements[0].effects.contains(&Effect::Read));
+                        assert!(cache.len() <= 64);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("thread");
+        }
+        assert!(cache.len() <= 64);
+        assert_eq!(cache.hits() + cache.misses(), 8_000);
+    }
+}
