@@ -19,7 +19,8 @@
 #   CLIENTS ["1 8"]                 client counts
 #   MODES ["simple extended prepared"]
 #   SCENARIOS ["select tpcb"]       select = pgbench -S, tpcb = built-in TPC-B-like
-#   TARGETS ["direct pgward pgbouncer"]
+#   TARGETS ["direct pgward pgbouncer"]  also: guard (pgward with benches/guard-policy.yaml,
+#                                   so every statement is analyzed and decided)
 #   PGWARD_BIN [target/release/pgward, built with cargo build --release]
 #   EXTRA_PGWARD_ARGS []            appended to `pgward serve ...`
 #   OUT [target/pgbench-compare.md]
@@ -69,18 +70,20 @@ for s in "${SCENARIO_LIST[@]}"; do
     [[ $s =~ ^(select|tpcb)$ ]] || pgw_die "unknown scenario '$s' (select, tpcb)"
 done
 for t in "${TARGET_LIST[@]}"; do
-    [[ $t =~ ^(direct|pgward|pgbouncer)$ ]] || pgw_die "unknown target '$t' (direct, pgward, pgbouncer)"
+    [[ $t =~ ^(direct|pgward|guard|pgbouncer)$ ]] || pgw_die "unknown target '$t' (direct, pgward, guard, pgbouncer)"
 done
 [[ ${#CLIENT_LIST[@]} -gt 0 && ${#MODE_LIST[@]} -gt 0 && ${#SCENARIO_LIST[@]} -gt 0 && ${#TARGET_LIST[@]} -gt 0 ]] ||
     pgw_die "CLIENTS, MODES, SCENARIOS and TARGETS must not be empty"
 
 want() { [[ " $TARGETS " == *" $1 "* ]]; }
+# The guard target is a second pgward, so it needs the binary too.
+want_pgward() { want pgward || want guard; }
 
 # --- prerequisites ---------------------------------------------------------
 pgw_section "prerequisites"
 pkgs=(postgresql)
 want pgbouncer && pkgs+=(pgbouncer)
-if want pgward && [[ -z ${PGWARD_BIN:-} ]]; then
+if want_pgward && [[ -z ${PGWARD_BIN:-} ]]; then
     pkgs+=(build-essential pkg-config libclang-dev)
 fi
 pgw_ensure_packages "${pkgs[@]}"
@@ -95,7 +98,7 @@ if want pgbouncer; then
     PGBOUNCER=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
 fi
 
-if want pgward; then
+if want_pgward; then
     if [[ -z ${PGWARD_BIN:-} ]]; then
         pgw_ensure_rust
         pgw_section "build (cargo build --release)"
@@ -119,6 +122,7 @@ as_svc() {
 # --- cleanup ---------------------------------------------------------------
 WORK=""
 PGWARD_PID=""
+GUARD_PID=""
 PG_STARTED=0
 cleanup() {
     local rc=$?
@@ -126,6 +130,10 @@ cleanup() {
     if [[ -n $PGWARD_PID ]]; then
         pgw_stop_pid "$PGWARD_PID" pgward 10
         wait "$PGWARD_PID" 2>/dev/null
+    fi
+    if [[ -n $GUARD_PID ]]; then
+        pgw_stop_pid "$GUARD_PID" "pgward (guard)" 10
+        wait "$GUARD_PID" 2>/dev/null
     fi
     if [[ -n $WORK && -f $WORK/pgbouncer.pid ]]; then
         pgw_stop_pid "$(cat "$WORK/pgbouncer.pid")" pgbouncer 10
@@ -201,6 +209,23 @@ if want pgward; then
         pgw_die "pgward did not start"
     fi
     pgw_info "$(grep -m1 '^pgward listening on ' "$WORK/pgward.out") (pid $PGWARD_PID)"
+fi
+
+# --- pgward with a policy (the guard on every statement) --------------------
+GUARD_POLICY="$PGW_ROOT/benches/guard-policy.yaml"
+if want guard; then
+    pgw_section "pgward with policy"
+    PORT[guard]=$(pgw_free_port "${USED_PORTS[@]}")
+    USED_PORTS+=("${PORT[guard]}")
+    "$PGWARD_BIN" serve --listen "127.0.0.1:${PORT[guard]}" --upstream "127.0.0.1:$PG_PORT" \
+        --upstream-tls disable --log-level warn --policy "$GUARD_POLICY" "${EXTRA_ARGS[@]}" \
+        >"$WORK/guard.out" 2>"$WORK/guard.log" </dev/null &
+    GUARD_PID=$!
+    if ! pgw_wait_for_line "$WORK/guard.out" '^pgward listening on ' 30 "$GUARD_PID"; then
+        cat "$WORK/guard.out" "$WORK/guard.log" >&2
+        pgw_die "pgward (guard) did not start"
+    fi
+    pgw_info "guard: $(grep -m1 '^pgward listening on ' "$WORK/guard.out") (pid $GUARD_PID)"
 fi
 
 # --- pgbouncer -------------------------------------------------------------
@@ -354,6 +379,29 @@ fi
             done
         done
     done
+    if want guard; then
+        echo
+        echo "### The guard's cost: pgward with a policy ($GUARD_POLICY) against pgward without one"
+        echo
+        echo "| scenario | pgward tps | pgward+policy tps | policy/no policy | pgward+policy/direct | latency ms (w / w+policy) |"
+        echo "|---|---:|---:|---:|---:|---:|"
+        for s in "${SCENARIO_LIST[@]}"; do
+            for m in "${MODE_LIST[@]}"; do
+                for c in "${CLIENT_LIST[@]}"; do
+                    d=$(median "$s" "$m" "$c" direct 6)
+                    w=$(median "$s" "$m" "$c" pgward 6)
+                    g=$(median "$s" "$m" "$c" guard 6)
+                    lw=$(median "$s" "$m" "$c" pgward 7)
+                    lg=$(median "$s" "$m" "$c" guard 7)
+                    printf '| %s | %s | %s | %s | %s | %s / %s |\n' \
+                        "$(scenario_label "$s" "$m" "$c")" \
+                        "$(fmt_num "$w" 0 pgward)" "$(fmt_num "$g" 0 guard)" \
+                        "$(ratio "$g" "$w")" "$(ratio "$g" "$d")" \
+                        "$(fmt_num "$lw" 3 pgward)" "$(fmt_num "$lg" 3 guard)"
+                done
+            done
+        done
+    fi
 } >"$OUT"
 
 pgw_section "results"

@@ -105,6 +105,9 @@ pub struct ServeArgs {
     /// On SIGTERM, how long sessions may run on before they are closed.
     #[arg(long, env = "PGWARD_SHUTDOWN_GRACE")]
     pub shutdown_grace: Option<String>,
+    /// Threads that run sessions [default: one per CPU core].
+    #[arg(long, env = "PGWARD_WORKERS")]
+    pub workers: Option<usize>,
     /// Log format on stderr.
     #[arg(long, env = "PGWARD_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,

@@ -55,6 +55,7 @@ pub enum LogFormat {
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     listen: Option<String>,
+    workers: Option<usize>,
     policy: Option<PathBuf>,
     auth: Option<FileAuth>,
     upstream: Option<FileUpstream>,
@@ -163,6 +164,8 @@ struct FileLog {
 #[derive(Clone, Debug)]
 pub struct Config {
     pub listen: String,
+    /// Runtime worker threads; `None` = one per core.
+    pub workers: Option<usize>,
     pub auth: AuthConfig,
     /// Policy file; without one every session is `admin` and no statement is analyzed.
     pub policy: Option<PathBuf>,
@@ -211,6 +214,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listen: "127.0.0.1:6432".into(),
+            workers: None,
             auth: AuthConfig::Passthrough,
             policy: None,
             upstream: UpstreamConfig {
@@ -300,6 +304,9 @@ impl Config {
         if let Some(p) = f.policy {
             self.policy = Some(p);
         }
+        if let Some(w) = f.workers {
+            self.workers = Some(w);
+        }
         if let Some(a) = f.auth {
             self.auth = resolve_auth(a)?;
         }
@@ -377,6 +384,9 @@ impl Config {
         if let Some(p) = &a.policy {
             self.policy = Some(p.clone());
         }
+        if let Some(w) = a.workers {
+            self.workers = Some(w);
+        }
         if let Some(u) = &a.upstream {
             let (h, p) = split_host_port(u)?;
             self.upstream.host = h;
@@ -444,6 +454,12 @@ impl Config {
                     self.listen
                 ),
             })?;
+        if self.workers == Some(0) {
+            return Err(ConfigError::Invalid {
+                key: "workers",
+                message: "must be at least 1".into(),
+            });
+        }
         if self.limits.max_connections == 0 {
             return Err(ConfigError::Invalid {
                 key: "limits.max_connections",

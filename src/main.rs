@@ -42,11 +42,12 @@ fn main() -> ExitCode {
             // pg_query's parser recurses deeply on nested statements: give every
             // worker room for the deepest statement it accepts (about 2 MiB in a
             // debug build), with margin.
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .thread_stack_size(8 << 20)
-                .build()
-            {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.enable_all().thread_stack_size(8 << 20);
+            if let Some(n) = config.workers {
+                builder.worker_threads(n);
+            }
+            let runtime = match builder.build() {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("pgward: cannot start runtime: {e}");

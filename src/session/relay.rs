@@ -139,10 +139,15 @@ impl Relay {
                 _ = &mut idle, if idle_armed.is_some() => {
                     return Ok(idle_armed.unwrap_or(RelayEnd::IdleTimeout));
                 }
-                r = tokio::io::AsyncReadExt::read_buf(&mut client.stream, &mut client.rbuf) => {
+                                r = tokio::io::AsyncReadExt::read_buf(&mut client.stream, &mut client.rbuf) => {
                     match r {
                         Ok(0) => return Ok(RelayEnd::ClientClosed),
-                        Ok(n) => client.bytes_in += n as u64,
+                        Ok(n) => {
+                            client.bytes_in += n as u64;
+                            if client.rbuf.capacity() > client.rbuf.len() {
+                                client.stream.note_drained();
+                            }
+                        }
                         Err(e) => return Err(RelayError::ClientIo(e)),
                     }
                     self.frontend(client, server)?;
@@ -152,10 +157,15 @@ impl Relay {
                     }
                     idle_armed = None;
                 }
-                r = tokio::io::AsyncReadExt::read_buf(&mut server.stream, &mut server.rbuf) => {
+                                r = tokio::io::AsyncReadExt::read_buf(&mut server.stream, &mut server.rbuf) => {
                     match r {
                         Ok(0) => return Ok(RelayEnd::ServerClosed { after_fatal: self.server_said_fatal }),
-                        Ok(n) => server.bytes_in += n as u64,
+                        Ok(n) => {
+                            server.bytes_in += n as u64;
+                            if server.rbuf.capacity() > server.rbuf.len() {
+                                server.stream.note_drained();
+                            }
+                        }
                         Err(e) => return Err(RelayError::ServerIo(e)),
                     }
                     let was_idle = self.server_idle;

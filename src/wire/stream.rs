@@ -19,6 +19,18 @@ impl Stream {
     pub fn is_tls(&self) -> bool {
         !matches!(self, Stream::Plain(_))
     }
+
+    /// Called after a read that did not fill the buffer: the socket is
+    /// drained, so tell the reactor without the extra `recv` that would only
+    /// return EAGAIN. tokio clears readiness only if no newer readiness event
+    /// has arrived meanwhile, so data that lands in between is never missed.
+    pub fn note_drained(&self) {
+        if let Stream::Plain(tcp) = self {
+            let _ = tcp.try_io(tokio::io::Interest::READABLE, || {
+                Err::<(), _>(io::ErrorKind::WouldBlock.into())
+            });
+        }
+    }
 }
 
 impl AsyncRead for Stream {
