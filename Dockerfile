@@ -6,7 +6,8 @@
 #   docker run --rm -p 127.0.0.1:6432:6432 -e PGWARD_UPSTREAM=db.internal:5432 pgward
 #
 # The image listens on 0.0.0.0:6432 inside the container (PGWARD_LISTEN) and
-# reads /etc/pgward/pgward.yaml; mount your own file there to change it.
+# reads /etc/pgward/config/pgward.yaml (policies in /etc/pgward/policies);
+# mount your own files there to change them.
 
 FROM rust:1-bookworm AS builder
 RUN apt-get update \
@@ -26,9 +27,11 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=builder /out/pgward /usr/local/bin/pgward
-COPY config/pgward.yaml /etc/pgward/pgward.yaml
+# Same layout as the repository, so the config's relative policy path holds.
+COPY config/pgward.yaml /etc/pgward/config/pgward.yaml
+COPY policies/ /etc/pgward/policies/
 ENV PGWARD_LISTEN=0.0.0.0:6432
 USER 65532:65532
 EXPOSE 6432
 ENTRYPOINT ["pgward"]
-CMD ["serve", "--config", "/etc/pgward/pgward.yaml"]
+CMD ["serve", "--config", "/etc/pgward/config/pgward.yaml"]

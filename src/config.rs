@@ -141,6 +141,10 @@ struct FileUpstreamTls {
 struct FileClientTls {
     cert_file: Option<PathBuf>,
     key_file: Option<PathBuf>,
+    /// CA for client certificates (mTLS); their subject becomes an identity attribute.
+    client_ca_file: Option<PathBuf>,
+    /// Refuse clients without a certificate signed by client_ca_file.
+    require_client_cert: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -190,6 +194,7 @@ pub struct UpstreamConfig {
 pub struct ClientTlsConfig {
     pub cert_file: PathBuf,
     pub key_file: PathBuf,
+    pub client_certs: Option<crate::tls::ClientCertPolicy>,
 }
 
 #[derive(Clone, Debug)]
@@ -287,7 +292,14 @@ impl Config {
     /// Builds the configuration from an optional file, then flags/env on top.
     pub fn load(args: &ServeArgs) -> Result<Config, ConfigError> {
         let file = match &args.config {
-            Some(path) => read_file(path)?,
+            Some(path) => {
+                let mut f = read_file(path)?;
+                // Relative paths in a config file are relative to the file.
+                if let Some(dir) = path.parent() {
+                    f.resolve_paths(dir);
+                }
+                f
+            }
             None => FileConfig::default(),
         };
         let mut c = Config::default();
@@ -329,11 +341,25 @@ impl Config {
             }
         }
         if let Some(t) = f.tls {
+            let client_certs = match (t.client_ca_file, t.require_client_cert) {
+                (Some(ca_file), required) => Some(crate::tls::ClientCertPolicy {
+                    ca_file,
+                    required: required.unwrap_or(false),
+                }),
+                (None, Some(true)) => {
+                    return Err(ConfigError::Invalid {
+                        key: "tls.require_client_cert",
+                        message: "needs tls.client_ca_file".into(),
+                    })
+                }
+                (None, _) => None,
+            };
             match (t.cert_file, t.key_file) {
                 (Some(cert_file), Some(key_file)) => {
                     self.client_tls = Some(ClientTlsConfig {
                         cert_file,
                         key_file,
+                        client_certs,
                     })
                 }
                 (None, None) => {}
@@ -403,9 +429,11 @@ impl Config {
         }
         match (&a.tls_cert, &a.tls_key) {
             (Some(c), Some(k)) => {
+                let client_certs = self.client_tls.take().and_then(|t| t.client_certs);
                 self.client_tls = Some(ClientTlsConfig {
                     cert_file: c.clone(),
                     key_file: k.clone(),
+                    client_certs,
                 })
             }
             (None, None) => {}
@@ -492,6 +520,32 @@ impl Config {
         self.listen
             .parse()
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 6432)))
+    }
+}
+
+impl FileConfig {
+    fn resolve_paths(&mut self, dir: &Path) {
+        let fix = |p: &mut Option<PathBuf>| {
+            if let Some(path) = p.as_mut() {
+                if path.is_relative() {
+                    *path = dir.join(&*path);
+                }
+            }
+        };
+        fix(&mut self.policy);
+        if let Some(t) = self.tls.as_mut() {
+            fix(&mut t.cert_file);
+            fix(&mut t.key_file);
+            fix(&mut t.client_ca_file);
+        }
+        if let Some(u) = self.upstream.as_mut().and_then(|u| u.tls.as_mut()) {
+            fix(&mut u.ca_file);
+        }
+        if let Some(a) = self.auth.as_mut() {
+            fix(&mut a.users_file);
+            fix(&mut a.jwks_file);
+            fix(&mut a.upstream_password_file);
+        }
     }
 }
 
@@ -600,6 +654,22 @@ mod tests {
         assert_eq!(c.upstream.tls_mode, UpstreamTlsMode::Require);
         assert_eq!(c.limits.idle_timeout, None);
         assert_eq!(c.limits.startup_timeout, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn relative_paths_are_relative_to_the_config_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.yaml");
+        std::fs::write(
+            &path,
+            "policy: ../policies/p.yaml\ntls:\n  cert_file: /abs/cert.pem\n  key_file: key.pem\n",
+        )
+        .expect("write");
+        let c = Config::load(&args(&["--config", path.to_str().expect("utf8")])).expect("load");
+        assert_eq!(c.policy, Some(dir.path().join("../policies/p.yaml")));
+        let tls = c.client_tls.expect("tls");
+        assert_eq!(tls.cert_file, PathBuf::from("/abs/cert.pem"));
+        assert_eq!(tls.key_file, dir.path().join("key.pem"));
     }
 
     #[test]

@@ -64,6 +64,7 @@ impl Shared {
             Some(t) => Some(tokio_rustls::TlsAcceptor::from(tls::server_config(
                 &t.cert_file,
                 &t.key_file,
+                t.client_certs.as_ref(),
             )?)),
             None => None,
         };

@@ -53,17 +53,52 @@ fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     Ok(certs)
 }
 
+/// How clients may prove who they are with a certificate.
+#[derive(Clone, Debug)]
+pub struct ClientCertPolicy {
+    /// CA certificates that sign acceptable client certificates.
+    pub ca_file: std::path::PathBuf,
+    /// Refuse the handshake without a client certificate.
+    pub required: bool,
+}
+
 /// TLS for client connections (answering SSLRequest with 'S').
-pub fn server_config(cert_file: &Path, key_file: &Path) -> Result<Arc<ServerConfig>, TlsError> {
+pub fn server_config(
+    cert_file: &Path,
+    key_file: &Path,
+    client_certs: Option<&ClientCertPolicy>,
+) -> Result<Arc<ServerConfig>, TlsError> {
     let certs = load_certs(cert_file)?;
     let key = PrivateKeyDer::from_pem_file(key_file).map_err(|e| TlsError::Key {
         path: key_file.to_owned(),
         message: e.to_string(),
     })?;
-    let mut cfg = ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)?;
+    let builder =
+        ServerConfig::builder_with_provider(provider()).with_safe_default_protocol_versions()?;
+    let builder = match client_certs {
+        None => builder.with_no_client_auth(),
+        Some(p) => {
+            let mut roots = RootCertStore::empty();
+            for c in load_certs(&p.ca_file)? {
+                roots.add(c)?;
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider(),
+            );
+            let verifier = if p.required {
+                verifier
+            } else {
+                verifier.allow_unauthenticated()
+            };
+            builder.with_client_cert_verifier(
+                verifier
+                    .build()
+                    .map_err(|e| TlsError::Verifier(e.to_string()))?,
+            )
+        }
+    };
+    let mut cfg = builder.with_single_cert(certs, key)?;
     // PostgreSQL 17+ clients announce this ALPN protocol; older ones send none.
     cfg.alpn_protocols = vec![b"postgresql".to_vec()];
     Ok(Arc::new(cfg))
@@ -127,6 +162,14 @@ pub fn upstream_config(
             .with_no_client_auth(),
     };
     Ok(Some(Arc::new(cfg)))
+}
+
+/// The subject of the verified client certificate on a TLS connection, in
+/// RFC 4514 form ("CN=ci-bot, O=Example"), for identity rules.
+pub fn client_subject(conn: &rustls::ServerConnection) -> Option<String> {
+    let der = conn.peer_certificates()?.first()?;
+    let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).ok()?;
+    Some(cert.subject().to_string())
 }
 
 /// Verifier for the sslmodes that do not check the host name: with a chain

@@ -299,3 +299,64 @@ fn bad_auth_configuration_stops_startup_with_a_clear_error() {
         .expect("must not start");
     assert!(err.contains("auth"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_client_certificate_subject_chooses_the_profile() {
+    use common::certs::{client_config_for_ca_pem, client_config_with_cert};
+    use common::clients::{tls_connstr, try_connect_tls_with};
+    let pg = PgCluster::start();
+    pg.admin_sql(APP_DB, "create table t(id int); grant all on t to app");
+    let ca = TestCa::new("pgward test CA");
+    let server = ca.issue_server(&["localhost", "127.0.0.1"]);
+    let ci = ca.issue_client("ci-bot");
+    let b = Pgward::builder().upstream_port(pg.port());
+    let cert = b.write_file("server.pem", &server.cert_pem);
+    let key = b.write_file("server.key", &server.key_pem);
+    let client_ca = b.write_file("client-ca.pem", &ca.cert_pem);
+    let policy = b.write_file(
+        "policy.yaml",
+        "version: 1\ndefault_profile: read_only\nidentities:\n  - name: ci-certificates\n    match: { tls_subject: \"CN=ci-*\" }\n    profile: developer\n",
+    );
+    let cfg = format!(
+        "policy: {}\nupstream:\n  tls:\n    mode: disable\ntls:\n  cert_file: {}\n  key_file: {}\n  client_ca_file: {}\n",
+        policy.display(),
+        cert.display(),
+        key.display(),
+        client_ca.display()
+    );
+    let pgward = b.config_yaml(&cfg).start();
+    let connstr = tls_connstr(pgward.port(), APP_USER, APP_PASSWORD, APP_DB);
+    // With the certificate: its subject matches the rule, so developer.
+    let with_cert = tokio_postgres_rustls::MakeRustlsConnect::new(client_config_with_cert(
+        ca.cert_pem.as_bytes(),
+        &ci,
+    ));
+    let (c, _h) = try_connect_tls_with(&connstr, with_cert)
+        .await
+        .expect("mTLS login");
+    c.batch_execute("insert into t values (1)")
+        .await
+        .expect("developer may write");
+    // Without one (allowed, as the certificate is optional): read_only.
+    let without = tokio_postgres_rustls::MakeRustlsConnect::new(client_config_for_ca_pem(
+        ca.cert_pem.as_bytes(),
+    ));
+    let (c, _h) = try_connect_tls_with(&connstr, without)
+        .await
+        .expect("TLS login");
+    let err = c
+        .batch_execute("insert into t values (2)")
+        .await
+        .expect_err("read_only");
+    assert_eq!(code_and_message(&err).0, "42501");
+    // A certificate from another CA is refused at the handshake.
+    let other = TestCa::new("someone else").issue_client("ci-forged");
+    let forged = tokio_postgres_rustls::MakeRustlsConnect::new(client_config_with_cert(
+        ca.cert_pem.as_bytes(),
+        &other,
+    ));
+    assert!(
+        try_connect_tls_with(&connstr, forged).await.is_err(),
+        "a client certificate from another CA must not be accepted"
+    );
+}

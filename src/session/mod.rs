@@ -299,7 +299,7 @@ async fn drive(
             .as_ref()
             .map(|v| v.claims.clone())
             .unwrap_or_default(),
-        tls_subject: None,
+        tls_subject: client.stream.client_cert_subject(),
     };
     let (guard, upstream_startup) = guard_for(&startup, identity, shared);
     facts.profile = guard.as_ref().map(|g| g.profile_name().to_owned());

@@ -131,11 +131,17 @@ impl Relay {
         let idle = tokio::time::sleep(Duration::from_secs(3600));
         tokio::pin!(idle);
         let mut idle_armed = self.arm_idle(timeouts, idle.as_mut());
+        // Created once: a fresh `cancelled()` per iteration would register and
+        // remove a waiter on the token under its lock for every message.
+        let cancelled = hard_close.cancelled();
+        tokio::pin!(cancelled);
         loop {
             client.prepare_read();
             server.prepare_read();
             tokio::select! {
-                _ = hard_close.cancelled() => return Ok(RelayEnd::Shutdown),
+                // Fixed order (no per-poll randomisation); shutdown is checked first.
+                biased;
+                _ = &mut cancelled => return Ok(RelayEnd::Shutdown),
                 _ = &mut idle, if idle_armed.is_some() => {
                     return Ok(idle_armed.unwrap_or(RelayEnd::IdleTimeout));
                 }

@@ -20,6 +20,14 @@ impl Stream {
         !matches!(self, Stream::Plain(_))
     }
 
+    /// Subject of the client's verified certificate, when it presented one.
+    pub fn client_cert_subject(&self) -> Option<String> {
+        match self {
+            Stream::ServerTls(s) => crate::tls::client_subject(s.get_ref().1),
+            _ => None,
+        }
+    }
+
     /// Called after a read that did not fill the buffer: the socket is
     /// drained, so tell the reactor without the extra `recv` that would only
     /// return EAGAIN. tokio clears readiness only if no newer readiness event
