@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod cancel;
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod explain;

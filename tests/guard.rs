@@ -745,3 +745,57 @@ fn check_and_explain_commands() {
     assert!(text.contains("decision:  deny"), "{text}");
     assert!(text.contains("rule:      allow (statement 2)"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn volatile_user_functions_count_for_profiles_that_ask() {
+    let policy = format!(
+        "{POLICY}  careful:\n    inherits: read_only\n    volatile_functions: write\n    allow_functions: [\"public.safe_*\"]\n"
+    )
+    .replace(
+        "  - name: observers",
+        "  - name: careful-readers\n    match: { user: careful_user }\n    profile: careful\n  - name: observers",
+    );
+    let env = env_with(&policy);
+    env.reset_fixture();
+    env.pg.admin_sql(
+        APP_DB,
+        &format!("create role careful_user login superuser password '{PW}'"),
+    );
+    env.pg.admin_sql(
+        APP_DB,
+        "create function public.bump() returns int language sql volatile as 'select 1'; \
+         create function public.safe_counter() returns int language sql volatile as 'select 2'; \
+         create function public.pure_add(int, int) returns int language sql immutable as 'select $1 + $2'",
+    );
+    let c = env.client("careful_user").await;
+    let err = c
+        .simple_query("select bump()")
+        .await
+        .expect_err("volatile user function");
+    assert!(is_denial(&err), "{}", describe_error_pub(&err));
+    assert!(
+        describe_error_pub(&err).contains("volatile"),
+        "{}",
+        describe_error_pub(&err)
+    );
+    let err = c
+        .simple_query("select * from t where id = public.bump()")
+        .await
+        .expect_err("qualified, in WHERE");
+    assert!(is_denial(&err));
+    c.simple_query("select pure_add(1, 2)")
+        .await
+        .expect("immutable is fine");
+    c.simple_query("select safe_counter()")
+        .await
+        .expect("allowed by name");
+    c.simple_query("select now(), count(*) from t")
+        .await
+        .expect("built-ins are not user functions");
+    // Without the option (plain read_only) the guard does not ask; the
+    // server's read-only layer still stands behind it.
+    let ro = env.client("ro_user").await;
+    ro.simple_query("select bump()")
+        .await
+        .expect("read_only does not classify user functions");
+}

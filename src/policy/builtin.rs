@@ -14,7 +14,7 @@ profiles:
     inherits: read_only
   developer:
     description: Reads, writes and DDL on application schemas; no role, grant or server-level changes.
-    allow: [read, write, ddl, transaction, session, read_only_change, lock, notify, maintenance, code, sleep, large_object]
+    allow: [read, write, ddl, transaction, session, read_only_change, lock, notify, maintenance, code, sleep, large_object, volatile]
     deny:
       - name: system-catalogs-are-read-only
         objects: ["pg_catalog.*", "information_schema.*", "pg_toast.*"]

@@ -78,6 +78,8 @@ pub struct Profile {
     pub settings: Vec<(String, String)>,
     pub on_unparseable: OnUnparseable,
     pub mode: Mode,
+    pub volatile_functions: super::model::VolatileFunctions,
+    pub allow_functions: Vec<QualifiedGlob>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -493,6 +495,8 @@ impl Compiler<'_> {
             settings: Vec::new(),
             on_unparseable: OnUnparseable::Deny,
             mode: Mode::Enforce,
+            volatile_functions: super::model::VolatileFunctions::Allow,
+            allow_functions: Vec::new(),
         });
         p.name = name.to_owned();
         p.description = def.description.clone().or(p.description);
@@ -541,6 +545,13 @@ impl Compiler<'_> {
         }
         if let Some(m) = def.mode {
             p.mode = m;
+        }
+        if let Some(v) = def.volatile_functions {
+            p.volatile_functions = v;
+        }
+        if let Some(list) = &def.allow_functions {
+            p.allow_functions
+                .extend(list.items().into_iter().map(QualifiedGlob::new));
         }
         p
     }

@@ -109,6 +109,21 @@ pub struct ProfileDef {
     pub settings: Option<BTreeMap<String, SettingValue>>,
     pub on_unparseable: Option<OnUnparseable>,
     pub mode: Option<Mode>,
+    /// `write`: a call to a user function the server's catalog marks volatile
+    /// gives the statement the `volatile` effect (which `read_only` does not
+    /// allow), unless the function is listed in `allow_functions`.
+    pub volatile_functions: Option<VolatileFunctions>,
+    /// Functions exempt from `volatile_functions: write` (`name` or `schema.name` globs).
+    pub allow_functions: Option<OneOrMany>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VolatileFunctions {
+    /// User functions are judged by the statement that calls them only.
+    Allow,
+    /// User functions the catalog marks volatile count as doing something.
+    Write,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -97,6 +97,8 @@ pub struct Guard {
     prepared: HashMap<String, Shared>,
     search_path: SearchPath,
     pending: VecDeque<PendingDenial>,
+    /// Which user functions are volatile, for profiles that ask.
+    volatility: crate::catalog::Volatility,
     /// How the server will read string literals: pgward must parse the same way.
     strings: Strings,
     /// False while the client encoding could hide quote or backslash bytes
@@ -126,6 +128,7 @@ impl Guard {
             prepared: HashMap::new(),
             search_path,
             pending: VecDeque::new(),
+            volatility: crate::catalog::Volatility::NotNeeded,
             strings: Strings::Conforming,
             encoding_safe: true,
             sent_batches: 0,
@@ -135,6 +138,51 @@ impl Guard {
 
     pub fn profile_name(&self) -> &str {
         &self.resolution.profile.name
+    }
+
+    /// True if the session's profile needs the catalog's function volatility.
+    pub fn wants_volatility(&self) -> bool {
+        self.resolution.profile.volatile_functions == crate::policy::model::VolatileFunctions::Write
+    }
+
+    pub fn set_volatility(&mut self, v: crate::catalog::Volatility) {
+        self.volatility = v;
+    }
+
+    /// With `volatile_functions: write`: statements that call a volatile user
+    /// function (not exempted by `allow_functions`) get the `volatile` effect.
+    fn with_volatility(&self, analysis: Shared, candidates: Option<&[String]>) -> Shared {
+        let profile = &self.resolution.profile;
+        if profile.volatile_functions != crate::policy::model::VolatileFunctions::Write {
+            return analysis;
+        }
+        let Ok(a) = analysis.as_ref() else {
+            return analysis;
+        };
+        let volatility = match &self.volatility {
+            // A reload moved the session to a profile that asks: fail closed.
+            crate::catalog::Volatility::NotNeeded => &crate::catalog::Volatility::Unknown,
+            v => v,
+        };
+        let hits = |st: &crate::sql::Statement| {
+            st.functions.iter().any(|f| {
+                volatility.may_be_volatile(f.schema.as_deref(), &f.name, candidates)
+                    && !profile
+                        .allow_functions
+                        .iter()
+                        .any(|g| g.is_match(f.schema.as_deref(), &f.name, candidates))
+            })
+        };
+        if !a.statements.iter().any(hits) {
+            return analysis;
+        }
+        let mut marked = a.clone();
+        for st in &mut marked.statements {
+            if hits(st) {
+                st.effects.insert(crate::sql::Effect::Volatile);
+            }
+        }
+        Arc::new(Ok(marked))
     }
 
     /// Picks up a reloaded policy: the session's profile is resolved again.
@@ -296,6 +344,7 @@ impl Guard {
         } else {
             self.candidates()
         };
+        let analysis = self.with_volatility(analysis, cands.as_deref());
         let ctx = DecisionContext {
             search_path: cands.as_deref(),
         };

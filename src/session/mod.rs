@@ -467,6 +467,26 @@ async fn run_connected(
         idle: limits.idle_timeout,
         idle_in_transaction: limits.idle_in_transaction_timeout,
     };
+    let mut guard = guard;
+    if let Some(g) = guard.as_mut().filter(|g| g.wants_volatility()) {
+        let loaded = tokio::time::timeout_at(
+            deadline,
+            crate::catalog::load_volatile_functions(&mut server),
+        )
+        .await;
+        let v = match loaded {
+            Ok(Ok(set)) => crate::catalog::Volatility::Known(set),
+            Err(_) => {
+                warn!("function volatility not read before the startup deadline; every user function counts as volatile");
+                crate::catalog::Volatility::Unknown
+            }
+            Ok(Err(e)) => {
+                warn!(error = %e, "cannot read function volatility; every user function counts as volatile");
+                crate::catalog::Volatility::Unknown
+            }
+        };
+        g.set_volatility(v);
+    }
     let mut relay = Relay::new(authed.status, guard, &authed.server_params);
     let result = relay
         .run(client, &mut server, &timeouts, &shared.hard_close)
