@@ -799,3 +799,39 @@ async fn volatile_user_functions_count_for_profiles_that_ask() {
         .await
         .expect("read_only does not classify user functions");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profile_settings_are_applied_on_the_server_at_connect() {
+    let policy = format!(
+        "{POLICY}  tuned:\n    inherits: read_only\n    settings:\n      statement_timeout: 1234ms\n      search_path: hr, public\n"
+    )
+    .replace(
+        "  - name: observers",
+        "  - name: tuned-users\n    match: { user: tuned_user }\n    profile: tuned\n  - name: observers",
+    );
+    let env = env_with(&policy);
+    env.pg.admin_sql(
+        APP_DB,
+        &format!("create role tuned_user login superuser password '{PW}'"),
+    );
+    // The client asks for its own values; the profile's win.
+    let connstr = format!(
+        "{} options='-c statement_timeout=99s'",
+        env.pgward.connstr("tuned_user", PW, APP_DB)
+    );
+    let (c, _h) = connect_with(&connstr).await;
+    let row = c
+        .query_one(
+            "select current_setting('statement_timeout'), current_setting('search_path'), \
+             current_setting('default_transaction_read_only')",
+            &[],
+        )
+        .await
+        .expect("settings");
+    assert_eq!(row.get::<_, String>(0), "1234ms");
+    assert_eq!(row.get::<_, String>(1), "hr, public");
+    assert_eq!(row.get::<_, String>(2), "on", "inherited read_only");
+    // The forced search_path is what deny rules resolve unqualified names with.
+    let err = c.simple_query("select * from salaries").await;
+    assert!(err.is_ok(), "no deny rule on hr for this profile: {err:?}");
+}
