@@ -10,6 +10,7 @@ pub mod cancel;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod diagnostics;
 pub mod explain;
 pub mod logging;
 pub mod policy;

@@ -11,7 +11,6 @@
 //! PostgreSQL), never passwords.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::path::Path;
 
 use serde::de::IgnoredAny;
@@ -20,37 +19,10 @@ use serde_saphyr::Spanned;
 
 use super::scram::ScramVerifier;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UsersIssue {
-    pub line: u64,
-    pub column: u64,
-    pub message: String,
-}
-
-/// Everything wrong with a users file, each issue with its line:column.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UsersError {
-    pub source_name: String,
-    pub issues: Vec<UsersIssue>,
-}
-
-impl fmt::Display for UsersError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, issue) in self.issues.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(
-                f,
-                "{}:{}:{}: {}",
-                self.source_name, issue.line, issue.column, issue.message
-            )?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for UsersError {}
+/// Everything wrong with a users file.
+pub use crate::diagnostics::FileErrors as UsersError;
+/// A problem in a users file, with its line and column.
+pub use crate::diagnostics::Issue as UsersIssue;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

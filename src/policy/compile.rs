@@ -6,7 +6,6 @@
 use ipnet::IpNet;
 use serde_saphyr::Spanned;
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -18,36 +17,10 @@ use super::model::{
 };
 use crate::sql::{Access, Effect};
 
-/// One problem in a policy file.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PolicyIssue {
-    pub line: u64,
-    pub column: u64,
-    pub message: String,
-}
-
-/// Every problem found, with the file they are in.
-#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
-pub struct PolicyError {
-    pub source_name: String,
-    pub issues: Vec<PolicyIssue>,
-}
-
-impl fmt::Display for PolicyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, issue) in self.issues.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(
-                f,
-                "{}:{}:{}: {}",
-                self.source_name, issue.line, issue.column, issue.message
-            )?;
-        }
-        Ok(())
-    }
-}
+/// Everything wrong with a policy file; a policy with any issue is rejected whole.
+pub use crate::diagnostics::FileErrors as PolicyError;
+/// A problem in a policy file, with its line and column.
+pub use crate::diagnostics::Issue as PolicyIssue;
 
 #[derive(Clone, Debug)]
 pub enum AllowSet {
