@@ -39,14 +39,16 @@ impl Drop for Registration {
     }
 }
 
-fn random_bytes(n: usize) -> Bytes {
+/// The operating system's random generator failed: no cancel key can be
+/// issued (a predictable one would let others cancel this session's queries).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot issue a cancel key: the operating system's random generator failed ({0})")]
+pub struct CancelKeyError(getrandom::Error);
+
+fn random_bytes(n: usize) -> Result<Bytes, CancelKeyError> {
     let mut b = vec![0u8; n];
-    // The OS generator failing is not recoverable in any useful way; a key of
-    // zeros would be guessable, so refuse to continue rather than issue one.
-    if let Err(e) = getrandom::fill(&mut b) {
-        panic!("operating system random generator failed: {e}");
-    }
-    Bytes::from(b)
+    getrandom::fill(&mut b).map_err(CancelKeyError)?;
+    Ok(Bytes::from(b))
 }
 
 impl CancelRegistry {
@@ -61,15 +63,15 @@ impl CancelRegistry {
         self: &Arc<Self>,
         server_key: CancelKey,
         upstream: Arc<Upstream>,
-    ) -> (CancelKey, Registration) {
-        let secret = random_bytes(server_key.secret.len().max(4));
+    ) -> Result<(CancelKey, Registration), CancelKeyError> {
+        let secret = random_bytes(server_key.secret.len().max(4))?;
         let mut entry = Some(Entry {
             secret: secret.clone(),
             server_key,
             upstream,
         });
         loop {
-            let r = random_bytes(4);
+            let r = random_bytes(4)?;
             let pid = i32::from_be_bytes([r[0] & 0x7f, r[1], r[2], r[3]]);
             if pid == 0 {
                 continue;
@@ -78,13 +80,13 @@ impl CancelRegistry {
                 if let Some(e) = entry.take() {
                     v.insert(e);
                 }
-                return (
+                return Ok((
                     CancelKey { pid, secret },
                     Registration {
                         registry: Arc::clone(self),
                         pid,
                     },
-                );
+                ));
             }
         }
     }
@@ -126,7 +128,7 @@ mod tests {
             pid: 1234,
             secret: Bytes::from_static(&[1, 2, 3, 4]),
         };
-        let (mine, guard) = reg.register(server.clone(), up);
+        let (mine, guard) = reg.register(server.clone(), up).expect("random generator");
         assert_eq!(mine.secret.len(), 4);
         assert_ne!(mine.secret, server.secret);
         let found = reg.lookup(&mine).expect("found");

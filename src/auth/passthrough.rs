@@ -31,6 +31,8 @@ pub enum AuthError {
     UnsupportedMethod(i32),
     #[error("server offers only SASL mechanisms that need channel binding, which cannot work through a proxy")]
     OnlyChannelBinding,
+    #[error(transparent)]
+    CancelKey(#[from] crate::cancel::CancelKeyError),
     #[error("client: {0}")]
     Client(PeerError),
     #[error("server: {0}")]
@@ -146,7 +148,9 @@ pub async fn relay(
                     pid: i32::from_be_bytes([body[0], body[1], body[2], body[3]]),
                     secret: Bytes::copy_from_slice(&body[4..]),
                 };
-                let (mine, reg) = cancels.register(server_key, Arc::clone(upstream));
+                let (mine, reg) = cancels
+                    .register(server_key, Arc::clone(upstream))
+                    .map_err(AuthError::CancelKey)?;
                 client.queue(backend::backend_key_data(mine.pid, &mine.secret));
                 cancel = Some(reg);
             }

@@ -103,6 +103,9 @@ impl SessionError {
                 SqlState::UNABLE_TO_CONNECT,
                 format!("pgward could not connect to the database server: {e}"),
             ),
+            SessionError::Auth(e @ AuthError::CancelKey(_)) => {
+                ErrorReport::fatal(SqlState::INTERNAL_ERROR, e.to_string())
+            }
             SessionError::Auth(AuthError::Client(peer::PeerError::Frame(f))) => {
                 ErrorReport::fatal(SqlState::PROTOCOL_VIOLATION, f.to_string())
             }
