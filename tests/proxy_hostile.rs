@@ -4,9 +4,11 @@
 
 mod common;
 
+use common::polling::{assert_no_server_session, wait_until};
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::clients::describe_error;
 use common::raw::{self, error_field, Message, RawConn};
@@ -16,9 +18,6 @@ use common::{PgCluster, Pgward, APP_DB, APP_PASSWORD, APP_USER, PW_USER, TRUST_U
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(15);
 /// Failure bound for reads that wait on a timeout inside pgward.
 const SLOW_READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// Failure bound when polling server state.
-const POLL_TIMEOUT: Duration = Duration::from_secs(10);
-
 fn start(pg: &PgCluster, args: &[&str]) -> Pgward {
     Pgward::start(pg.port(), args.iter().map(|s| s.to_string()).collect())
 }
@@ -123,38 +122,6 @@ fn raw_session(port: u16, application_name: &str) -> RawConn {
         raw::tags(&msgs)
     );
     conn
-}
-
-/// Polls (bounded, 50 ms apart) until `f` holds.
-async fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + POLL_TIMEOUT;
-    loop {
-        if f() {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "still not true after {POLL_TIMEOUT:?}: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Server sessions whose application_name is `app`.
-fn server_sessions(pg: &PgCluster, app: &str) -> u32 {
-    pg.admin_sql(
-        "postgres",
-        &format!("select count(*) from pg_stat_activity where application_name = '{app}'"),
-    )
-    .parse()
-    .expect("count")
-}
-
-async fn assert_no_server_session(pg: &PgCluster, app: &str) {
-    wait_until(&format!("no server session for application {app}"), || {
-        server_sessions(pg, app) == 0
-    })
-    .await;
 }
 
 fn select_one_raw(conn: &mut RawConn) {

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::polling::{assert_no_server_session, wait_until, POLL_TIMEOUT};
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -20,9 +22,6 @@ use tokio_postgres::{Client, NoTls};
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(15);
 /// Failure bound for waits on a timeout inside pgward.
 const SLOW_TIMEOUT: Duration = Duration::from_secs(30);
-/// Failure bound when polling state.
-const POLL_TIMEOUT: Duration = Duration::from_secs(10);
-
 fn start(pg: &PgCluster, args: &[&str]) -> Pgward {
     Pgward::start(pg.port(), args.iter().map(|s| s.to_string()).collect())
 }
@@ -82,37 +81,6 @@ fn assert_fatal(db: &DbError, code: &str, message: &str) {
         "message {:?} should contain {message:?}",
         db.message()
     );
-}
-
-/// Polls (bounded, 50 ms apart) until `f` holds.
-async fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + POLL_TIMEOUT;
-    loop {
-        if f() {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "still not true after {POLL_TIMEOUT:?}: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn server_sessions(pg: &PgCluster, app: &str) -> u32 {
-    pg.admin_sql(
-        "postgres",
-        &format!("select count(*) from pg_stat_activity where application_name = '{app}'"),
-    )
-    .parse()
-    .expect("count")
-}
-
-async fn assert_no_server_session(pg: &PgCluster, app: &str) {
-    wait_until(&format!("no server session for application {app}"), || {
-        server_sessions(pg, app) == 0
-    })
-    .await;
 }
 
 async fn wait_for_log(pgward: &Pgward, needle: &str) {

@@ -109,13 +109,11 @@ pub async fn authenticate(
                 Some(e) => ScramServer::new(e.verifier.clone()),
                 None => ScramServer::mock(startup_user, mock),
             };
-            let mut mechs = BytesMut::new();
-            for m in ScramServer::mechanisms() {
-                mechs.extend_from_slice(m.as_bytes());
-                mechs.put_u8(0);
-            }
-            mechs.put_u8(0);
-            client.queue(auth_request(auth_code::SASL, &mechs));
+            let mechs: Vec<&[u8]> = ScramServer::mechanisms()
+                .iter()
+                .map(|m| m.as_bytes())
+                .collect();
+            client.queue(crate::wire::backend::auth_sasl(&mechs));
             let initial = password_message(client).await?;
             let (mechanism, data) = sasl_initial(&initial).ok_or_else(|| {
                 refused(

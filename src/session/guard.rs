@@ -217,19 +217,25 @@ impl Guard {
     /// request; pgward follows `standard_conforming_strings` and `client_encoding`.
     pub fn parameter_status(&mut self, body: &[u8]) {
         let mut parts = body.split(|&b| b == 0);
-        let (Some(name), Some(value)) = (parts.next(), parts.next()) else {
-            return;
-        };
-        let value = String::from_utf8_lossy(value);
+        if let (Some(name), Some(value)) = (parts.next(), parts.next()) {
+            self.set_parameter(
+                &String::from_utf8_lossy(name),
+                &String::from_utf8_lossy(value),
+            );
+        }
+    }
+
+    /// A run-time parameter value the server reported.
+    pub fn set_parameter(&mut self, name: &str, value: &str) {
         match name {
-            b"standard_conforming_strings" => {
+            "standard_conforming_strings" => {
                 self.strings = if value.eq_ignore_ascii_case("on") {
                     Strings::Conforming
                 } else {
                     Strings::Escaping
                 }
             }
-            b"client_encoding" => {
+            "client_encoding" => {
                 self.encoding_safe = !UNSAFE_ENCODINGS
                     .iter()
                     .any(|e| value.eq_ignore_ascii_case(e));
@@ -545,7 +551,7 @@ pub fn startup_search_path(params: &[(String, String)], forced: Option<&str>) ->
         if k == "search_path" {
             value = Some(v.clone());
         } else if k == "options" {
-            match options_settings(v) {
+            match crate::wire::startup::options_settings(v) {
                 Some(settings) => {
                     for (k, v) in settings {
                         if k == "search_path" {
@@ -589,90 +595,9 @@ fn parse_search_path(raw: &str) -> Option<Vec<String>> {
     Some(out)
 }
 
-/// The `-c name=value` settings in a startup `options` string, honouring
-/// backslash escapes as the server does; `None` if it cannot be read.
-pub fn options_settings(options: &str) -> Option<Vec<(String, String)>> {
-    let mut tokens = Vec::new();
-    let mut cur = String::new();
-    let mut chars = options.chars();
-    let mut in_token = false;
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                cur.push(chars.next()?);
-                in_token = true;
-            }
-            c if c.is_whitespace() => {
-                if in_token {
-                    tokens.push(std::mem::take(&mut cur));
-                    in_token = false;
-                }
-            }
-            c => {
-                cur.push(c);
-                in_token = true;
-            }
-        }
-    }
-    if in_token {
-        tokens.push(cur);
-    }
-    let mut out = Vec::new();
-    let mut it = tokens.into_iter();
-    while let Some(t) = it.next() {
-        let kv = if t == "-c" {
-            it.next()?
-        } else if let Some(rest) = t.strip_prefix("-c") {
-            rest.to_owned()
-        } else if let Some(rest) = t.strip_prefix("--") {
-            rest.to_owned()
-        } else {
-            continue;
-        };
-        let (k, v) = kv.split_once('=')?;
-        out.push((k.replace('-', "_").to_lowercase(), v.to_owned()));
-    }
-    Some(out)
-}
-
-/// Escapes a token for a startup `options` string.
-pub fn escape_option(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c == '\\' || c.is_whitespace() {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn options_are_read_like_the_server_reads_them() {
-        let s =
-            options_settings("-c search_path=a,b --statement-timeout=5s -cwork_mem=4MB -c x=a\\ b")
-                .expect("ok");
-        assert_eq!(
-            s,
-            vec![
-                ("search_path".into(), "a,b".into()),
-                ("statement_timeout".into(), "5s".into()),
-                ("work_mem".into(), "4MB".into()),
-                ("x".into(), "a b".into())
-            ]
-        );
-        assert_eq!(options_settings("-c"), None);
-        let escaped = format!(
-            "-c {}={}",
-            escape_option("application_name"),
-            escape_option("a b\\c")
-        );
-        assert_eq!(options_settings(&escaped).expect("ok")[0].1, "a b\\c");
-    }
 
     #[test]
     fn search_path_from_startup() {

@@ -104,12 +104,7 @@ impl Relay {
     ) -> Self {
         if let Some(g) = guard.as_mut() {
             for (k, v) in server_params {
-                let mut body = Vec::with_capacity(k.len() + v.len() + 2);
-                body.extend_from_slice(k.as_bytes());
-                body.push(0);
-                body.extend_from_slice(v.as_bytes());
-                body.push(0);
-                g.parameter_status(&body);
+                g.set_parameter(k, v);
             }
         }
         Relay {

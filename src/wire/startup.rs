@@ -110,19 +110,9 @@ impl StartupMessage {
     /// As [`with_settings`](Self::with_settings), also replacing the user
     /// (pgward logging in upstream as its service account).
     pub fn rewrite(&self, user: Option<&str>, settings: &[(String, String)]) -> Bytes {
-        let escape = |s: &str| {
-            let mut out = String::with_capacity(s.len());
-            for c in s.chars() {
-                if c == '\\' || c.is_whitespace() {
-                    out.push('\\');
-                }
-                out.push(c);
-            }
-            out
-        };
         let ours: Vec<String> = settings
             .iter()
-            .map(|(k, v)| format!("-c {}={}", escape(k), escape(v)))
+            .map(|(k, v)| format!("-c {}={}", escape_option(k), escape_option(v)))
             .collect();
         let ours = ours.join(" ");
         let mut params: Vec<(&str, String)> = Vec::with_capacity(self.params.len() + 1);
@@ -299,9 +289,90 @@ pub fn build_startup(version: ProtocolVersion, params: &[(&str, &str)]) -> Bytes
     b.freeze()
 }
 
+/// The `-c name=value` settings in a startup `options` string, honouring
+/// backslash escapes as the server does; `None` if it cannot be read.
+pub fn options_settings(options: &str) -> Option<Vec<(String, String)>> {
+    let mut tokens = Vec::new();
+    let mut cur = String::new();
+    let mut chars = options.chars();
+    let mut in_token = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                cur.push(chars.next()?);
+                in_token = true;
+            }
+            c if c.is_whitespace() => {
+                if in_token {
+                    tokens.push(std::mem::take(&mut cur));
+                    in_token = false;
+                }
+            }
+            c => {
+                cur.push(c);
+                in_token = true;
+            }
+        }
+    }
+    if in_token {
+        tokens.push(cur);
+    }
+    let mut out = Vec::new();
+    let mut it = tokens.into_iter();
+    while let Some(t) = it.next() {
+        let kv = if t == "-c" {
+            it.next()?
+        } else if let Some(rest) = t.strip_prefix("-c") {
+            rest.to_owned()
+        } else if let Some(rest) = t.strip_prefix("--") {
+            rest.to_owned()
+        } else {
+            continue;
+        };
+        let (k, v) = kv.split_once('=')?;
+        out.push((k.replace('-', "_").to_lowercase(), v.to_owned()));
+    }
+    Some(out)
+}
+
+/// Escapes a token for a startup `options` string.
+pub fn escape_option(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c == '\\' || c.is_whitespace() {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn options_are_read_like_the_server_reads_them() {
+        let s =
+            options_settings("-c search_path=a,b --statement-timeout=5s -cwork_mem=4MB -c x=a\\ b")
+                .expect("ok");
+        assert_eq!(
+            s,
+            vec![
+                ("search_path".into(), "a,b".into()),
+                ("statement_timeout".into(), "5s".into()),
+                ("work_mem".into(), "4MB".into()),
+                ("x".into(), "a b".into())
+            ]
+        );
+        assert_eq!(options_settings("-c"), None);
+        let escaped = format!(
+            "-c {}={}",
+            escape_option("application_name"),
+            escape_option("a b\\c")
+        );
+        assert_eq!(options_settings(&escaped).expect("ok")[0].1, "a b\\c");
+    }
 
     #[test]
     fn parses_startup_with_options_untouched() {
