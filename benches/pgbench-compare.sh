@@ -18,9 +18,12 @@
 #   ROUNDS [3]                      rounds per scenario
 #   CLIENTS ["1 8"]                 client counts
 #   MODES ["simple extended prepared"]
-#   SCENARIOS ["select tpcb"]       select = pgbench -S, tpcb = built-in TPC-B-like
+#   SCENARIOS ["select tpcb"]       select = pgbench -S, tpcb = built-in TPC-B-like,
+#                                   large = SELECT * of a 1M-row, 5-column table
 #   TARGETS ["direct pgward pgbouncer"]  also: guard (pgward with benches/guard-policy.yaml,
-#                                   so every statement is analyzed and decided)
+#                                   so every statement is analyzed and decided) and
+#                                   masked (pgward with benches/mask-policy.yaml: results
+#                                   followed, and 2 of 5 columns masked in "large")
 #   PGWARD_BIN [target/release/pgward, built with cargo build --release]
 #   EXTRA_PGWARD_ARGS []            appended to `pgward serve ...`
 #   OUT [target/pgbench-compare.md]
@@ -67,17 +70,17 @@ for m in "${MODE_LIST[@]}"; do
     [[ $m =~ ^(simple|extended|prepared)$ ]] || pgw_die "unknown mode '$m' (simple, extended, prepared)"
 done
 for s in "${SCENARIO_LIST[@]}"; do
-    [[ $s =~ ^(select|tpcb)$ ]] || pgw_die "unknown scenario '$s' (select, tpcb)"
+    [[ $s =~ ^(select|tpcb|large)$ ]] || pgw_die "unknown scenario '$s' (select, tpcb, large)"
 done
 for t in "${TARGET_LIST[@]}"; do
-    [[ $t =~ ^(direct|pgward|guard|pgbouncer)$ ]] || pgw_die "unknown target '$t' (direct, pgward, guard, pgbouncer)"
+    [[ $t =~ ^(direct|pgward|guard|masked|pgbouncer)$ ]] || pgw_die "unknown target '$t' (direct, pgward, guard, masked, pgbouncer)"
 done
 [[ ${#CLIENT_LIST[@]} -gt 0 && ${#MODE_LIST[@]} -gt 0 && ${#SCENARIO_LIST[@]} -gt 0 && ${#TARGET_LIST[@]} -gt 0 ]] ||
     pgw_die "CLIENTS, MODES, SCENARIOS and TARGETS must not be empty"
 
 want() { [[ " $TARGETS " == *" $1 "* ]]; }
 # The guard target is a second pgward, so it needs the binary too.
-want_pgward() { want pgward || want guard; }
+want_pgward() { want pgward || want guard || want masked; }
 
 # --- prerequisites ---------------------------------------------------------
 pgw_section "prerequisites"
@@ -123,6 +126,7 @@ as_svc() {
 WORK=""
 PGWARD_PID=""
 GUARD_PID=""
+MASKED_PID=""
 PG_STARTED=0
 cleanup() {
     local rc=$?
@@ -134,6 +138,10 @@ cleanup() {
     if [[ -n $GUARD_PID ]]; then
         pgw_stop_pid "$GUARD_PID" "pgward (guard)" 10
         wait "$GUARD_PID" 2>/dev/null
+    fi
+    if [[ -n $MASKED_PID ]]; then
+        pgw_stop_pid "$MASKED_PID" "pgward (masked)" 10
+        wait "$MASKED_PID" 2>/dev/null
     fi
     if [[ -n $WORK && -f $WORK/pgbouncer.pid ]]; then
         pgw_stop_pid "$(cat "$WORK/pgbouncer.pid")" pgbouncer 10
@@ -187,6 +195,12 @@ pgw_info "pgbench -i -s $SCALE"
     cat "$WORK/init.log" >&2
     pgw_die "pgbench -i failed"
 }
+if [[ " $SCENARIOS " == *" large "* ]]; then
+    pgw_info "large scenario: 1,000,000-row table big"
+    "$PSQL" -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d bench -c \
+        "CREATE TABLE big AS SELECT g AS id, 'name ' || g AS name, 'user' || g || '@example.com' AS email, 'city' || (g % 100) AS city, md5(g::text) AS note FROM generate_series(1, 1000000) g"
+    echo 'SELECT * FROM big;' >"$WORK/large.sql"
+fi
 "$PSQL" -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d bench -c 'VACUUM ANALYZE' -c 'CHECKPOINT'
 
 declare -A PORT
@@ -226,6 +240,26 @@ if want guard; then
         pgw_die "pgward (guard) did not start"
     fi
     pgw_info "guard: $(grep -m1 '^pgward listening on ' "$WORK/guard.out") (pid $GUARD_PID)"
+fi
+
+# --- pgward with masks (results followed and rewritten) ----------------------
+MASK_POLICY="$PGW_ROOT/benches/mask-policy.yaml"
+if want masked; then
+    pgw_section "pgward with masks"
+    PORT[masked]=$(pgw_free_port "${USED_PORTS[@]}")
+    USED_PORTS+=("${PORT[masked]}")
+    # The catalog connection logs in as postgres (trust: the password is not asked).
+    printf 'catalog:\n  user: postgres\n  password_env: PGWARD_BENCH_CATALOG_PW\n' >"$WORK/masked.yaml"
+    PGWARD_BENCH_CATALOG_PW=unused "$PGWARD_BIN" serve --config "$WORK/masked.yaml" \
+        --listen "127.0.0.1:${PORT[masked]}" --upstream "127.0.0.1:$PG_PORT" \
+        --upstream-tls disable --log-level warn --policy "$MASK_POLICY" "${EXTRA_ARGS[@]}" \
+        >"$WORK/masked.out" 2>"$WORK/masked.log" </dev/null &
+    MASKED_PID=$!
+    if ! pgw_wait_for_line "$WORK/masked.out" '^pgward listening on ' 30 "$MASKED_PID"; then
+        cat "$WORK/masked.out" "$WORK/masked.log" >&2
+        pgw_die "pgward (masked) did not start"
+    fi
+    pgw_info "masked: $(grep -m1 '^pgward listening on ' "$WORK/masked.out") (pid $MASKED_PID)"
 fi
 
 # --- pgbouncer -------------------------------------------------------------
@@ -280,6 +314,7 @@ scenario_label() { # SCENARIO MODE CLIENTS
     case $1 in
     select) name="select-only (-S)" ;;
     tpcb) name="tpcb-like" ;;
+    large) name="1M-row SELECT *" ;;
     esac
     printf '%s, -M %s, -c %s' "$name" "$2" "$3"
 }
@@ -300,6 +335,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
                     n=$((n + 1))
                     args=(-h 127.0.0.1 -p "${PORT[$t]}" -U postgres -T "$DURATION" -c "$c" -j "$j" -M "$m")
                     [[ $s == select ]] && args+=(-S)
+                    [[ $s == large ]] && args+=(-f "$WORK/large.sql")
                     tps="" lat=""
                     if "$PGBENCH" "${args[@]}" bench >"$WORK/run.out" 2>&1; then
                         tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time).*/\1/p' "$WORK/run.out" | head -n1)
@@ -398,6 +434,28 @@ fi
                         "$(fmt_num "$w" 0 pgward)" "$(fmt_num "$g" 0 guard)" \
                         "$(ratio "$g" "$w")" "$(ratio "$g" "$d")" \
                         "$(fmt_num "$lw" 3 pgward)" "$(fmt_num "$lg" 3 guard)"
+                done
+            done
+        done
+    fi
+    if want masked; then
+        echo
+        echo "### Masking's cost: pgward with masks ($MASK_POLICY) against pgward without, and against direct"
+        echo
+        echo "In \"large\", 2 of the 5 columns of each of the 1M rows are rewritten; elsewhere results are followed but nothing is masked."
+        echo
+        echo "| scenario | direct tps | pgward tps | pgward+masks tps | pgward/direct | masks/direct | masks/no masks |"
+        echo "|---|---:|---:|---:|---:|---:|---:|"
+        for s in "${SCENARIO_LIST[@]}"; do
+            for m in "${MODE_LIST[@]}"; do
+                for c in "${CLIENT_LIST[@]}"; do
+                    d=$(median "$s" "$m" "$c" direct 6)
+                    w=$(median "$s" "$m" "$c" pgward 6)
+                    k=$(median "$s" "$m" "$c" masked 6)
+                    printf '| %s | %s | %s | %s | %s | %s | %s |\n' \
+                        "$(scenario_label "$s" "$m" "$c")" \
+                        "$(fmt_num "$d" 2 direct)" "$(fmt_num "$w" 2 pgward)" "$(fmt_num "$k" 2 masked)" \
+                        "$(ratio "$w" "$d")" "$(ratio "$k" "$d")" "$(ratio "$k" "$w")"
                 done
             done
         done

@@ -62,6 +62,18 @@ struct FileConfig {
     tls: Option<FileClientTls>,
     limits: Option<FileLimits>,
     log: Option<FileLog>,
+    catalog: Option<FileCatalog>,
+}
+
+/// Where masking reads the server's catalog from: its own connection, with
+/// its own credential, so what it sees does not depend on any client.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileCatalog {
+    user: Option<String>,
+    password_file: Option<PathBuf>,
+    password_env: Option<String>,
+    refresh_interval: Option<String>,
 }
 
 /// Who verifies client credentials.
@@ -177,6 +189,19 @@ pub struct Config {
     pub client_tls: Option<ClientTlsConfig>,
     pub limits: Limits,
     pub log: LogConfig,
+    pub catalog: CatalogConfig,
+}
+
+/// The catalog connection used by masking.
+#[derive(Clone, Debug)]
+pub struct CatalogConfig {
+    /// `None`: the service account of `auth` (modes scram and jwt); in
+    /// passthrough mode masking then has no catalog and refuses sessions
+    /// that would need one.
+    pub credential: Option<ServiceCredential>,
+    /// A catalog older than this is reloaded before the next masked statement
+    /// (DDL seen through pgward reloads it at once).
+    pub refresh_interval: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -242,6 +267,10 @@ impl Default for Config {
             log: LogConfig {
                 format: LogFormat::Text,
                 level: "info".into(),
+            },
+            catalog: CatalogConfig {
+                credential: None,
+                refresh_interval: Duration::from_secs(30),
             },
         }
     }
@@ -392,6 +421,32 @@ impl Config {
                 self.limits.shutdown_grace = duration("limits.shutdown_grace", &s)?;
             }
         }
+        if let Some(c) = f.catalog {
+            let password = match (c.password_file, c.password_env) {
+                (Some(f), None) => Some(PasswordSource::File(f)),
+                (None, Some(e)) => Some(PasswordSource::Env(e)),
+                (None, None) => None,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        key: "catalog.password_file",
+                        message: "give at most one of password_file or password_env".into(),
+                    })
+                }
+            };
+            self.catalog.credential = match (c.user, password) {
+                (Some(user), Some(password)) => Some(ServiceCredential { user, password }),
+                (None, None) => None,
+                _ => return Err(ConfigError::Invalid {
+                    key: "catalog.user",
+                    message:
+                        "catalog.user and a password (password_file or password_env) go together"
+                            .into(),
+                }),
+            };
+            if let Some(r) = c.refresh_interval {
+                self.catalog.refresh_interval = duration("catalog.refresh_interval", &r)?;
+            }
+        }
         if let Some(l) = f.log {
             if let Some(fmt) = l.format {
                 self.log.format = fmt;
@@ -515,6 +570,15 @@ impl Config {
         Ok(())
     }
 
+    /// The credential the catalog connection logs in with: `catalog.user`, or
+    /// else the service account pgward-held authentication already uses.
+    pub fn catalog_credential(&self) -> Option<&ServiceCredential> {
+        self.catalog.credential.as_ref().or(match &self.auth {
+            AuthConfig::Passthrough => None,
+            AuthConfig::Scram { service, .. } | AuthConfig::Jwt { service, .. } => Some(service),
+        })
+    }
+
     pub fn listen_addr(&self) -> SocketAddr {
         // validate() has checked it.
         self.listen
@@ -540,6 +604,9 @@ impl FileConfig {
         }
         if let Some(u) = self.upstream.as_mut().and_then(|u| u.tls.as_mut()) {
             fix(&mut u.ca_file);
+        }
+        if let Some(c) = self.catalog.as_mut() {
+            fix(&mut c.password_file);
         }
         if let Some(a) = self.auth.as_mut() {
             fix(&mut a.users_file);

@@ -13,6 +13,7 @@ pub mod config;
 pub mod diagnostics;
 pub mod explain;
 pub mod logging;
+pub mod mask;
 pub mod policy;
 pub mod server;
 pub mod session;

@@ -35,6 +35,8 @@ pub struct Shared {
     pub cancels: Arc<CancelRegistry>,
     pub policy: Arc<PolicyStore>,
     pub analysis_cache: Arc<AnalysisCache>,
+    /// Catalog snapshots for masking, per database.
+    pub catalogs: Arc<crate::catalog::Catalogs>,
     /// Cancelled when the shutdown grace period is over: sessions end now.
     pub hard_close: CancellationToken,
 }
@@ -54,6 +56,8 @@ pub enum ServeError {
     Auth(String),
     #[error("policy: {0}")]
     Policy(#[from] PolicyError),
+    #[error("catalog: {0}")]
+    Catalog(String),
     #[error("cannot install signal handler: {0}")]
     Signal(std::io::Error),
 }
@@ -74,7 +78,15 @@ impl Shared {
             None => PolicyStore::allow_all(),
         };
         let local_auth = local_auth(&config.auth)?;
+        let catalogs = crate::catalog::Catalogs::new(catalog_source(&config, &upstream)?);
+        let has_masks = !policy.current().policy.masking.rules.is_empty();
+        if has_masks && !catalogs.is_configured() {
+            return Err(ServeError::Catalog(
+                "the policy masks columns, and masking needs the server's catalog: set catalog.user and catalog.password_file (or use auth mode scram/jwt, whose service account is used)".into(),
+            ));
+        }
         Ok(Arc::new(Shared {
+            catalogs,
             local_auth,
             config,
             tls_acceptor,
@@ -87,17 +99,37 @@ impl Shared {
     }
 }
 
-fn local_auth(cfg: &crate::config::AuthConfig) -> Result<Option<LocalAuthSetup>, ServeError> {
-    use crate::auth::client_login::Secret;
-    use crate::auth::local::LocalAuth;
-    use crate::config::{AuthConfig, PasswordSource, ServiceCredential};
-    let secret = |s: &ServiceCredential| -> Result<Secret, ServeError> {
-        match &s.password {
-            PasswordSource::File(p) => Secret::from_file(p),
-            PasswordSource::Env(v) => Secret::from_env(v),
-        }
-        .map_err(|e| ServeError::Auth(format!("service password for {}: {e}", s.user)))
+fn catalog_source(
+    config: &Config,
+    upstream: &Arc<Upstream>,
+) -> Result<Option<crate::catalog::CatalogSource>, ServeError> {
+    let Some(cred) = config.catalog_credential() else {
+        return Ok(None);
     };
+    Ok(Some(crate::catalog::CatalogSource {
+        upstream: Arc::clone(upstream),
+        user: cred.user.clone(),
+        password: service_secret(cred)?,
+        refresh_interval: config.catalog.refresh_interval,
+    }))
+}
+
+fn service_secret(
+    s: &crate::config::ServiceCredential,
+) -> Result<crate::auth::client_login::Secret, ServeError> {
+    use crate::auth::client_login::Secret;
+    use crate::config::PasswordSource;
+    match &s.password {
+        PasswordSource::File(p) => Secret::from_file(p),
+        PasswordSource::Env(v) => Secret::from_env(v),
+    }
+    .map_err(|e| ServeError::Auth(format!("password for {}: {e}", s.user)))
+}
+
+fn local_auth(cfg: &crate::config::AuthConfig) -> Result<Option<LocalAuthSetup>, ServeError> {
+    use crate::auth::local::LocalAuth;
+    use crate::config::AuthConfig;
+    let secret = service_secret;
     Ok(match cfg {
         AuthConfig::Passthrough => None,
         AuthConfig::Scram {

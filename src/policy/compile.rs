@@ -12,6 +12,7 @@ use std::sync::Arc;
 use super::builtin::BUILTIN_PROFILES;
 use super::glob::{Glob, QualifiedGlob};
 use super::identity::Identity;
+use super::masks::{Masking, ProfileMasks};
 use super::model::{
     AccessDef, AllowList, DenyRuleDef, IdentityMatch, Mode, OnUnparseable, PolicyFile, ProfileDef,
 };
@@ -53,6 +54,8 @@ pub struct Profile {
     pub mode: Mode,
     pub volatile_functions: super::model::VolatileFunctions,
     pub allow_functions: Vec<QualifiedGlob>,
+    /// The policy's masks that apply to this profile.
+    pub masks: Arc<ProfileMasks>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -114,6 +117,7 @@ pub struct Policy {
     pub default_profile: Arc<Profile>,
     pub identities: Vec<IdentityRule>,
     pub profiles: BTreeMap<String, Arc<Profile>>,
+    pub masking: Arc<Masking>,
 }
 
 /// Which rule chose a profile for an identity.
@@ -152,6 +156,15 @@ impl Policy {
     }
 
     pub fn from_yaml(text: &str, source_name: &str) -> Result<Policy, PolicyError> {
+        Policy::from_yaml_in(text, source_name, None)
+    }
+
+    /// `base_dir` is where relative paths in the file (the hash key file) are resolved.
+    pub fn from_yaml_in(
+        text: &str,
+        source_name: &str,
+        base_dir: Option<&std::path::Path>,
+    ) -> Result<Policy, PolicyError> {
         let file: PolicyFile = serde_saphyr::from_str(text).map_err(|e| {
             let (line, column) = e
                 .location()
@@ -181,6 +194,7 @@ impl Policy {
             builtin: &builtins.profiles,
             resolved: BTreeMap::new(),
             in_progress: Vec::new(),
+            base_dir,
         }
         .compile(&file, source_name)
     }
@@ -195,7 +209,7 @@ impl Policy {
                 message: format!("cannot read: {e}"),
             }],
         })?;
-        Policy::from_yaml(&text, &name)
+        Policy::from_yaml_in(&text, &name, path.parent())
     }
 }
 
@@ -215,6 +229,7 @@ struct Compiler<'a> {
     builtin: &'a BTreeMap<String, Spanned<ProfileDef>>,
     resolved: BTreeMap<String, Arc<Profile>>,
     in_progress: Vec<String>,
+    base_dir: Option<&'a std::path::Path>,
 }
 
 fn loc<T>(s: &Spanned<T>) -> (u64, u64) {
@@ -277,6 +292,24 @@ impl Compiler<'_> {
             .filter(|(k, _)| !k.starts_with("builtin:"))
             .map(|(k, v)| (k.clone(), Arc::clone(v)))
             .collect();
+        let (masking, mask_issues) = super::masks::compile(
+            &file.tags,
+            &file.masks,
+            file.masking.as_ref(),
+            &profiles.keys().cloned().collect::<Vec<_>>(),
+            self.base_dir,
+        );
+        for (at, message) in mask_issues {
+            self.issue(at, message);
+        }
+        let profiles: BTreeMap<String, Arc<Profile>> = profiles
+            .into_iter()
+            .map(|(k, p)| {
+                let mut p = (*p).clone();
+                p.masks = Arc::new(masking.for_profile(&k));
+                (k, Arc::new(p))
+            })
+            .collect();
         let default_profile = match &file.default_profile {
             None => profiles.get("read_only").cloned(),
             Some(d) => {
@@ -338,6 +371,7 @@ impl Compiler<'_> {
             default_profile,
             identities,
             profiles,
+            masking: Arc::new(masking),
         })
     }
 
@@ -470,6 +504,7 @@ impl Compiler<'_> {
             mode: Mode::Enforce,
             volatile_functions: super::model::VolatileFunctions::Allow,
             allow_functions: Vec::new(),
+            masks: Arc::default(),
         });
         p.name = name.to_owned();
         p.description = def.description.clone().or(p.description);

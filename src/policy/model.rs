@@ -19,6 +19,116 @@ pub struct PolicyFile {
     pub identities: Vec<IdentityRule>,
     #[serde(default)]
     pub profiles: BTreeMap<String, Spanned<ProfileDef>>,
+    /// Named sets of columns (`schema.table.column` globs) that masks can select.
+    #[serde(default)]
+    pub tags: BTreeMap<String, Spanned<Vec<String>>>,
+    /// Column masks, first match wins for a column.
+    #[serde(default)]
+    pub masks: Vec<Spanned<MaskDef>>,
+    /// Settings shared by every mask.
+    pub masking: Option<Spanned<MaskingDef>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaskDef {
+    /// Shown in audit events and `pgward explain`.
+    pub name: Option<String>,
+    /// `column`, `table.column` or `schema.table.column` globs.
+    pub columns: Option<OneOrMany>,
+    /// Tags declared under `tags:`.
+    pub tags: Option<OneOrMany>,
+    pub function: Option<Spanned<MaskFunctionDef>>,
+    /// Profiles that see these columns in clear (default: admin).
+    pub exempt: Option<OneOrMany>,
+    /// When given, only these profiles have the mask.
+    pub profiles: Option<OneOrMany>,
+}
+
+/// A mask function as written: a keyword (`redact`) or a one-key map
+/// (`partial: {last: 4}`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MaskFunctionDef {
+    /// SQL NULL. (`null` alone is YAML's empty value, so it must be quoted.)
+    #[serde(alias = "null")]
+    Nullify,
+    /// A constant valid for the column's type: `****`, 0, 1970-01-01, ...
+    Redact,
+    /// This value (written as text); `redact` where it is not valid for the type.
+    Fixed(ScalarDef),
+    /// Keep the first/last characters of text, `*` for the rest.
+    Partial(PartialDef),
+    /// Keep the domain of an e-mail address.
+    Email,
+    /// HMAC-SHA-256 with `masking.hash_key_*`: equal inputs give equal outputs.
+    Hash,
+    /// Round numbers to this many decimal places (negative: tens, hundreds, ...).
+    Round(i32),
+    /// Replace a number by the lower bound of its bucket of this width.
+    Bucket(ScalarDef),
+    /// Truncate dates and timestamps.
+    Truncate(TruncateUnit),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ScalarDef {
+    Integer(i64),
+    Float(f64),
+    Bool(bool),
+    Text(String),
+}
+
+impl ScalarDef {
+    pub fn render(&self) -> String {
+        match self {
+            ScalarDef::Integer(i) => i.to_string(),
+            ScalarDef::Float(f) => f.to_string(),
+            ScalarDef::Bool(b) => b.to_string(),
+            ScalarDef::Text(s) => s.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartialDef {
+    #[serde(default)]
+    pub first: usize,
+    #[serde(default)]
+    pub last: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TruncateUnit {
+    Year,
+    Month,
+    Day,
+    Hour,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaskingDef {
+    /// File holding the `hash` key (at least 16 bytes); relative to the policy file.
+    pub hash_key_file: Option<std::path::PathBuf>,
+    /// Environment variable holding the `hash` key.
+    pub hash_key_env: Option<String>,
+    /// What to do with a result column computed from masked columns.
+    pub derived: Option<DerivedMode>,
+}
+
+/// Derived values (an expression over a masked column, a whole-row reference
+/// to a table with masked columns): mask the whole output column, or refuse
+/// the statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DerivedMode {
+    #[default]
+    Mask,
+    Deny,
 }
 
 #[derive(Debug, Deserialize)]

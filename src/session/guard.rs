@@ -15,6 +15,10 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, OnceLock};
 use tracing::{info, warn};
 
+use crate::catalog::{Catalogs, DbCatalog, Snapshot};
+use crate::mask::index::MaskIndex;
+use crate::mask::statement::{Evaluation, StatementMasking};
+use crate::policy::masks::ProfileMasks;
 use crate::policy::store::PolicyStore;
 use crate::policy::{decide, Decision, DecisionContext, Denial, Identity, Resolution};
 use crate::sql::{Analysis, AnalysisCache, ParseFailure, ParseOptions};
@@ -108,6 +112,39 @@ pub struct Guard {
     sent_batches: u64,
     /// ReadyForQuery messages received (each closes a batch).
     done_batches: u64,
+    /// Catalog and per-profile mask index, for profiles with masks.
+    masking: Option<MaskState>,
+    /// The masking facts of the last Query/Parse decided, for the relay.
+    last_masking: Option<Arc<StatementMasking>>,
+    /// A DDL statement was forwarded; its effect is visible once the
+    /// transaction it ran in is over.
+    ddl_forwarded: bool,
+}
+
+/// What masking decisions are taken against: a catalog snapshot and the
+/// profile's masks applied to it.
+pub struct MaskState {
+    pub catalogs: Arc<Catalogs>,
+    pub db: Arc<DbCatalog>,
+    snapshot: Option<Arc<Snapshot>>,
+    index: Option<Arc<MaskIndex>>,
+    /// The masks the index was built for (a policy reload replaces them).
+    built_for: Option<Arc<ProfileMasks>>,
+    /// Why there is no snapshot, for the denial message.
+    failure: Option<String>,
+}
+
+impl MaskState {
+    pub fn new(catalogs: Arc<Catalogs>, db: Arc<DbCatalog>) -> Self {
+        MaskState {
+            catalogs,
+            db,
+            snapshot: None,
+            index: None,
+            built_for: None,
+            failure: None,
+        }
+    }
 }
 
 impl Guard {
@@ -117,6 +154,7 @@ impl Guard {
         identity: Identity,
         resolution: Resolution,
         search_path: SearchPath,
+        masking: Option<MaskState>,
     ) -> Self {
         let generation = store.current().generation;
         Guard {
@@ -133,11 +171,145 @@ impl Guard {
             encoding_safe: true,
             sent_batches: 0,
             done_batches: 0,
+            masking,
+            last_masking: None,
+            ddl_forwarded: false,
         }
     }
 
     pub fn profile_name(&self) -> &str {
         &self.resolution.profile.name
+    }
+
+    /// True when results of this session must be masked.
+    pub fn masks_active(&self) -> bool {
+        !self.resolution.profile.masks.is_empty()
+    }
+
+    /// Brings the catalog snapshot and mask index up to date before the next
+    /// request is decided (a policy reload, reported DDL or the refresh
+    /// interval make them stale). A failure is kept: masked requests are then
+    /// refused, never passed unmasked.
+    pub async fn prepare_masking(&mut self) {
+        self.refresh();
+        if !self.masks_active() {
+            return;
+        }
+        let masks = Arc::clone(&self.resolution.profile.masks);
+        let Some(state) = self.masking.as_mut() else {
+            return;
+        };
+        let fresh = state
+            .snapshot
+            .as_ref()
+            .is_some_and(|s| state.catalogs.is_fresh(s));
+        if !fresh {
+            match state.db.fresh(&state.catalogs).await {
+                Ok(s) => {
+                    state.snapshot = Some(s);
+                    state.index = None;
+                    state.failure = None;
+                }
+                // Results already in flight keep the old snapshot; new
+                // requests are refused until a load succeeds.
+                Err(e) => state.failure = Some(e.to_string()),
+            }
+        }
+        let stale_index = state
+            .built_for
+            .as_ref()
+            .is_none_or(|b| !Arc::ptr_eq(b, &masks));
+        if let (Some(snap), true) = (&state.snapshot, state.index.is_none() || stale_index) {
+            state.index = Some(Arc::new(MaskIndex::build(snap, &masks)));
+            state.built_for = Some(masks);
+        }
+    }
+
+    /// The snapshot and index results are masked against.
+    pub fn mask_view(&self) -> Option<(Arc<Snapshot>, Arc<MaskIndex>)> {
+        let m = self.masking.as_ref()?;
+        Some((
+            Arc::clone(m.snapshot.as_ref()?),
+            Arc::clone(m.index.as_ref()?),
+        ))
+    }
+
+    /// The masking facts of the Query or Parse just decided.
+    pub fn take_masking(&mut self) -> Option<Arc<StatementMasking>> {
+        self.last_masking.take()
+    }
+
+    /// Called at ReadyForQuery: true once a transaction that ran DDL is over
+    /// (the catalog must then be reloaded).
+    pub fn ddl_completed(&mut self, status: crate::wire::backend::TxnStatus) -> bool {
+        if self.ddl_forwarded && status == crate::wire::backend::TxnStatus::Idle {
+            self.ddl_forwarded = false;
+            return true;
+        }
+        false
+    }
+
+    pub fn catalogs(&self) -> Option<&Arc<Catalogs>> {
+        self.masking.as_ref().map(|m| &m.catalogs)
+    }
+
+    /// Masking decision for an allowed request: refuse it, or record how its
+    /// results are masked.
+    fn masking_decision(&mut self, analysis: &Shared, cands: Option<&[String]>) -> Option<Denial> {
+        let profile = Arc::clone(&self.resolution.profile);
+        let deny = |rule: &str, message: String| Denial {
+            profile: profile.name.clone(),
+            rule: rule.to_owned(),
+            statement: 0,
+            command: String::new(),
+            object: None,
+            message,
+            hint: None,
+        };
+        let a = match analysis.as_ref() {
+            Ok(a) => a,
+            Err(_) => {
+                return Some(deny(
+                    "masking-unparseable",
+                    format!(
+                        "permission denied by pgward policy: profile \"{}\" has masked columns, and this statement cannot be analysed",
+                        profile.name
+                    ),
+                ))
+            }
+        };
+        let failure = self.masking.as_ref().and_then(|m| m.failure.clone());
+        let view = self.mask_view().filter(|_| failure.is_none());
+        let Some((snapshot, index)) = view else {
+            let why = failure.unwrap_or_else(|| "no catalog is available".into());
+            return Some(deny(
+                "masking-catalog",
+                format!(
+                    "pgward cannot mask results for profile \"{}\": {why}",
+                    profile.name
+                ),
+            ));
+        };
+        let prepared = |name: &str| -> Option<Arc<Analysis>> {
+            match self.prepared.get(name)?.as_ref() {
+                Ok(a) => Some(Arc::new(a.clone())),
+                Err(_) => None,
+            }
+        };
+        let eval = Evaluation {
+            snapshot: &snapshot,
+            index: &index,
+            masks: &profile.masks,
+            profile: &profile.name,
+            search_path: cands,
+        };
+        match eval.evaluate(a, &prepared) {
+            Ok(m) => {
+                self.last_masking = Some(Arc::new(m));
+                None
+            }
+            Err(d) => Some(*d),
+        }
     }
 
     /// True if the session's profile needs the catalog's function volatility.
@@ -268,7 +440,9 @@ impl Guard {
                 self.sent_batches += 1;
                 self.refresh();
                 let profile = Arc::clone(&self.resolution.profile);
-                let decision = if matches!(profile.allow, crate::policy::compile::AllowSet::All) {
+                let decision = if matches!(profile.allow, crate::policy::compile::AllowSet::All)
+                    && profile.masks.is_empty()
+                {
                     Decision::Allow
                 } else {
                     let denial = Denial {
@@ -367,9 +541,22 @@ impl Guard {
                 }
             }
         }
+        self.last_masking = None;
+        if !matches!(decision, Decision::Deny(_)) && self.masks_active() {
+            if let Some(d) = self.masking_decision(&analysis, cands.as_deref()) {
+                // Masking is never in observe mode: a leak cannot be taken back.
+                decision = Decision::Deny(d);
+            }
+        }
         if !matches!(decision, Decision::Deny(_)) {
             if let Ok(a) = analysis.as_ref() {
                 self.track(a);
+                if a.statements
+                    .iter()
+                    .any(|st| st.has(crate::sql::Effect::Ddl))
+                {
+                    self.ddl_forwarded = true;
+                }
             }
         }
         decision

@@ -5,6 +5,7 @@
 pub mod guard;
 pub mod peer;
 pub mod relay;
+pub mod results;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -27,6 +28,7 @@ use bytes::Bytes;
 use guard::Guard;
 use peer::Peer;
 use relay::{Relay, RelayEnd, RelayError, Timeouts};
+use results::ResultsError;
 
 /// Authentication messages are small; this bounds what an unauthenticated
 /// client can make pgward buffer (PostgreSQL's own limit for auth tokens).
@@ -167,6 +169,16 @@ impl SessionError {
             SessionError::Relay(RelayError::Guard(e)) => {
                 ErrorReport::fatal(SqlState::PROTOCOL_VIOLATION, e.to_string())
             }
+            SessionError::Relay(RelayError::Results(e)) => match e {
+                ResultsError::Malformed(_) => {
+                    ErrorReport::fatal(SqlState::PROTOCOL_VIOLATION, e.to_string())
+                }
+                // A result pgward cannot mask is not sent at all.
+                _ => ErrorReport::fatal(
+                    SqlState::INTERNAL_ERROR,
+                    format!("pgward cannot mask this result: {e}"),
+                ),
+            },
         })
     }
 }
@@ -404,12 +416,22 @@ fn guard_for(
         startup.rewrite(service_user, &settings)
     };
     debug!(profile = %resolution.profile.name, rule = %resolution.rule, "identity resolved");
+    let database = startup
+        .database()
+        .or(startup.user())
+        .unwrap_or_default()
+        .to_owned();
+    let masking = guard::MaskState::new(
+        Arc::clone(&shared.catalogs),
+        shared.catalogs.database(&database),
+    );
     let guard = Guard::new(
         Arc::clone(&shared.policy),
         Arc::clone(&shared.analysis_cache),
         identity,
         resolution,
         search_path,
+        Some(masking),
     );
     (Some(guard), bytes)
 }

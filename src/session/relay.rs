@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::guard::{Guard, GuardError, Verdict};
 use super::peer::Peer;
+use super::results::{Action, ResultMasker, ResultsError, View};
 use crate::wire::backend::{ErrorSummary, TxnStatus};
 use crate::wire::{Chunk, Disposition, FrameError};
 
@@ -41,6 +42,8 @@ pub enum RelayError {
     ServerIo(std::io::Error),
     #[error("client: {0}")]
     Guard(#[from] GuardError),
+    #[error("{0}")]
+    Results(#[from] ResultsError),
 }
 
 pub struct Timeouts {
@@ -57,6 +60,8 @@ pub struct Relay {
     client_terminated: bool,
     /// Present when a policy is configured.
     guard: Option<Guard>,
+    /// Present while the session's profile has masks.
+    results: Option<ResultMasker>,
 }
 
 /// Frontend message types pgward knows. Query, Parse and FunctionCall are
@@ -74,6 +79,15 @@ fn frontend_disposition(tag: u8) -> Disposition {
 fn guarded_frontend_disposition(tag: u8) -> Disposition {
     match tag {
         b'S' => Disposition::Whole,
+        t => frontend_disposition(t),
+    }
+}
+
+/// With masks, every message that gets a reply is followed, so each reply
+/// (rows above all) can be matched to the request it answers.
+fn masked_frontend_disposition(tag: u8) -> Disposition {
+    match tag {
+        b'B' | b'D' | b'E' | b'C' | b'S' => Disposition::Whole,
         t => frontend_disposition(t),
     }
 }
@@ -113,6 +127,7 @@ impl Relay {
             server_said_fatal: false,
             client_terminated: false,
             guard,
+            results: None,
         }
     }
 
@@ -150,6 +165,16 @@ impl Relay {
                             }
                         }
                         Err(e) => return Err(RelayError::ClientIo(e)),
+                    }
+                    if let Some(g) = self.guard.as_mut() {
+                        g.prepare_masking().await;
+                        if g.masks_active() {
+                            if self.results.is_none() && self.server_idle {
+                                self.results = Some(ResultMasker::new());
+                            }
+                        } else if self.server_idle {
+                            self.results = None;
+                        }
                     }
                     self.frontend(client, server)?;
                     server.flush().await.map_err(RelayError::ServerIo)?;
@@ -204,7 +229,9 @@ impl Relay {
     }
 
     fn frontend(&mut self, client: &mut Peer, server: &mut Peer) -> Result<(), RelayError> {
-        let disposition = if self.guard.is_some() {
+        let disposition = if self.results.is_some() {
+            masked_frontend_disposition
+        } else if self.guard.is_some() {
             guarded_frontend_disposition
         } else {
             frontend_disposition
@@ -223,9 +250,17 @@ impl Relay {
                         server.queue(f.into_bytes());
                         break;
                     }
-                    match self.guard.as_mut().map(|g| g.frontend(&f)).transpose()? {
+                    let verdict = self.guard.as_mut().map(|g| g.frontend(&f)).transpose()?;
+                    let injected = match (self.results.as_mut(), self.guard.as_mut()) {
+                        (Some(r), Some(g)) => r.frontend(&f, g.take_masking())?,
+                        _ => None,
+                    };
+                    match verdict {
                         None | Some(Verdict::Forward) => server.queue(f.into_bytes()),
                         Some(Verdict::Replace(substitute)) => server.queue(substitute),
+                    }
+                    if let Some(extra) = injected {
+                        server.queue(extra);
                     }
                 }
             }
@@ -234,22 +269,35 @@ impl Relay {
     }
 
     fn backend(&mut self, server: &mut Peer, client: &mut Peer) -> Result<(), RelayError> {
-        let disposition = if self.guard.is_some() {
+        let base = if self.guard.is_some() {
             guarded_backend_disposition
         } else {
             backend_disposition
         };
-        while let Some(chunk) = server
-            .scanner
-            .next_chunk(&mut server.rbuf, disposition)
-            .map_err(RelayError::ServerFrame)?
-        {
+        let view = self.guard.as_ref().and_then(|g| g.mask_view());
+        loop {
+            let results = self.results.as_ref();
+            let chunk = server
+                .scanner
+                .next_chunk(&mut server.rbuf, |tag| match results {
+                    None => base(tag),
+                    // Rows and COPY data are collected whole only while
+                    // they are being rewritten; everything else is small.
+                    Some(r) => match tag {
+                        b'D' if !r.rewrites_rows() => Disposition::Pass,
+                        b'd' if !r.rewrites_copy() => Disposition::Pass,
+                        _ => Disposition::Whole,
+                    },
+                })
+                .map_err(RelayError::ServerFrame)?;
+            let Some(chunk) = chunk else { break };
             match chunk {
                 // While idle the server only sends asynchronous messages, which
                 // leave it idle; any reply to a request follows a client message,
                 // and that already cleared `server_idle`.
                 Chunk::Pass(b) => client.queue(b),
                 Chunk::Frame(f) => {
+                    let mut denial = None;
                     match f.tag() {
                         b'Z' => {
                             if let Some(s) = TxnStatus::from_ready_body(f.body()) {
@@ -258,18 +306,18 @@ impl Relay {
                             self.server_idle = true;
                             if let Some(g) = self.guard.as_mut() {
                                 g.backend_ready();
+                                if g.ddl_completed(self.status) {
+                                    if let Some(c) = g.catalogs() {
+                                        c.invalidate();
+                                    }
+                                }
                             }
                         }
                         b'E' => {
                             if ErrorSummary::parse(f.body()).is_some_and(|s| s.is_fatal()) {
                                 self.server_said_fatal = true;
                             }
-                            if let Some(denial) =
-                                self.guard.as_mut().and_then(|g| g.backend_error(&f))
-                            {
-                                client.queue(denial);
-                                continue;
-                            }
+                            denial = self.guard.as_mut().and_then(|g| g.backend_error(&f));
                         }
                         b'S' => {
                             if let Some(g) = self.guard.as_mut() {
@@ -278,7 +326,35 @@ impl Relay {
                         }
                         _ => {}
                     }
-                    client.queue(f.into_bytes());
+                    let action = match (self.results.as_mut(), view.as_ref()) {
+                        (Some(r), Some((snapshot, index))) => {
+                            let v = View { snapshot, index };
+                            let a = r.backend(&f, &v)?;
+                            if std::mem::take(&mut r.saw_unknown) {
+                                if let Some(c) = self.guard.as_ref().and_then(|g| g.catalogs()) {
+                                    c.invalidate();
+                                }
+                            }
+                            a
+                        }
+                        // Masks without a catalog: requests are refused by
+                        // the guard, so only errors and sync replies arrive.
+                        (Some(_), None) if matches!(f.tag(), b'D' | b'd') => {
+                            return Err(RelayError::Results(ResultsError::ServerMalformed(
+                                "unexpected rows while masking has no catalog",
+                            )))
+                        }
+                        _ => Action::Forward,
+                    };
+                    if let Some(d) = denial {
+                        client.queue(d);
+                        continue;
+                    }
+                    match action {
+                        Action::Forward => client.queue(f.into_bytes()),
+                        Action::Replace(b) => client.queue(b),
+                        Action::Swallow => {}
+                    }
                 }
             }
         }

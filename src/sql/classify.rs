@@ -12,6 +12,7 @@ use pg_query::NodeRef;
 
 use super::effects::{self, ArgRule, Effect};
 pub use super::error::ParseFailure;
+use super::lineage::{self, Lineage};
 use super::names;
 use super::walk;
 
@@ -75,6 +76,11 @@ pub struct Statement {
     pub executes: Option<String>,
     /// Byte range of the statement in the SQL text.
     pub text_range: (usize, usize),
+    /// Which column names can reach the result or the data written through
+    /// expressions, for column masking (see [`Lineage`]).
+    pub lineage: Lineage,
+    /// Every column name mentioned anywhere in the statement.
+    pub referenced_columns: BTreeSet<String>,
 }
 
 impl Statement {
@@ -120,7 +126,7 @@ impl Default for ParseOptions {
 }
 
 impl ParseOptions {
-    fn parser_options(self) -> pg_query::ParserOptions {
+    pub(crate) fn parser_options(self) -> pg_query::ParserOptions {
         if self.standard_conforming_strings {
             pg_query::ParserOptions::DEFAULT
         } else {
@@ -146,7 +152,7 @@ impl ParseOptions {
 
 /// How deep SQL executed from string arguments (query_to_xml, ts_stat) is
 /// followed before giving up with [`Effect::Unknown`].
-const MAX_SQL_NESTING: u8 = 3;
+pub(crate) const MAX_SQL_NESTING: u8 = 3;
 
 /// Analyses every statement in `sql`, assuming `standard_conforming_strings = on`.
 pub fn analyze(sql: &str) -> Result<Analysis, ParseFailure> {
@@ -187,6 +193,8 @@ fn analyze_unguarded(
                 prepared_name: None,
                 executes: None,
                 text_range: range,
+                referenced_columns: BTreeSet::new(),
+                lineage: Lineage::default(),
             },
         };
         statements.push(statement);
@@ -233,6 +241,14 @@ fn analyze_statement(
         prepared_name: w.prepared_name,
         executes: w.executes,
         text_range,
+        referenced_columns: super::columns::referenced_columns(node),
+        // SQL text nested in a function call is followed by the lineage of
+        // the statement that contains it; its own lineage would be unused.
+        lineage: if depth == 0 {
+            lineage::statement_lineage(node, options)
+        } else {
+            Lineage::default()
+        },
     }
 }
 
@@ -1791,7 +1807,7 @@ fn lock_set<'a>(clauses: &'a [protobuf::Node], inherited: Option<LockSet<'a>>) -
 }
 
 /// Argument `index` when it is passed positionally.
-fn positional_arg(args: &[protobuf::Node], index: usize) -> Option<&protobuf::Node> {
+pub(crate) fn positional_arg(args: &[protobuf::Node], index: usize) -> Option<&protobuf::Node> {
     let arg = args.get(index)?;
     match arg.node.as_ref() {
         Some(N::NamedArgExpr(_)) | None => None,

@@ -4,8 +4,9 @@
 //! pg_query) and describes, for each statement, everything it could do: the
 //! union of the [`Effect`]s found anywhere in its parse tree, the relations it
 //! names with how it touches them, the functions it calls, the run-time
-//! parameters it changes and the prepared statement it defines or runs. The
-//! module decides nothing; the policy engine checks every reported effect.
+//! parameters it changes and the prepared statement it defines or runs, and
+//! the column [`Lineage`] that column masking needs. The module decides
+//! nothing; the policy engine checks every reported effect.
 //!
 //! The analysis fails closed: a tree node it does not recognise yields
 //! [`Effect::Unknown`], and text that does not parse is a [`ParseFailure`].
@@ -23,8 +24,10 @@
 
 pub mod cache;
 pub mod classify;
+mod columns;
 pub mod effects;
 pub mod error;
+pub mod lineage;
 mod names;
 mod walk;
 
@@ -37,6 +40,9 @@ pub use classify::{
     Statement,
 };
 pub use effects::Effect;
+pub use lineage::{
+    view_lineage, CopyFormatKind, CopyOptions, CopySource, CopyTo, Flow, Lineage, Output,
+};
 
 /// pg_query's fingerprint of the query (hex), identical for queries that differ
 /// only in constants. `None` if the text does not parse.

@@ -4,6 +4,7 @@
 //! or writes itself. Everything else crosses pgward as the bytes that arrived.
 
 pub mod backend;
+pub mod extended;
 pub mod frame;
 pub mod startup;
 pub mod stream;

@@ -1,0 +1,205 @@
+//! The shared catalog cache: one snapshot per database, loaded over pgward's
+//! own connection (its own credential, so no client's privileges or session
+//! state change what masking sees), reloaded when a session reports DDL or
+//! when it is older than the refresh interval.
+
+use arc_swap::ArcSwapOption;
+use dashmap::DashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::{debug, info, warn};
+
+use super::query::simple_query;
+use super::snapshot::{Snapshot, FUNCTIONS_SQL, RELATIONS_SQL, VIEWS_SQL};
+use super::CatalogError;
+use crate::auth::client_login::{Secret, UpstreamLogin};
+use crate::auth::local::service_login;
+use crate::session::peer::Peer;
+use crate::upstream::Upstream;
+use crate::wire::startup::{build_startup, ProtocolVersion};
+
+/// Catalog replies can be large (one row per column of every user table).
+const MAX_CATALOG_MESSAGE: usize = 64 << 20;
+
+/// How long one load may take, connection included.
+const LOAD_TIMEOUT: Duration = Duration::from_secs(15);
+
+pub struct CatalogSource {
+    pub upstream: Arc<Upstream>,
+    pub user: String,
+    pub password: Secret,
+    pub refresh_interval: Duration,
+}
+
+/// Every database's catalog, shared by all sessions.
+pub struct Catalogs {
+    source: Option<CatalogSource>,
+    databases: DashMap<String, Arc<DbCatalog>>,
+    /// Bumped whenever a session reports DDL: every snapshot loaded before
+    /// the bump is stale.
+    generation: AtomicU64,
+}
+
+impl Catalogs {
+    /// `source` is `None` when no credential is configured: then every load
+    /// fails with [`CatalogError::NotConfigured`].
+    pub fn new(source: Option<CatalogSource>) -> Arc<Catalogs> {
+        Arc::new(Catalogs {
+            source,
+            databases: DashMap::new(),
+            generation: AtomicU64::new(0),
+        })
+    }
+
+    pub fn is_configured(&self) -> bool {
+        self.source.is_some()
+    }
+
+    pub fn database(&self, name: &str) -> Arc<DbCatalog> {
+        if let Some(d) = self.databases.get(name) {
+            return Arc::clone(&d);
+        }
+        Arc::clone(
+            self.databases
+                .entry(name.to_owned())
+                .or_insert_with(|| {
+                    Arc::new(DbCatalog {
+                        database: name.to_owned(),
+                        snapshot: ArcSwapOption::empty(),
+                        conn: tokio::sync::Mutex::new(None),
+                    })
+                })
+                .value(),
+        )
+    }
+
+    /// Marks every loaded snapshot stale (a session saw DDL complete).
+    pub fn invalidate(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Is `snap` still good to use? Cheap: an atomic load and a clock read.
+    pub fn is_fresh(&self, snap: &Snapshot) -> bool {
+        snap.generation >= self.generation()
+            && self
+                .source
+                .as_ref()
+                .is_some_and(|s| snap.loaded_at.elapsed() < s.refresh_interval)
+    }
+}
+
+/// One database's snapshot and the connection that loads it.
+pub struct DbCatalog {
+    database: String,
+    snapshot: ArcSwapOption<Snapshot>,
+    /// Also serialises loads: concurrent sessions wait for one load.
+    conn: tokio::sync::Mutex<Option<Peer>>,
+}
+
+impl DbCatalog {
+    pub fn current(&self) -> Option<Arc<Snapshot>> {
+        self.snapshot.load_full()
+    }
+
+    /// A snapshot that is fresh per [`Catalogs::is_fresh`], loading one if needed.
+    pub async fn fresh(&self, catalogs: &Catalogs) -> Result<Arc<Snapshot>, CatalogError> {
+        if let Some(s) = self.current().filter(|s| catalogs.is_fresh(s)) {
+            return Ok(s);
+        }
+        let source = catalogs
+            .source
+            .as_ref()
+            .ok_or(CatalogError::NotConfigured)?;
+        let mut conn = self.conn.lock().await;
+        // Another session may have loaded it while this one waited.
+        if let Some(s) = self.current().filter(|s| catalogs.is_fresh(s)) {
+            return Ok(s);
+        }
+        // Read before the load: DDL reported during the load makes the result stale.
+        let generation = catalogs.generation();
+        let loaded = tokio::time::timeout(LOAD_TIMEOUT, async {
+            if conn.is_none() {
+                *conn = Some(connect(source, &self.database).await?);
+            }
+            let peer = conn
+                .as_mut()
+                .ok_or(CatalogError::Protocol("no connection"))?;
+            load(peer, generation).await
+        })
+        .await
+        .unwrap_or(Err(CatalogError::Timeout(LOAD_TIMEOUT)));
+        match loaded {
+            Ok(snap) => {
+                let snap = Arc::new(snap);
+                debug!(database = %self.database, relations = snap.len(), generation, "catalog loaded");
+                self.snapshot.store(Some(Arc::clone(&snap)));
+                Ok(snap)
+            }
+            Err(e) => {
+                // A broken connection is not reused; the next load reconnects.
+                *conn = None;
+                warn!(database = %self.database, error = %e, "catalog load failed");
+                Err(e)
+            }
+        }
+    }
+}
+
+async fn connect(source: &CatalogSource, database: &str) -> Result<Peer, CatalogError> {
+    let stream = source
+        .upstream
+        .connect()
+        .await
+        .map_err(|e| CatalogError::Connect(e.to_string()))?;
+    let mut peer = Peer::new(stream, MAX_CATALOG_MESSAGE);
+    peer.queue(build_startup(
+        ProtocolVersion::V3_0,
+        &[
+            ("user", source.user.as_str()),
+            ("database", database),
+            ("application_name", "pgward catalog"),
+            ("client_encoding", "UTF8"),
+            ("DateStyle", "ISO"),
+        ],
+    ));
+    peer.flush()
+        .await
+        .map_err(|e| CatalogError::Server(e.into()))?;
+    let mut login = UpstreamLogin::new(source.user.clone(), source.password.clone());
+    service_login(&mut peer, &mut login)
+        .await
+        .map_err(|e| CatalogError::Connect(e.to_string()))?;
+    loop {
+        let f = peer.next_frame().await?;
+        match f.tag() {
+            b'Z' => break,
+            b'S' | b'K' | b'N' => {}
+            b'E' => {
+                return Err(CatalogError::Refused(
+                    crate::wire::backend::ErrorSummary::parse(f.body()).unwrap_or_default(),
+                ))
+            }
+            _ => return Err(CatalogError::Protocol("unexpected message after login")),
+        }
+    }
+    info!(database, user = %source.user, "catalog connection open");
+    Ok(peer)
+}
+
+async fn load(peer: &mut Peer, generation: u64) -> Result<Snapshot, CatalogError> {
+    // One round trip, one snapshot: the three reads run in one transaction.
+    let sql = format!(
+        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; {RELATIONS_SQL}; {VIEWS_SQL}; {FUNCTIONS_SQL}; COMMIT"
+    );
+    let mut results = simple_query(peer, &sql).await?.into_iter();
+    let _begin = results.next();
+    let relations = results.next().unwrap_or_default();
+    let views = results.next().unwrap_or_default();
+    let functions = results.next().unwrap_or_default();
+    Snapshot::from_rows(relations, views, functions, generation)
+}

@@ -1,0 +1,293 @@
+//! One database's catalog as pgward needs it for masking: every user
+//! relation's columns by OID and attribute number (what RowDescription
+//! reports), the same relations by name (what SQL text names), view
+//! definitions (so view columns can be traced to base columns) and the user
+//! functions (whose bodies pgward cannot see).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::query::Rows;
+use super::CatalogError;
+
+/// A PostgreSQL object identifier. A newtype so a table OID is never mixed
+/// up with a type OID, an attribute number or a row count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Oid(pub u32);
+
+impl Oid {
+    /// OIDs below this are assigned at initdb: system catalogs and built-in
+    /// types, never a user table.
+    pub const FIRST_NORMAL: Oid = Oid(16384);
+
+    pub fn is_system(self) -> bool {
+        self < Oid::FIRST_NORMAL
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RelKind {
+    Table,
+    View,
+    MaterializedView,
+    Foreign,
+    Partitioned,
+}
+
+impl RelKind {
+    fn from_code(c: &str) -> Option<RelKind> {
+        Some(match c {
+            "r" => RelKind::Table,
+            "v" => RelKind::View,
+            "m" => RelKind::MaterializedView,
+            "f" => RelKind::Foreign,
+            "p" => RelKind::Partitioned,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Column {
+    pub attnum: i16,
+    pub name: String,
+    pub type_oid: Oid,
+}
+
+#[derive(Clone, Debug)]
+pub struct Relation {
+    pub oid: Oid,
+    pub schema: String,
+    pub name: String,
+    pub kind: RelKind,
+    /// In attribute-number order, dropped columns left out.
+    pub columns: Vec<Column>,
+    /// `pg_get_viewdef` for views and materialized views.
+    pub definition: Option<String>,
+}
+
+impl Relation {
+    pub fn column(&self, attnum: i16) -> Option<&Column> {
+        self.columns
+            .binary_search_by_key(&attnum, |c| c.attnum)
+            .ok()
+            .and_then(|i| self.columns.get(i))
+    }
+}
+
+/// An immutable catalog snapshot; sessions hold an `Arc` to the one they use.
+#[derive(Debug)]
+pub struct Snapshot {
+    relations: HashMap<Oid, Arc<Relation>>,
+    by_name: HashMap<(String, String), Oid>,
+    functions: HashSet<(String, String)>,
+    /// The invalidation generation this snapshot was loaded after.
+    pub generation: u64,
+    pub loaded_at: Instant,
+}
+
+/// User relations and their live columns.
+pub const RELATIONS_SQL: &str =
+    "SELECT c.oid, n.nspname, c.relname, c.relkind, a.attnum, a.attname, a.atttypid \
+     FROM pg_catalog.pg_class c \
+     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+     JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid \
+     WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p') AND a.attnum > 0 AND NOT a.attisdropped \
+     AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+     ORDER BY c.oid, a.attnum";
+
+/// Definitions of user views and materialized views.
+pub const VIEWS_SQL: &str = "SELECT c.oid, pg_catalog.pg_get_viewdef(c.oid) \
+     FROM pg_catalog.pg_class c \
+     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+     WHERE c.relkind IN ('v', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')";
+
+/// Functions outside the system schemas, whatever their volatility.
+pub const FUNCTIONS_SQL: &str = "SELECT DISTINCT n.nspname, p.proname \
+     FROM pg_catalog.pg_proc p \
+     JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
+     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')";
+
+fn field(row: &[Option<String>], i: usize) -> Result<&str, CatalogError> {
+    row.get(i)
+        .and_then(|f| f.as_deref())
+        .ok_or(CatalogError::Protocol("missing field in a catalog row"))
+}
+
+fn number<T: std::str::FromStr>(row: &[Option<String>], i: usize) -> Result<T, CatalogError> {
+    field(row, i)?
+        .parse()
+        .map_err(|_| CatalogError::Protocol("non-numeric field in a catalog row"))
+}
+
+impl Snapshot {
+    /// Builds a snapshot from the replies to [`RELATIONS_SQL`], [`VIEWS_SQL`]
+    /// and [`FUNCTIONS_SQL`].
+    pub fn from_rows(
+        relations: Rows,
+        views: Rows,
+        functions: Rows,
+        generation: u64,
+    ) -> Result<Snapshot, CatalogError> {
+        let mut building: HashMap<Oid, Relation> = HashMap::new();
+        for row in &relations {
+            let oid = Oid(number(row, 0)?);
+            let kind = RelKind::from_code(field(row, 3)?)
+                .ok_or(CatalogError::Protocol("unexpected relkind"))?;
+            let rel = building.entry(oid).or_insert_with(|| Relation {
+                oid,
+                schema: String::new(),
+                name: String::new(),
+                kind,
+                columns: Vec::new(),
+                definition: None,
+            });
+            if rel.name.is_empty() {
+                rel.schema = field(row, 1)?.to_owned();
+                rel.name = field(row, 2)?.to_owned();
+            }
+            rel.columns.push(Column {
+                attnum: number(row, 4)?,
+                name: field(row, 5)?.to_owned(),
+                type_oid: Oid(number(row, 6)?),
+            });
+        }
+        for row in &views {
+            let oid = Oid(number(row, 0)?);
+            if let Some(rel) = building.get_mut(&oid) {
+                rel.definition = row.get(1).cloned().flatten();
+            }
+        }
+        let mut by_name = HashMap::with_capacity(building.len());
+        let mut out = HashMap::with_capacity(building.len());
+        for (oid, mut rel) in building {
+            rel.columns.sort_by_key(|c| c.attnum);
+            by_name.insert((rel.schema.clone(), rel.name.clone()), oid);
+            out.insert(oid, Arc::new(rel));
+        }
+        let mut fns = HashSet::with_capacity(functions.len());
+        for row in &functions {
+            fns.insert((field(row, 0)?.to_owned(), field(row, 1)?.to_owned()));
+        }
+        Ok(Snapshot {
+            relations: out,
+            by_name,
+            functions: fns,
+            generation,
+            loaded_at: Instant::now(),
+        })
+    }
+
+    pub fn relation(&self, oid: Oid) -> Option<&Arc<Relation>> {
+        self.relations.get(&oid)
+    }
+
+    pub fn relations(&self) -> impl Iterator<Item = &Arc<Relation>> {
+        self.relations.values()
+    }
+
+    /// Relations a name in SQL text can refer to. Qualified: at most one.
+    /// Unqualified with a known search path: the first schema on the path
+    /// that has it. Unqualified with an unknown path: every schema's.
+    pub fn resolve(
+        &self,
+        schema: Option<&str>,
+        name: &str,
+        search_path: Option<&[String]>,
+    ) -> Vec<&Arc<Relation>> {
+        let get = |s: &str| {
+            self.by_name
+                .get(&(s.to_owned(), name.to_owned()))
+                .and_then(|oid| self.relations.get(oid))
+        };
+        match (schema, search_path) {
+            (Some(s), _) => get(s).into_iter().collect(),
+            (None, Some(path)) => {
+                // Temporary tables shadow everything when not listed explicitly.
+                let temp = self
+                    .relations
+                    .values()
+                    .filter(|r| r.name == name && r.schema.starts_with("pg_temp"));
+                let on_path = path.iter().find_map(|s| get(s));
+                temp.chain(on_path).collect()
+            }
+            (None, None) => self.relations.values().filter(|r| r.name == name).collect(),
+        }
+    }
+
+    /// Could a call to this function run a user-defined body pgward cannot see?
+    pub fn is_user_function(&self, schema: Option<&str>, name: &str) -> bool {
+        match schema {
+            Some("pg_catalog") | Some("information_schema") => false,
+            Some(s) => self.functions.contains(&(s.to_owned(), name.to_owned())),
+            None => self.functions.iter().any(|(_, n)| n == name),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.relations.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.relations.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(fields: &[&str]) -> Vec<Option<String>> {
+        fields.iter().map(|f| Some((*f).to_owned())).collect()
+    }
+
+    #[test]
+    fn builds_relations_and_resolves_names() {
+        let rels = vec![
+            row(&["16400", "public", "customers", "r", "1", "id", "23"]),
+            row(&["16400", "public", "customers", "r", "3", "ssn", "25"]),
+            row(&["16400", "public", "customers", "r", "2", "email", "25"]),
+            row(&["16500", "crm", "customers", "r", "1", "id", "20"]),
+            row(&["16600", "public", "v", "v", "1", "s", "25"]),
+        ];
+        let views = vec![row(&[
+            "16600",
+            " SELECT customers.ssn AS s FROM customers;",
+        ])];
+        let fns = vec![row(&["public", "leak"])];
+        let s = Snapshot::from_rows(rels, views, fns, 7).expect("valid rows");
+        let c = s.relation(Oid(16400)).expect("customers");
+        assert_eq!(
+            c.columns.iter().map(|c| c.attnum).collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
+        assert_eq!(c.column(3).map(|c| c.name.as_str()), Some("ssn"));
+        assert!(c.column(9).is_none());
+        assert!(s
+            .relation(Oid(16600))
+            .and_then(|v| v.definition.as_deref())
+            .is_some());
+        let path = vec!["crm".to_owned(), "public".to_owned()];
+        let found = s.resolve(None, "customers", Some(&path));
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].schema, "crm");
+        assert_eq!(s.resolve(None, "customers", None).len(), 2);
+        assert_eq!(s.resolve(Some("public"), "customers", None).len(), 1);
+        assert!(s.is_user_function(None, "leak"));
+        assert!(s.is_user_function(Some("public"), "leak"));
+        assert!(!s.is_user_function(Some("pg_catalog"), "leak"));
+        assert!(!s.is_user_function(None, "upper"));
+        assert_eq!(s.generation, 7);
+    }
+
+    #[test]
+    fn malformed_rows_are_errors() {
+        let bad = vec![vec![Some("x".to_owned())]];
+        assert!(Snapshot::from_rows(bad, vec![], vec![], 0).is_err());
+        let bad_kind = vec![row(&["1", "s", "t", "z", "1", "c", "25"])];
+        assert!(Snapshot::from_rows(bad_kind, vec![], vec![], 0).is_err());
+        assert!(Oid(1259).is_system());
+        assert!(!Oid(16384).is_system());
+    }
+}

@@ -1,0 +1,582 @@
+//! Which rows are arriving, and how they are masked.
+//!
+//! The server answers frontend messages strictly in order, so the relay keeps
+//! a queue of what each forwarded message will be answered with (ParseComplete,
+//! a row description, the rows of an Execute, ReadyForQuery, ...). From it,
+//! every DataRow is matched to its RowDescription and result formats — also
+//! in the extended protocol, where an Execute's rows come with no
+//! RowDescription at all — and every COPY stream to the statement that
+//! started it. After a Parse, pgward asks the server to describe the
+//! statement itself (and swallows the answer) so the columns are known even
+//! when the client never asks.
+//!
+//! This runs only for sessions whose profile has masks. With a description
+//! that masks nothing, DataRows are forwarded as the bytes that arrived.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use crate::catalog::{Oid, Snapshot};
+use crate::mask::copy::{CopyFormat, CopyMasker};
+use crate::mask::index::{MaskIndex, Provenance};
+use crate::mask::row::{rewrite_data_row, ColumnMask, RowPlan};
+use crate::mask::statement::{CopyColumns, StatementMasking};
+use crate::mask::{Format, MaskFn};
+use crate::sql::lineage::CopyFormatKind;
+use crate::wire::extended::{self, FieldDesc};
+use crate::wire::frame::put_frame;
+use crate::wire::Frame;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResultsError {
+    #[error("malformed {0} message")]
+    Malformed(&'static str),
+    #[error("server: malformed {0} message")]
+    ServerMalformed(&'static str),
+    #[error("server: {0}")]
+    Row(#[from] crate::mask::row::RowError),
+    #[error("server: {0}")]
+    Copy(#[from] crate::mask::copy::CopyError),
+}
+
+type Desc = Arc<Vec<FieldDesc>>;
+
+/// What a forwarded frontend message will be answered with.
+enum Pending {
+    Parse {
+        name: Bytes,
+        masking: Arc<StatementMasking>,
+    },
+    Bind {
+        portal: Bytes,
+        statement: Bytes,
+        formats: Vec<i16>,
+    },
+    DescribeStatement {
+        name: Bytes,
+        injected: bool,
+    },
+    DescribePortal {
+        name: Bytes,
+    },
+    Execute {
+        portal: Bytes,
+    },
+    Close {
+        kind: u8,
+        name: Bytes,
+    },
+    Sync,
+    Query {
+        masking: Arc<StatementMasking>,
+    },
+    FunctionCall,
+}
+
+struct StatementInfo {
+    masking: Arc<StatementMasking>,
+    /// `None` until described; `Some(None)` for a statement returning no rows.
+    desc: Option<Option<Desc>>,
+}
+
+struct PortalInfo {
+    masking: Arc<StatementMasking>,
+    desc: Option<Option<Desc>>,
+    formats: Vec<i16>,
+}
+
+/// How the rows now arriving are masked.
+enum Plan {
+    Clear,
+    Mask(RowPlan),
+    /// The columns are not known: every value becomes NULL.
+    AllNull,
+}
+
+/// What the relay does with a backend message.
+pub enum Action {
+    Forward,
+    Replace(Bytes),
+    Swallow,
+}
+
+/// The catalog view a plan is built from.
+pub struct View<'a> {
+    pub snapshot: &'a Snapshot,
+    pub index: &'a MaskIndex,
+}
+
+#[derive(Default)]
+pub struct ResultMasker {
+    pending: VecDeque<Pending>,
+    statements: HashMap<Bytes, StatementInfo>,
+    portals: HashMap<Bytes, PortalInfo>,
+    plan: Option<Plan>,
+    copy: Option<CopyMasker>,
+    /// A cursor was declared over masked data (or a user function could
+    /// have opened one): computed columns fetched from cursors are masked.
+    cursor_taint: bool,
+    /// The catalog lacked a relation or column a result named.
+    pub saw_unknown: bool,
+}
+
+fn unknown_masking() -> Arc<StatementMasking> {
+    Arc::new(StatementMasking {
+        derived: true,
+        scrub_messages: true,
+        ..StatementMasking::default()
+    })
+}
+
+fn put(out: &mut BytesMut, tag: u8, body: &[u8]) {
+    put_frame(out, tag, body);
+}
+
+impl ResultMasker {
+    pub fn new() -> Self {
+        ResultMasker::default()
+    }
+
+    /// Is a DataRow now arriving to be rewritten? (Decides whether the frame
+    /// scanner collects DataRows whole or streams them through.)
+    pub fn rewrites_rows(&self) -> bool {
+        matches!(self.plan, Some(Plan::Mask(_) | Plan::AllNull))
+    }
+
+    pub fn rewrites_copy(&self) -> bool {
+        self.copy.is_some()
+    }
+
+    /// Follows a frontend message. `masking` is the guard's result for Query
+    /// and Parse. Returns a frame to send right after it, if any.
+    pub fn frontend(
+        &mut self,
+        frame: &Frame,
+        masking: Option<Arc<StatementMasking>>,
+    ) -> Result<Option<Bytes>, ResultsError> {
+        let body = frame.body();
+        match frame.tag() {
+            b'Q' => {
+                let masking = masking.unwrap_or_else(unknown_masking);
+                self.cursor_taint |= masking.taints_cursors;
+                self.pending.push_back(Pending::Query { masking });
+            }
+            b'P' => {
+                let name = Bytes::copy_from_slice(
+                    extended::parse_name(body).ok_or(ResultsError::Malformed("Parse"))?,
+                );
+                let masking = masking.unwrap_or_else(unknown_masking);
+                self.cursor_taint |= masking.taints_cursors;
+                self.pending.push_back(Pending::Parse {
+                    name: name.clone(),
+                    masking,
+                });
+                self.pending.push_back(Pending::DescribeStatement {
+                    name: name.clone(),
+                    injected: true,
+                });
+                let mut d = BytesMut::with_capacity(name.len() + 7);
+                let mut b = Vec::with_capacity(name.len() + 2);
+                b.push(b'S');
+                b.extend_from_slice(&name);
+                b.push(0);
+                put(&mut d, b'D', &b);
+                return Ok(Some(d.freeze()));
+            }
+            b'B' => {
+                let bind = extended::bind(body).ok_or(ResultsError::Malformed("Bind"))?;
+                self.pending.push_back(Pending::Bind {
+                    portal: Bytes::copy_from_slice(bind.portal),
+                    statement: Bytes::copy_from_slice(bind.statement),
+                    formats: bind.result_formats,
+                });
+            }
+            b'D' => {
+                let (kind, name) =
+                    extended::target(body).ok_or(ResultsError::Malformed("Describe"))?;
+                let name = Bytes::copy_from_slice(name);
+                self.pending.push_back(if kind == b'S' {
+                    Pending::DescribeStatement {
+                        name,
+                        injected: false,
+                    }
+                } else {
+                    Pending::DescribePortal { name }
+                });
+            }
+            b'E' => {
+                let portal =
+                    extended::execute_portal(body).ok_or(ResultsError::Malformed("Execute"))?;
+                self.pending.push_back(Pending::Execute {
+                    portal: Bytes::copy_from_slice(portal),
+                });
+            }
+            b'C' => {
+                let (kind, name) =
+                    extended::target(body).ok_or(ResultsError::Malformed("Close"))?;
+                self.pending.push_back(Pending::Close {
+                    kind,
+                    name: Bytes::copy_from_slice(name),
+                });
+            }
+            b'S' => self.pending.push_back(Pending::Sync),
+            b'F' => self.pending.push_back(Pending::FunctionCall),
+            _ => {}
+        }
+        Ok(None)
+    }
+
+    fn front_masking(&self) -> Option<Arc<StatementMasking>> {
+        match self.pending.front()? {
+            Pending::Query { masking } | Pending::Parse { masking, .. } => {
+                Some(Arc::clone(masking))
+            }
+            Pending::Execute { portal } => Some(
+                self.portals
+                    .get(portal)
+                    .map(|p| Arc::clone(&p.masking))
+                    .unwrap_or_else(unknown_masking),
+            ),
+            Pending::Bind { statement, .. } => Some(
+                self.statements
+                    .get(statement)
+                    .map(|s| Arc::clone(&s.masking))
+                    .unwrap_or_else(unknown_masking),
+            ),
+            _ => None,
+        }
+    }
+
+    /// After the head of the queue is answered: the rows of an Execute come
+    /// with no RowDescription, so its plan is set when it reaches the head.
+    fn advance(&mut self, view: &View<'_>) {
+        self.pending.pop_front();
+        self.plan_for_head(view);
+    }
+
+    fn plan_for_head(&mut self, view: &View<'_>) {
+        self.plan = None;
+        if let Some(Pending::Execute { portal }) = self.pending.front() {
+            let plan = match self.portals.get(portal) {
+                Some(p) => match &p.desc {
+                    Some(Some(desc)) => {
+                        let desc = Arc::clone(desc);
+                        let masking = Arc::clone(&p.masking);
+                        let formats = p.formats.clone();
+                        self.build(view, &desc, &masking, Some(&formats))
+                    }
+                    Some(None) => Plan::Clear,
+                    None => Plan::AllNull,
+                },
+                None => Plan::AllNull,
+            };
+            self.plan = Some(plan);
+        }
+    }
+
+    fn build(
+        &mut self,
+        view: &View<'_>,
+        desc: &[FieldDesc],
+        masking: &StatementMasking,
+        formats: Option<&[i16]>,
+    ) -> Plan {
+        let derived = masking.derived || (masking.fetches && self.cursor_taint);
+        let mut any = false;
+        let cols: Vec<Option<ColumnMask>> = desc
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let format = match formats {
+                    Some(list) => extended::format_for(list, i),
+                    None => f.format,
+                };
+                let format = if format == 1 {
+                    Format::Binary
+                } else {
+                    Format::Text
+                };
+                let function = if f.table == 0 {
+                    derived.then(|| Arc::clone(&view.index.derived().function))
+                } else {
+                    match view.index.provenance(view.snapshot, Oid(f.table), f.attnum) {
+                        Provenance::Clear => None,
+                        Provenance::Masked(m) => Some(Arc::clone(&m.function)),
+                        Provenance::Unknown => {
+                            self.saw_unknown = true;
+                            Some(Arc::new(MaskFn::Redact))
+                        }
+                    }
+                };
+                function.map(|func| {
+                    any = true;
+                    ColumnMask {
+                        func,
+                        type_oid: f.type_oid,
+                        format,
+                    }
+                })
+            })
+            .collect();
+        if any {
+            Plan::Mask(RowPlan::new(cols))
+        } else {
+            Plan::Clear
+        }
+    }
+
+    /// Follows a backend message and says what to forward.
+    pub fn backend(&mut self, frame: &Frame, view: &View<'_>) -> Result<Action, ResultsError> {
+        let body = frame.body();
+        match frame.tag() {
+            b'D' => {
+                return match &self.plan {
+                    Some(Plan::Mask(plan)) => {
+                        let mut out = BytesMut::with_capacity(body.len() + 16);
+                        rewrite_data_row(body, plan, &mut out)?;
+                        Ok(Action::Replace(out.freeze()))
+                    }
+                    Some(Plan::AllNull) => Ok(Action::Replace(all_null_row(body)?)),
+                    _ => Ok(Action::Forward),
+                };
+            }
+            b'd' => {
+                if let Some(c) = self.copy.as_mut() {
+                    let mut out = BytesMut::new();
+                    c.feed(body, &mut out)?;
+                    return Ok(if out.is_empty() {
+                        Action::Swallow
+                    } else {
+                        Action::Replace(out.freeze())
+                    });
+                }
+            }
+            b'c' => {
+                if let Some(mut c) = self.copy.take() {
+                    let mut out = BytesMut::new();
+                    c.finish(&mut out)?;
+                    out.extend_from_slice(frame.as_bytes());
+                    return Ok(Action::Replace(out.freeze()));
+                }
+            }
+            b'H' => {
+                let (format, n) = extended::copy_out_response(body)
+                    .ok_or(ResultsError::ServerMalformed("CopyOutResponse"))?;
+                self.copy = self.copy_masker(format, n);
+            }
+            b'T' => {
+                let desc = Arc::new(
+                    extended::row_description(body)
+                        .ok_or(ResultsError::ServerMalformed("RowDescription"))?,
+                );
+                match self.pending.front() {
+                    Some(Pending::DescribeStatement { name, injected }) => {
+                        let injected = *injected;
+                        if let Some(s) = self.statements.get_mut(name) {
+                            s.desc = Some(Some(desc));
+                        }
+                        self.advance(view);
+                        if injected {
+                            return Ok(Action::Swallow);
+                        }
+                    }
+                    Some(Pending::DescribePortal { name }) => {
+                        if let Some(p) = self.portals.get_mut(name) {
+                            p.desc = Some(Some(desc));
+                        }
+                        self.advance(view);
+                    }
+                    _ => {
+                        let masking = self.front_masking().unwrap_or_else(unknown_masking);
+                        self.plan = Some(self.build(view, &desc, &masking, None));
+                    }
+                }
+            }
+            b't' => {
+                if let Some(Pending::DescribeStatement { injected: true, .. }) =
+                    self.pending.front()
+                {
+                    return Ok(Action::Swallow);
+                }
+            }
+            b'n' => match self.pending.front() {
+                Some(Pending::DescribeStatement { name, injected }) => {
+                    let injected = *injected;
+                    if let Some(s) = self.statements.get_mut(name) {
+                        s.desc = Some(None);
+                    }
+                    self.advance(view);
+                    if injected {
+                        return Ok(Action::Swallow);
+                    }
+                }
+                Some(Pending::DescribePortal { name }) => {
+                    if let Some(p) = self.portals.get_mut(name) {
+                        p.desc = Some(None);
+                    }
+                    self.advance(view);
+                }
+                _ => {}
+            },
+            b'1' => {
+                if let Some(Pending::Parse { name, masking }) = self.pending.front() {
+                    self.statements.insert(
+                        name.clone(),
+                        StatementInfo {
+                            masking: Arc::clone(masking),
+                            desc: None,
+                        },
+                    );
+                }
+                self.advance(view);
+            }
+            b'2' => {
+                if let Some(Pending::Bind {
+                    portal,
+                    statement,
+                    formats,
+                }) = self.pending.front()
+                {
+                    let info = match self.statements.get(statement) {
+                        Some(s) => PortalInfo {
+                            masking: Arc::clone(&s.masking),
+                            desc: s.desc.clone(),
+                            formats: formats.clone(),
+                        },
+                        None => PortalInfo {
+                            masking: unknown_masking(),
+                            desc: None,
+                            formats: formats.clone(),
+                        },
+                    };
+                    self.portals.insert(portal.clone(), info);
+                }
+                self.advance(view);
+            }
+            b'3' => {
+                if let Some(Pending::Close { kind, name }) = self.pending.front() {
+                    if *kind == b'S' {
+                        self.statements.remove(name);
+                    } else {
+                        self.portals.remove(name);
+                    }
+                }
+                self.advance(view);
+            }
+            b'C' | b's' | b'I' => match self.pending.front() {
+                Some(Pending::Execute { .. }) => self.advance(view),
+                _ => self.plan = None,
+            },
+            b'E' | b'N' => {
+                let scrub = self.front_masking().is_none_or(|m| m.scrub_messages);
+                if frame.tag() == b'E' {
+                    self.plan = None;
+                    self.copy = None;
+                    // An error skips the rest of an extended batch, up to Sync.
+                    while let Some(p) = self.pending.front() {
+                        if matches!(
+                            p,
+                            Pending::Sync | Pending::Query { .. } | Pending::FunctionCall
+                        ) {
+                            break;
+                        }
+                        self.pending.pop_front();
+                    }
+                }
+                if scrub && !self.pending.is_empty() {
+                    return Ok(Action::Replace(
+                        crate::mask::scrub::scrub(frame.tag(), body)
+                            .ok_or(ResultsError::ServerMalformed("ErrorResponse"))?,
+                    ));
+                }
+            }
+            b'Z' => {
+                while let Some(p) = self.pending.pop_front() {
+                    if matches!(
+                        p,
+                        Pending::Sync | Pending::Query { .. } | Pending::FunctionCall
+                    ) {
+                        break;
+                    }
+                }
+                self.plan = None;
+                self.copy = None;
+                if body.first() == Some(&b'I') {
+                    // Portals end with their transaction.
+                    self.portals.clear();
+                }
+                // Pipelined batches: the next batch's first message is now the head.
+                self.plan_for_head(view);
+            }
+            _ => {}
+        }
+        Ok(Action::Forward)
+    }
+
+    fn copy_masker(&self, format: u8, n: usize) -> Option<CopyMasker> {
+        let masking = self.front_masking().unwrap_or_else(unknown_masking);
+        let plan = masking.copy.as_ref();
+        let columns: Vec<Option<ColumnMask>> = match plan.map(|p| &p.columns) {
+            Some(CopyColumns::Each(v))
+                if v.iter().all(Option::is_none) && (v.len() == n || v.is_empty()) =>
+            {
+                return None
+            }
+            Some(CopyColumns::Each(v)) if v.len() == n => v
+                .iter()
+                .map(|c| {
+                    c.as_ref().map(|c| ColumnMask {
+                        func: Arc::clone(&c.function),
+                        type_oid: c.type_oid,
+                        format: Format::Text,
+                    })
+                })
+                .collect(),
+            None if !masking.derived && !masking.scrub_messages => return None,
+            _ => (0..n)
+                .map(|_| {
+                    Some(ColumnMask {
+                        func: Arc::new(MaskFn::Null),
+                        type_oid: 0,
+                        format: Format::Text,
+                    })
+                })
+                .collect(),
+        };
+        let fmt = match (format, plan) {
+            (1, _) => CopyFormat::Binary,
+            (_, Some(p)) if p.kind == CopyFormatKind::Csv => CopyFormat::Csv {
+                delimiter: p.delimiter,
+                quote: p.quote,
+                escape: p.escape,
+                null: p.null.clone(),
+                header: p.header,
+            },
+            (_, Some(p)) => CopyFormat::Text {
+                delimiter: p.delimiter,
+                null: p.null.clone(),
+                header: p.header,
+            },
+            (_, None) => CopyFormat::text(),
+        };
+        Some(CopyMasker::new(fmt, columns))
+    }
+}
+
+/// A DataRow with the same number of columns, all NULL.
+fn all_null_row(body: &[u8]) -> Result<Bytes, ResultsError> {
+    let n = body
+        .get(..2)
+        .map(|b| i16::from_be_bytes([b[0], b[1]]))
+        .filter(|n| *n >= 0)
+        .ok_or(ResultsError::ServerMalformed("DataRow"))?;
+    let mut out = BytesMut::with_capacity(7 + n as usize * 4);
+    out.put_u8(b'D');
+    out.put_i32(4 + 2 + 4 * i32::from(n));
+    out.put_i16(n);
+    for _ in 0..n {
+        out.put_i32(-1);
+    }
+    Ok(out.freeze())
+}

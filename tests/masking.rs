@@ -1,0 +1,739 @@
+//! Masking against a real server: every way a result can leave the server
+//! (simple and extended protocol, text and binary formats, cursors,
+//! RETURNING, COPY in three formats, pg_dump), the type validity of masked
+//! values as real clients decode them, an adversarial corpus that tries to
+//! read masked columns in clear through derived values, and catalog refresh.
+//! Assertions are on values: the clear value must never appear.
+
+mod common;
+
+use common::clients::{assert_success, describe_error, pg_dump};
+use common::raw::{self, RawConn};
+use common::*;
+use futures_util::StreamExt;
+
+const PW: &str = "mask-pw";
+const HASH_KEY: &str = "0123456789abcdef-test-key";
+
+/// Clear values of masked columns: none may ever reach a masked profile.
+const SECRETS: &[&str] = &[
+    "123-45-6789",
+    "987-65-4321",
+    "alice@example.com",
+    "Alice Liddell",
+    "555-0100",
+    "1990-05-17",
+    "1234.56",
+    "4111111111111111",
+];
+
+const POLICY: &str = r#"
+version: 1
+default_profile: analyst
+identities:
+  - match: { user: analyst_user }
+    profile: analyst
+  - match: { user: dev_user }
+    profile: developer
+  - match: { user: admin_user }
+    profile: admin
+  - match: { user: strict_user }
+    profile: strict
+  - match: { user: support_user }
+    profile: support
+  - match: { user: dump_user }
+    profile: dumper
+profiles:
+  dumper:
+    inherits: admin
+  strict:
+    inherits: read_only
+  support:
+    inherits: read_only
+masking:
+  hash_key_env: PGWARD_TEST_HASH_KEY
+tags:
+  pii: ["customers.full_name", "customers.email", "customers.phone", "*.ssn", "customers.birth_date"]
+  financial: ["public.customers.balance", "customers.card", "*.*.tax_id"]
+masks:
+  - name: ssn-last4
+    columns: ["*.ssn"]
+    function: { partial: { last: 4 } }
+  - name: email-domain
+    columns: ["customers.email"]
+    function: email
+  - name: name-hash
+    columns: ["customers.full_name"]
+    function: hash
+  - name: birth-year
+    columns: ["customers.birth_date"]
+    function: { truncate: year }
+  - name: money
+    columns: ["customers.balance"]
+    function: { bucket: 1000 }
+  - name: everything-else-pii
+    tags: [pii, financial]
+    function: redact
+  - name: support-sees-email
+    columns: ["customers.email"]
+    function: nullify
+    exempt: [admin, support]
+"#;
+
+struct Env {
+    pg: PgCluster,
+    pgward: Pgward,
+}
+
+const USERS: [&str; 6] = [
+    "dump_user",
+    "analyst_user",
+    "dev_user",
+    "admin_user",
+    "strict_user",
+    "support_user",
+];
+
+fn env_with(policy: &str, derived: Option<&str>) -> Env {
+    let pg = PgCluster::start();
+    for u in USERS {
+        pg.admin_sql(
+            APP_DB,
+            &format!("create role {u} login superuser password '{PW}'"),
+        );
+    }
+    pg.admin_sql(
+        APP_DB,
+        "create table customers(
+            id int primary key, full_name text, email varchar(100), phone text, ssn text,
+            birth_date date, created timestamptz, balance numeric(12,2), score int8,
+            ext_id uuid, prefs jsonb, tags text[], card text, note text, city text);
+         insert into customers values
+            (1, 'Alice Liddell', 'alice@example.com', '555-0100', '123-45-6789', '1990-05-17',
+             '2024-03-04 05:06:07+00', 1234.56, 4242, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+             '{\"k\": \"v\"}', '{x,y}', '4111111111111111', 'secret-note', 'Paris'),
+            (2, 'Bob Stone', 'bob@corp.example', '555-0199', '987-65-4321', '1985-12-01',
+             '2023-01-01 00:00:00+00', 99.5, 7, 'b0eebc99-9c0b-4ef8-bb6d-6bb9bd380a12',
+             '[1, 2]', '{}', NULL, 'other', 'Oslo');
+         create table orders(id int primary key, customer_id int, amount int);
+         insert into orders values (10, 1, 5), (11, 2, 7);
+         create view customer_contacts as select id, ssn, upper(email) as email_upper, city from customers;",
+    );
+    let derived_line = derived
+        .map(|d| format!("  derived: {d}\n"))
+        .unwrap_or_default();
+    let policy = policy.replace(
+        "masking:\n  hash_key_env: PGWARD_TEST_HASH_KEY\n",
+        &format!("masking:\n  hash_key_env: PGWARD_TEST_HASH_KEY\n{derived_line}"),
+    );
+    let builder = Pgward::builder().upstream_port(pg.port());
+    let policy_path = builder.write_file("policy.yaml", &policy);
+    let pgward = builder
+        .env("PGWARD_TEST_HASH_KEY", HASH_KEY)
+        .env("PGWARD_TEST_CATALOG_PW", SUPERUSER_PASSWORD)
+        .config_yaml(&format!(
+            "policy: {}\ncatalog:\n  user: {SUPERUSER}\n  password_env: PGWARD_TEST_CATALOG_PW\n",
+            policy_path.display()
+        ))
+        .start();
+    Env { pg, pgward }
+}
+
+fn env() -> Env {
+    env_with(POLICY, None)
+}
+
+impl Env {
+    async fn client(&self, user: &str) -> tokio_postgres::Client {
+        connect(self.pgward.port(), user, PW, APP_DB).await
+    }
+
+    fn psql(&self, user: &str, args: &[&str]) -> std::process::Output {
+        psql(self.pgward.port(), user, PW, APP_DB, args)
+    }
+}
+
+/// Every text value of a simple-query result.
+async fn text_rows(
+    c: &tokio_postgres::Client,
+    sql: &str,
+) -> Result<Vec<Vec<Option<String>>>, String> {
+    let msgs = c.simple_query(sql).await.map_err(|e| describe_error(&e))?;
+    Ok(msgs
+        .into_iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => Some(
+                (0..r.len())
+                    .map(|i| r.get(i).map(str::to_owned))
+                    .collect::<Vec<_>>(),
+            ),
+            _ => None,
+        })
+        .collect())
+}
+
+fn assert_no_secret(what: &str, text: &str) {
+    for s in SECRETS {
+        assert!(
+            !text.contains(s),
+            "{what}: clear value {s:?} leaked in:\n{text}"
+        );
+    }
+}
+
+fn flatten(rows: &[Vec<Option<String>>]) -> String {
+    rows.iter()
+        .map(|r| {
+            r.iter()
+                .map(|v| v.clone().unwrap_or_else(|| "NULL".into()))
+                .collect::<Vec<_>>()
+                .join("|")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provenance_masks_every_plain_path_with_each_function() {
+    let env = env();
+    let analyst = env.client("analyst_user").await;
+    let rows = text_rows(
+        &analyst,
+        "select id, full_name, email, phone, ssn, birth_date, balance, card, city from customers order by id",
+    )
+    .await
+    .expect("select");
+    let first = &rows[0];
+    assert_eq!(first[0].as_deref(), Some("1"), "unmasked id");
+    let name_hash = first[1].clone().expect("hash is not null");
+    assert_eq!(
+        name_hash.len(),
+        32,
+        "hash of text is 32 hex chars: {name_hash}"
+    );
+    assert!(name_hash.chars().all(|c| c.is_ascii_hexdigit()));
+    assert_eq!(first[2].as_deref(), Some("****@example.com"));
+    assert_eq!(first[3].as_deref(), Some("****"), "redact");
+    assert_eq!(first[4].as_deref(), Some("*******6789"), "partial last 4");
+    assert_eq!(first[5].as_deref(), Some("1990-01-01"), "truncate year");
+    assert_eq!(
+        first[6].as_deref(),
+        Some("1000"),
+        "bucket 1000 (lower bound)"
+    );
+    assert_eq!(first[7].as_deref(), Some("****"), "tag financial, redact");
+    assert_eq!(first[8].as_deref(), Some("Paris"), "unmasked city");
+    assert_eq!(rows[1][7], None, "NULL stays NULL");
+    assert_no_secret("simple select", &flatten(&rows));
+
+    // SELECT *, aliases, joins, subquery in FROM, CTE, the view, TABLE.
+    for sql in [
+        "select * from customers",
+        "select c.ssn as x, c.email as y from customers c",
+        "select o.amount, c.ssn from orders o join customers c on c.id = o.customer_id",
+        "select s.x from (select ssn as x from customers) s",
+        "with w as (select ssn, email from customers) select * from w",
+        "select * from customer_contacts",
+        "table customers",
+        "select * from customers where ssn = '123-45-6789'",
+    ] {
+        let rows = text_rows(&analyst, sql).await.expect(sql);
+        assert!(!rows.is_empty(), "{sql}: rows expected");
+        assert_no_secret(sql, &flatten(&rows));
+    }
+    // Deterministic hash: equal inputs give equal outputs across statements,
+    // and in binary format (tokio-postgres asks for binary) too.
+    let again = text_rows(&analyst, "select full_name from customers where id = 1")
+        .await
+        .expect("select");
+    assert_eq!(again[0][0].as_deref(), Some(name_hash.as_str()));
+    let bin: String = analyst
+        .query_one("select full_name from customers where id = 1", &[])
+        .await
+        .expect("extended")
+        .get(0);
+    assert_eq!(bin, name_hash, "text and binary hashes agree");
+
+    // Admin is exempt; support is exempt from one rule only (the first
+    // matching rule for email still applies to it).
+    let admin = env.client("admin_user").await;
+    let rows = text_rows(&admin, "select ssn, email from customers where id = 1")
+        .await
+        .expect("admin");
+    assert_eq!(rows[0][0].as_deref(), Some("123-45-6789"));
+    assert_eq!(rows[0][1].as_deref(), Some("alice@example.com"));
+    let support = env.client("support_user").await;
+    let rows = text_rows(&support, "select email from customers where id = 1")
+        .await
+        .expect("support");
+    assert_eq!(rows[0][0].as_deref(), Some("****@example.com"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extended_binary_cursors_returning_and_prepared_statements() {
+    let env = env();
+    let analyst = env.client("analyst_user").await;
+    // Binary results decoded by a real client: every masked value is a
+    // valid value of its type.
+    let row = analyst
+        .query_one(
+            "select id, full_name, email, phone, ssn, birth_date, created, score, ext_id, prefs, tags, balance::text \
+             from customers where id = 1",
+            &[],
+        )
+        .await
+        .expect("extended query");
+    let email: String = row.get(2);
+    assert_eq!(email, "****@example.com");
+    let ssn: String = row.get(4);
+    assert_eq!(ssn, "*******6789");
+    let birth: chrono::NaiveDate = row.get(5);
+    assert_eq!(birth.to_string(), "1990-01-01");
+    let created: chrono::DateTime<chrono::Utc> = row.get(6);
+    assert_eq!(
+        created.to_rfc3339(),
+        "2024-03-04T05:06:07+00:00",
+        "created is not masked"
+    );
+    let _score: i64 = row.get(7);
+    let ext: uuid::Uuid = row.get(8);
+    assert_eq!(
+        ext.to_string(),
+        "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+        "not masked"
+    );
+    let prefs: serde_json::Value = row.get(9);
+    assert_eq!(prefs, serde_json::json!({"k": "v"}), "not masked");
+    let tags: Vec<String> = row.get(10);
+    assert_eq!(tags, vec!["x", "y"]);
+    let balance: String = row.get(11);
+    assert_eq!(balance, "****", "a cast is a derived value: masked whole");
+
+    // Named prepared statement, executed twice, with a parameter.
+    let stmt = analyst
+        .prepare("select ssn, email from customers where id = $1")
+        .await
+        .expect("prepare");
+    for id in [1i32, 2] {
+        let r = analyst.query_one(&stmt, &[&id]).await.expect("execute");
+        let s: String = r.get(0);
+        assert!(s.starts_with("*******"), "{s}");
+        assert_no_secret("prepared", &s);
+    }
+    // A pipeline of several statements in one batch.
+    let (a, b) = tokio::join!(
+        analyst.query_one("select ssn from customers where id = 1", &[]),
+        analyst.query_one("select city from customers where id = 2", &[])
+    );
+    let a: String = a.expect("pipelined 1").get(0);
+    let b: String = b.expect("pipelined 2").get(0);
+    assert_eq!(a, "*******6789");
+    assert_eq!(b, "Oslo");
+
+    // Cursors, fetched in pieces, over plain and computed columns.
+    let rows = text_rows(
+        &analyst,
+        "begin; declare c cursor for select ssn, upper(ssn), city from customers order by id; \
+         fetch 1 from c; fetch 1 from c; commit",
+    )
+    .await
+    .expect("cursor");
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0][0].as_deref(), Some("*******6789"));
+    assert_eq!(rows[0][1].as_deref(), Some("****"), "derived column masked");
+    assert_eq!(rows[0][2].as_deref(), Some("Paris"));
+    assert_no_secret("cursor", &flatten(&rows));
+    // Binary cursor.
+    let rows = text_rows(
+        &analyst,
+        "begin; declare b binary cursor for select ssn from customers; fetch all from b; commit",
+    )
+    .await
+    .expect("binary cursor");
+    assert_no_secret("binary cursor", &flatten(&rows));
+
+    // RETURNING (developer: masks apply to every profile but admin).
+    let dev = env.client("dev_user").await;
+    let rows = text_rows(
+        &dev,
+        "update customers set city = 'Rome' where id = 1 returning ssn, email, city",
+    )
+    .await
+    .expect("returning");
+    assert_eq!(rows[0][0].as_deref(), Some("*******6789"));
+    assert_eq!(rows[0][1].as_deref(), Some("****@example.com"));
+    assert_eq!(rows[0][2].as_deref(), Some("Rome"));
+    let r = dev
+        .query_one(
+            "insert into customers(id, ssn, email) values (3, '111-22-3333', 'carol@x.example') returning ssn, email",
+            &[],
+        )
+        .await
+        .expect("insert returning");
+    let s: String = r.get(0);
+    assert_eq!(s, "*******3333");
+
+    // SQL-level PREPARE / EXECUTE.
+    let rows = text_rows(
+        &analyst,
+        "prepare p as select ssn, lower(email) from customers where id = 1; execute p",
+    )
+    .await
+    .expect("execute");
+    assert_eq!(rows[0][0].as_deref(), Some("*******6789"));
+    assert_eq!(rows[0][1].as_deref(), Some("****"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_to_stdout_is_masked_in_text_csv_and_binary() {
+    let env = env();
+    let analyst = env.client("analyst_user").await;
+    async fn copy(c: &tokio_postgres::Client, sql: &str) -> Vec<u8> {
+        let stream = c
+            .copy_out(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        futures_util::pin_mut!(stream);
+        let mut out = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            out.extend_from_slice(&chunk.expect("copy data"));
+        }
+        out
+    }
+    let text = copy(&analyst, "copy customers to stdout").await;
+    let text = String::from_utf8(text).expect("utf8");
+    assert_no_secret("copy text", &text);
+    assert!(text.contains("*******6789"), "{text}");
+    assert!(text.contains("****@example.com"), "{text}");
+    assert!(text.contains("Paris"), "{text}");
+    assert!(text.contains("\\N"), "NULL stays NULL: {text}");
+
+    let csv = copy(
+        &analyst,
+        "copy customers (id, ssn, email, city) to stdout with (format csv, header)",
+    )
+    .await;
+    let csv = String::from_utf8(csv).expect("utf8");
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("id,ssn,email,city"));
+    assert_eq!(lines.next(), Some("1,*******6789,****@example.com,Paris"));
+    assert_no_secret("copy csv", &csv);
+
+    let q = copy(
+        &analyst,
+        "copy (select id, upper(ssn), email, city from customers order by id) to stdout with (format csv, delimiter '|')",
+    )
+    .await;
+    let q = String::from_utf8(q).expect("utf8");
+    assert_eq!(q.lines().next(), Some("1||****@example.com|Paris"), "{q}");
+    assert_no_secret("copy query", &q);
+
+    let star = copy(&analyst, "copy (select * from customers) to stdout").await;
+    assert_no_secret("copy (select *)", &String::from_utf8_lossy(&star));
+
+    let bin = copy(
+        &analyst,
+        "copy customers (id, ssn, city) to stdout with (format binary)",
+    )
+    .await;
+    assert!(bin.starts_with(b"PGCOPY\n\xff\r\n\0"), "binary signature");
+    let hay = String::from_utf8_lossy(&bin);
+    assert_no_secret("copy binary", &hay);
+    assert!(hay.contains("*******6789"));
+
+    // The admin's copy is untouched.
+    let admin = env.client("admin_user").await;
+    let clear =
+        String::from_utf8(copy(&admin, "copy customers (ssn) to stdout").await).expect("utf8");
+    assert!(clear.contains("123-45-6789"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_dump_and_psql_see_masked_data() {
+    let env = env();
+    // pg_dump needs an admin-like profile (it calls set_config); `dumper`
+    // inherits admin but is not exempt from masks.
+    let out = pg_dump(
+        env.pgward.port(),
+        "dump_user",
+        PW,
+        APP_DB,
+        &["-t", "customers", "--data-only"],
+    );
+    let dump = assert_success(&out, "pg_dump through pgward");
+    assert!(dump.contains("*******6789"), "{dump}");
+    assert_no_secret("pg_dump", &dump);
+    let out = env.psql(
+        "analyst_user",
+        &["-At", "-c", "select ssn from customers order by id"],
+    );
+    let text = assert_success(&out, "psql");
+    assert_eq!(text.lines().next(), Some("*******6789"));
+    let out = env.psql(
+        "analyst_user",
+        &["-At", "-c", "\\copy customers (ssn) to stdout"],
+    );
+    let text = assert_success(&out, "psql \\copy");
+    assert_no_secret("psql \\copy", &text);
+}
+
+/// Attempts to read a masked column in clear. Each must return masked data
+/// or fail; the clear value never appears, not even in an error message.
+const ADVERSARIAL: &[&str] = &[
+    "select upper(ssn) from customers",
+    "select ssn || '' from customers",
+    "select ssn::bytea from customers",
+    "select concat('>', ssn) from customers",
+    "select format('%s', ssn) from customers",
+    "select case when true then ssn end from customers",
+    "select coalesce(ssn, 'x') from customers",
+    "select string_agg(ssn, ',') from customers",
+    "select array_agg(ssn) from customers",
+    "select json_agg(c) from customers c",
+    "select row_to_json(c) from customers c",
+    "select to_jsonb(c) from customers c",
+    "select c::text from customers c",
+    "select c from customers c",
+    "select (c).ssn from customers c",
+    "select row(c.*) from customers c",
+    "select jsonb_build_object('s', ssn) from customers",
+    "select json_build_array(email) from customers",
+    "select (select ssn from customers limit 1)",
+    "select x.s from customers c, lateral (select c.ssn as s) x",
+    "select s from (select ssn || '' as s from customers) sub",
+    "with w as (select ssn from customers) select upper(ssn) from w",
+    "select ssn from customers union select 'x'",
+    "select ssn from customers union all select email from customers",
+    "select email_upper from customer_contacts",
+    "select * from customer_contacts",
+    "select lower(email_upper) from customer_contacts",
+    "select query_to_xml('select ssn from customers', true, false, '')",
+    "select leak(1)",
+    "select * from leak_rows()",
+    "select ssn::int from customers",
+    "select 1 from customers where ssn::int = 1",
+    "select substr(ssn, 1, 3) || substr(ssn, 4) from customers",
+    "select translate(ssn, '0123456789', '0123456789') from customers",
+    "select max(ssn) from customers",
+    "select array[ssn] from customers",
+    "select (array_agg(email))[1] from customers",
+    "select encode(convert_to(ssn, 'UTF8'), 'escape') from customers",
+    "select regexp_replace(ssn, '-', '') from customers",
+    "select t.* from (select * from customers) t",
+    "select to_json(t) from (select * from customers) t",
+    "select x from (select customers from customers) x",
+    "values ((select ssn from customers limit 1))",
+    "select * from json_populate_record(null::customers, (select to_json(c) from customers c limit 1))",
+    "select hstore(c) from customers c",
+    "select xmlelement(name x, ssn) from customers",
+    "select ssn collate \"C\" from customers",
+    "select distinct on (ssn) ssn from customers",
+    "select * from unnest((select array_agg(ssn) from customers))",
+    "select set_config('my.x', ssn, false) from customers",
+    "select pg_notify('c', ssn) from customers",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adversarial_corpus_never_sees_clear_values() {
+    let env = env();
+    env.pg.admin_sql(
+        APP_DB,
+        "create function leak(int) returns text language sql stable as 'select ssn from customers where id = $1';
+         create function leak_rows() returns setof customers language sql stable as 'select * from customers';",
+    );
+    let mut outcomes = Vec::new();
+    for user in ["analyst_user", "dev_user"] {
+        let c = env.client(user).await;
+        for sql in ADVERSARIAL {
+            match text_rows(&c, sql).await {
+                Ok(rows) => {
+                    assert_no_secret(&format!("{user}: {sql}"), &flatten(&rows));
+                    outcomes.push(format!("{user} ok  {sql}"));
+                }
+                Err(e) => {
+                    assert_no_secret(&format!("{user}: {sql} (error)"), &e);
+                    outcomes.push(format!("{user} err {sql}: {e}"));
+                }
+            }
+            // Extended protocol and binary format, too.
+            match c.query(*sql, &[]).await {
+                Ok(rows) => {
+                    let dump = format!("{rows:?}");
+                    assert_no_secret(&format!("{user} extended: {sql}"), &dump);
+                }
+                Err(e) => assert_no_secret(&format!("{user} extended: {sql}"), &describe_error(&e)),
+            }
+        }
+    }
+    // Not all refused: most must come back, masked.
+    let ok = outcomes.iter().filter(|o| o.contains(" ok ")).count();
+    assert!(
+        ok > ADVERSARIAL.len(),
+        "too few answered:\n{}",
+        outcomes.join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_that_copy_masked_data_are_refused() {
+    let env = env();
+    let dev = env.client("dev_user").await;
+    dev.batch_execute("create table scratch(v text)")
+        .await
+        .expect("create scratch");
+    for sql in [
+        "create table copy1 as select ssn from customers",
+        "select ssn into copy2 from customers",
+        "insert into scratch select ssn from customers",
+        "insert into scratch select c::text from customers c",
+        "update orders set amount = length(c.ssn) from customers c where c.id = orders.customer_id",
+        "create materialized view mv as select email from customers",
+        "alter table customers rename column ssn to not_secret",
+        "alter table customers rename to people",
+        "do $$ begin perform 1; end $$",
+        "create function f() returns text language sql as 'select ssn from customers limit 1'",
+    ] {
+        let err = dev
+            .batch_execute(sql)
+            .await
+            .expect_err(&format!("{sql} must be refused"));
+        assert_eq!(
+            sqlstate(&err).as_deref(),
+            Some("42501"),
+            "{sql}: {}",
+            describe_error(&err)
+        );
+    }
+    let count = env.pg.admin_sql(APP_DB, "select count(*) from scratch");
+    assert_eq!(count, "0", "nothing was copied");
+    assert_eq!(
+        env.pg.admin_sql(
+            APP_DB,
+            "select to_regclass('copy1') is null and to_regclass('copy2') is null"
+        ),
+        "t"
+    );
+    // Ordinary writes still work.
+    dev.batch_execute(
+        "insert into scratch values ('plain'); update customers set city = 'Lyon' where id = 2",
+    )
+    .await
+    .expect("plain writes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn derived_deny_mode_refuses_computed_values() {
+    let env = env_with(POLICY, Some("deny"));
+    let analyst = env.client("analyst_user").await;
+    let err = analyst
+        .simple_query("select upper(ssn) from customers")
+        .await
+        .expect_err("derived value refused");
+    assert_eq!(sqlstate(&err).as_deref(), Some("42501"));
+    let rows = text_rows(
+        &analyst,
+        "select ssn, upper(city) from customers where id = 1",
+    )
+    .await
+    .expect("plain masked column and unrelated expression");
+    assert_eq!(rows[0][0].as_deref(), Some("*******6789"));
+    assert_eq!(rows[0][1].as_deref(), Some("PARIS"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalog_refresh_masks_new_and_renamed_columns() {
+    let env = env();
+    let analyst = env.client("analyst_user").await;
+    let admin = env.client("admin_user").await;
+    let before = text_rows(&analyst, "select note from customers where id = 1")
+        .await
+        .expect("note");
+    assert_eq!(
+        before[0][0].as_deref(),
+        Some("secret-note"),
+        "note is not masked yet"
+    );
+    // Renamed to a name a mask matches, through pgward by an exempt profile.
+    admin
+        .batch_execute("alter table customers rename column note to tax_id")
+        .await
+        .expect("rename");
+    let after = text_rows(&analyst, "select tax_id from customers where id = 1")
+        .await
+        .expect("tax_id");
+    assert_eq!(after[0][0].as_deref(), Some("****"));
+    // A column added later, in a transaction that commits.
+    admin
+        .batch_execute("begin; alter table orders add column tax_id text default 'T-9'; commit")
+        .await
+        .expect("add column");
+    let rows = text_rows(&analyst, "select amount, tax_id from orders order by id")
+        .await
+        .expect("orders");
+    assert_eq!(rows[0][0].as_deref(), Some("5"));
+    assert_eq!(
+        rows[0][1].as_deref(),
+        Some("****"),
+        "new column matches *.*.tax_id"
+    );
+    // A new table.
+    admin
+        .batch_execute(
+            "create table staff(id int, ssn text); insert into staff values (1, '123-45-6789')",
+        )
+        .await
+        .expect("new table");
+    let rows = text_rows(&analyst, "select ssn from staff")
+        .await
+        .expect("staff");
+    assert_eq!(rows[0][0].as_deref(), Some("*******6789"));
+    // A view created later over a masked column.
+    admin
+        .batch_execute("create view staff_view as select id, ssn as x from staff")
+        .await
+        .expect("view");
+    let rows = text_rows(&analyst, "select x from staff_view")
+        .await
+        .expect("view");
+    assert_no_secret("new view", &flatten(&rows));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn masked_sessions_survive_bad_input_with_clear_errors() {
+    let env = env();
+    // A malformed Bind in a masked session: a protocol error, not a hang.
+    let mut conn = RawConn::connect(env.pgward.port());
+    // The trust user has no identity rule: default_profile (analyst, masked).
+    conn.startup(&[("user", TRUST_USER), ("database", APP_DB)], None);
+    let mut bad_bind = b"\0\0".to_vec();
+    bad_bind.extend_from_slice(&0i16.to_be_bytes());
+    bad_bind.extend_from_slice(&1i16.to_be_bytes());
+    bad_bind.extend_from_slice(&100i32.to_be_bytes());
+    conn.send(&raw::frame(b'B', &bad_bind));
+    conn.send(&raw::sync());
+    let (tag, body) = conn.read_message();
+    assert_eq!(tag, b'E');
+    assert_eq!(raw::error_field(&body, b'C').as_deref(), Some("08P01"));
+    // Another masked client is unaffected.
+    let analyst = env.client("analyst_user").await;
+    let rows = text_rows(&analyst, "select ssn from customers where id = 1")
+        .await
+        .expect("works");
+    assert_eq!(rows[0][0].as_deref(), Some("*******6789"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn masks_without_a_catalog_credential_refuse_to_start() {
+    let pg = PgCluster::start();
+    let builder = Pgward::builder().upstream_port(pg.port());
+    let policy_path = builder.write_file("policy.yaml", POLICY);
+    let Err(err) = builder
+        .env("PGWARD_TEST_HASH_KEY", HASH_KEY)
+        .arg("--policy")
+        .arg(policy_path.display().to_string())
+        .try_start()
+    else {
+        panic!("masks need a catalog credential: pgward must refuse to start");
+    };
+    assert!(err.contains("catalog"), "{err}");
+}
