@@ -3,6 +3,7 @@
 //! (frontend Query/Parse/FunctionCall), the masker (backend RowDescription and
 //! DataRow) and the audit (statement completion) attach.
 
+use bytes::BytesMut;
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -62,6 +63,8 @@ pub struct Relay {
     guard: Option<Guard>,
     /// Present while the session's profile has masks.
     results: Option<ResultMasker>,
+    /// Rewritten rows waiting to be queued to the client, in order.
+    rewritten: BytesMut,
 }
 
 /// Frontend message types pgward knows. Query, Parse and FunctionCall are
@@ -128,6 +131,7 @@ impl Relay {
             client_terminated: false,
             guard,
             results: None,
+            rewritten: BytesMut::new(),
         }
     }
 
@@ -295,7 +299,10 @@ impl Relay {
                 // While idle the server only sends asynchronous messages, which
                 // leave it idle; any reply to a request follows a client message,
                 // and that already cleared `server_idle`.
-                Chunk::Pass(b) => client.queue(b),
+                Chunk::Pass(b) => {
+                    self.flush_rewritten(client);
+                    client.queue(b)
+                }
                 Chunk::Frame(f) => {
                     let mut denial = None;
                     match f.tag() {
@@ -329,7 +336,7 @@ impl Relay {
                     let action = match (self.results.as_mut(), view.as_ref()) {
                         (Some(r), Some((snapshot, index))) => {
                             let v = View { snapshot, index };
-                            let a = r.backend(&f, &v)?;
+                            let a = r.backend(&f, &v, &mut self.rewritten)?;
                             if std::mem::take(&mut r.saw_unknown) {
                                 if let Some(c) = self.guard.as_ref().and_then(|g| g.catalogs()) {
                                     c.invalidate();
@@ -347,17 +354,31 @@ impl Relay {
                         _ => Action::Forward,
                     };
                     if let Some(d) = denial {
+                        self.flush_rewritten(client);
                         client.queue(d);
                         continue;
                     }
                     match action {
-                        Action::Forward => client.queue(f.into_bytes()),
-                        Action::Replace(b) => client.queue(b),
-                        Action::Swallow => {}
+                        Action::Forward => {
+                            self.flush_rewritten(client);
+                            client.queue(f.into_bytes())
+                        }
+                        Action::Replace(b) => {
+                            self.flush_rewritten(client);
+                            client.queue(b)
+                        }
+                        Action::Written | Action::Swallow => {}
                     }
                 }
             }
         }
+        self.flush_rewritten(client);
         Ok(())
+    }
+
+    fn flush_rewritten(&mut self, client: &mut Peer) {
+        if !self.rewritten.is_empty() {
+            client.queue(self.rewritten.split().freeze());
+        }
     }
 }

@@ -98,6 +98,9 @@ enum Plan {
 pub enum Action {
     Forward,
     Replace(Bytes),
+    /// The rewritten message was appended to the caller's output buffer
+    /// (rows are many and small: one buffer, not one allocation each).
+    Written,
     Swallow,
 }
 
@@ -327,37 +330,38 @@ impl ResultMasker {
     }
 
     /// Follows a backend message and says what to forward.
-    pub fn backend(&mut self, frame: &Frame, view: &View<'_>) -> Result<Action, ResultsError> {
+    pub fn backend(
+        &mut self,
+        frame: &Frame,
+        view: &View<'_>,
+        out: &mut BytesMut,
+    ) -> Result<Action, ResultsError> {
         let body = frame.body();
         match frame.tag() {
             b'D' => {
                 return match &self.plan {
                     Some(Plan::Mask(plan)) => {
-                        let mut out = BytesMut::with_capacity(body.len() + 16);
-                        rewrite_data_row(body, plan, &mut out)?;
-                        Ok(Action::Replace(out.freeze()))
+                        rewrite_data_row(body, plan, out)?;
+                        Ok(Action::Written)
                     }
-                    Some(Plan::AllNull) => Ok(Action::Replace(all_null_row(body)?)),
+                    Some(Plan::AllNull) => {
+                        all_null_row(body, out)?;
+                        Ok(Action::Written)
+                    }
                     _ => Ok(Action::Forward),
                 };
             }
             b'd' => {
                 if let Some(c) = self.copy.as_mut() {
-                    let mut out = BytesMut::new();
-                    c.feed(body, &mut out)?;
-                    return Ok(if out.is_empty() {
-                        Action::Swallow
-                    } else {
-                        Action::Replace(out.freeze())
-                    });
+                    c.feed(body, out)?;
+                    return Ok(Action::Written);
                 }
             }
             b'c' => {
                 if let Some(mut c) = self.copy.take() {
-                    let mut out = BytesMut::new();
-                    c.finish(&mut out)?;
+                    c.finish(out)?;
                     out.extend_from_slice(frame.as_bytes());
-                    return Ok(Action::Replace(out.freeze()));
+                    return Ok(Action::Written);
                 }
             }
             b'H' => {
@@ -564,19 +568,19 @@ impl ResultMasker {
     }
 }
 
-/// A DataRow with the same number of columns, all NULL.
-fn all_null_row(body: &[u8]) -> Result<Bytes, ResultsError> {
+/// Appends a DataRow with the same number of columns, all NULL.
+fn all_null_row(body: &[u8], out: &mut BytesMut) -> Result<(), ResultsError> {
     let n = body
         .get(..2)
         .map(|b| i16::from_be_bytes([b[0], b[1]]))
         .filter(|n| *n >= 0)
         .ok_or(ResultsError::ServerMalformed("DataRow"))?;
-    let mut out = BytesMut::with_capacity(7 + n as usize * 4);
+    out.reserve(7 + n as usize * 4);
     out.put_u8(b'D');
     out.put_i32(4 + 2 + 4 * i32::from(n));
     out.put_i16(n);
     for _ in 0..n {
         out.put_i32(-1);
     }
-    Ok(out.freeze())
+    Ok(())
 }
