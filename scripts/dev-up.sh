@@ -190,6 +190,12 @@ CONNECT_ADDR=${LISTEN/#0.0.0.0:/127.0.0.1:}
 CONNECT_URL=$(printf "$CONNECT_HINT" "$CONNECT_ADDR")
 
 ARGS=(serve --config "$CONFIG" --upstream "$UPSTREAM")
+# The example config's catalog login (used by masking) is the cluster's postgres user.
+if [[ -z ${PGWARD_UPSTREAM:-} ]]; then
+    export PGWARD_CATALOG_PASSWORD="$PG_PASSWORD"
+elif [[ -z ${PGWARD_CATALOG_PASSWORD:-} ]]; then
+    pgw_die "set PGWARD_CATALOG_PASSWORD to the password of the upstream's postgres user (masking reads the catalog with it; see catalog: in $CONFIG)"
+fi
 
 if [[ $BACKGROUND -eq 1 ]]; then
     log="$DEV_DIR/pgward.log"

@@ -17,10 +17,11 @@ pub fn check(args: &CheckArgs) -> (String, bool) {
             Ok(p) => {
                 let _ = writeln!(
                     out,
-                    "{}: ok ({} profiles, {} identity rules, default profile {})",
+                    "{}: ok ({} profiles, {} identity rules, {} masks, default profile {})",
                     path.display(),
                     p.profiles.len(),
                     p.identities.len(),
+                    p.masking.rules.len(),
                     p.default_profile.name
                 );
             }
@@ -127,6 +128,28 @@ pub fn explain(args: &ExplainArgs) -> Result<String, String> {
                 if st.dml_without_where {
                     let _ = writeln!(out, "  note:      {} without WHERE", st.command_tag);
                 }
+                if !profile.masks.is_empty() {
+                    let l = &st.lineage;
+                    let mut derived: Vec<&str> = l.derived.iter().map(String::as_str).collect();
+                    derived.extend(l.whole_rows.iter().map(|w| w.as_str()));
+                    if !derived.is_empty() || l.nested_star {
+                        let _ = writeln!(
+                            out,
+                            "  computed:  from {}{} (masked whole if any is a masked column)",
+                            derived.join(", "),
+                            if l.nested_star { ", *" } else { "" }
+                        );
+                    }
+                    if let Some(w) = &l.writes_from {
+                        let names: Vec<&str> = w.names.iter().map(String::as_str).collect();
+                        let _ = writeln!(
+                            out,
+                            "  writes:    from {}{} (refused if any is a masked column)",
+                            names.join(", "),
+                            if w.whole_row { ", whole rows" } else { "" }
+                        );
+                    }
+                }
             }
         }
     }
@@ -137,6 +160,22 @@ pub fn explain(args: &ExplainArgs) -> Result<String, String> {
         let _ = writeln!(out, "message:   {}", d.message);
         if let Some(h) = &d.hint {
             let _ = writeln!(out, "hint:      {h}");
+        }
+    }
+    if !profile.masks.is_empty() {
+        let _ = writeln!(
+            out,
+            "masks:     (applied to results by the server's column provenance)"
+        );
+        for rule in &profile.masks.rules {
+            let cols: Vec<&str> = rule.columns.iter().map(|c| c.source()).collect();
+            let _ = writeln!(
+                out,
+                "  {}: {} -> {}",
+                rule.name,
+                cols.join(", "),
+                rule.function.describe()
+            );
         }
     }
     if matches!(decision, Decision::Allow) && profile.read_only {

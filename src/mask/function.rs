@@ -61,8 +61,9 @@ pub enum Masked {
     Value(Vec<u8>),
 }
 
-/// A masking function, as a policy names it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A masking function, as a policy names it. `Debug` is written by hand so
+/// the hash key never reaches a log line.
+#[derive(Clone, PartialEq, Eq)]
 pub enum MaskFn {
     /// Always SQL NULL.
     Null,
@@ -102,7 +103,28 @@ const HASH_DATE_SPREAD: u64 = 36_525;
 
 type HmacSha256 = Hmac<Sha256>;
 
+impl std::fmt::Debug for MaskFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
 impl MaskFn {
+    /// How the policy wrote it, for `pgward explain` and logs (never the key).
+    pub fn describe(&self) -> String {
+        match self {
+            MaskFn::Null => "nullify".into(),
+            MaskFn::Redact => "redact".into(),
+            MaskFn::Fixed(v) => format!("fixed {v:?}"),
+            MaskFn::Partial { first, last } => format!("partial (first {first}, last {last})"),
+            MaskFn::Email => "email".into(),
+            MaskFn::Hash { .. } => "hash (keyed)".into(),
+            MaskFn::Round { digits } => format!("round to {digits} decimal places"),
+            MaskFn::Bucket { width } => format!("bucket of width {width}"),
+            MaskFn::Truncate(u) => format!("truncate to {u:?}").to_lowercase(),
+        }
+    }
+
     /// Checks parameters when a policy is loaded, so that a bad parameter is
     /// reported to the operator once instead of silently redacting every row.
     pub fn validate(&self) -> Result<(), String> {

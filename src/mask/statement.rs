@@ -491,3 +491,164 @@ impl StatementMasking {
         !self.derived && !self.scrub_messages && self.copy.is_none() && !self.fetches
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Policy;
+
+    const POLICY: &str = r#"
+version: 1
+default_profile: analyst
+masks:
+  - name: ssn
+    columns: ["*.ssn"]
+    function: { partial: { last: 4 } }
+"#;
+
+    fn row(fields: &[&str]) -> Vec<Option<String>> {
+        fields.iter().map(|f| Some((*f).to_owned())).collect()
+    }
+
+    fn snapshot() -> Snapshot {
+        let rels = vec![
+            row(&["16400", "public", "customers", "r", "1", "id", "23"]),
+            row(&["16400", "public", "customers", "r", "2", "ssn", "25"]),
+            row(&["16400", "public", "customers", "r", "3", "email", "25"]),
+            row(&["16500", "public", "orders", "r", "1", "id", "23"]),
+            row(&["16500", "public", "orders", "r", "2", "note", "25"]),
+            row(&["16600", "public", "v", "v", "1", "id", "23"]),
+            row(&["16600", "public", "v", "v", "2", "s", "25"]),
+        ];
+        let views = vec![row(&[
+            "16600",
+            " SELECT customers.id, upper(customers.ssn) AS s FROM customers;",
+        ])];
+        let fns = vec![row(&["public", "leak"])];
+        Snapshot::from_rows(rels, views, fns, 1).expect("valid rows")
+    }
+
+    fn eval(sql: &str) -> Result<StatementMasking, Box<Denial>> {
+        let policy = Policy::from_yaml(POLICY, "test").expect("policy");
+        let profile = policy.profile("analyst").expect("analyst");
+        let snap = snapshot();
+        let index = MaskIndex::build(&snap, &profile.masks);
+        let path = vec!["pg_catalog".to_owned(), "public".to_owned()];
+        let e = Evaluation {
+            snapshot: &snap,
+            index: &index,
+            masks: &profile.masks,
+            profile: "analyst",
+            search_path: Some(&path),
+        };
+        let analysis = crate::sql::analyze(sql).expect("parses");
+        e.evaluate(&analysis, &|_| None)
+    }
+
+    fn rule(sql: &str) -> String {
+        match eval(sql) {
+            Err(d) => d.rule,
+            Ok(m) => panic!("{sql}: expected a refusal, got {m:?}"),
+        }
+    }
+
+    #[test]
+    fn derived_values_and_plain_reads() {
+        let m = eval("select upper(ssn) from customers").expect("allowed");
+        assert!(m.derived && m.scrub_messages);
+        assert!(m.masked_columns.contains("public.customers.ssn"));
+        let m = eval("select id, upper(email) from customers").expect("allowed");
+        assert!(!m.derived, "no masked column in an expression");
+        assert!(m.scrub_messages, "reads a table with masked columns");
+        let m = eval("select row_to_json(c) from customers c").expect("allowed");
+        assert!(m.derived, "whole row");
+        let m = eval("select c from customers c").expect("allowed");
+        assert!(m.derived, "bare whole row");
+        let m = eval("select upper(note) from orders").expect("allowed");
+        assert!(m.is_clear(), "{m:?}");
+        let m = eval("select leak(1)").expect("allowed");
+        assert!(m.derived, "user function");
+        let m = eval("select query_to_xml('select 1', true, false, '')").expect("allowed");
+        assert!(m.derived, "dynamic SQL");
+    }
+
+    #[test]
+    fn refusals() {
+        assert_eq!(
+            rule("insert into orders select id, ssn from customers"),
+            "masking-copy"
+        );
+        assert_eq!(
+            rule("create table x as select * from customers"),
+            "masking-copy"
+        );
+        assert_eq!(
+            rule("alter table customers rename column ssn to x"),
+            "masking-ddl"
+        );
+        assert_eq!(
+            rule("select set_config('a.b', ssn, false) from customers"),
+            "masking-side-channel"
+        );
+        assert_eq!(
+            rule("select 1 from customers where pg_notify('c', ssn) is null"),
+            "masking-side-channel"
+        );
+        assert_eq!(rule("do $$ begin end $$"), "masking-code");
+        assert_eq!(
+            rule("create function f() returns int language sql as 'select 1'"),
+            "masking-code"
+        );
+        assert!(eval("update orders set note = 'x' where id = 1").is_ok());
+        assert!(eval("alter table orders add column y int").is_ok());
+    }
+
+    #[test]
+    fn copy_plans() {
+        let m = eval("copy customers to stdout").expect("allowed");
+        let plan = m.copy.expect("copy plan");
+        match plan.columns {
+            CopyColumns::Each(cols) => {
+                assert_eq!(cols.len(), 3);
+                assert!(cols[0].is_none() && cols[2].is_none());
+                assert_eq!(cols[1].as_ref().map(|c| c.type_oid), Some(25));
+            }
+            CopyColumns::All => panic!("traceable"),
+        }
+        let m = eval("copy (select ssn, id, upper(ssn) from customers) to stdout with (format csv, delimiter '|')")
+            .expect("allowed");
+        let plan = m.copy.expect("copy plan");
+        assert_eq!(plan.delimiter, b'|');
+        match plan.columns {
+            CopyColumns::Each(cols) => {
+                assert_eq!(cols.len(), 3);
+                assert!(cols[0].is_some() && cols[1].is_none() && cols[2].is_some());
+            }
+            CopyColumns::All => panic!("traceable"),
+        }
+        let m = eval("copy (select * from customers c join orders o on o.id = c.id) to stdout")
+            .expect("allowed");
+        assert!(matches!(m.copy.map(|p| p.columns), Some(CopyColumns::All)));
+        assert_eq!(
+            rule("copy customers to stdout with (format csv, delimiter '||')"),
+            "masking-copy-options"
+        );
+    }
+
+    #[test]
+    fn view_columns_follow_their_definition() {
+        let policy = Policy::from_yaml(POLICY, "test").expect("policy");
+        let profile = policy.profile("analyst").expect("analyst");
+        let snap = snapshot();
+        let index = MaskIndex::build(&snap, &profile.masks);
+        assert!(
+            index.column(crate::catalog::Oid(16600), 2).is_some(),
+            "v.s = upper(ssn)"
+        );
+        assert!(
+            index.column(crate::catalog::Oid(16600), 1).is_none(),
+            "v.id is clear"
+        );
+        assert!(index.column(crate::catalog::Oid(16400), 2).is_some());
+    }
+}
