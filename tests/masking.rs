@@ -117,7 +117,8 @@ fn env_with(policy: &str, derived: Option<&str>) -> Env {
              '[1, 2]', '{}', NULL, 'other', 'Oslo');
          create table orders(id int primary key, customer_id int, amount int);
          insert into orders values (10, 1, 5), (11, 2, 7);
-         create view customer_contacts as select id, ssn, upper(email) as email_upper, city from customers;",
+         create view customer_contacts as select id, ssn, upper(email) as email_upper, city from customers;
+         grant select on all tables in schema public to public;",
     );
     let derived_line = derived
         .map(|d| format!("  derived: {d}\n"))
@@ -736,4 +737,58 @@ async fn masks_without_a_catalog_credential_refuse_to_start() {
         panic!("masks need a catalog credential: pgward must refuse to start");
     };
     assert!(err.contains("catalog"), "{err}");
+}
+
+/// A client that never asks for a description (Parse, Bind, Execute, Sync):
+/// pgward describes the portal itself, so the rows are still masked, in text
+/// and in binary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undescribed_portals_are_masked_too() {
+    let env = env();
+    let mut conn = RawConn::connect(env.pgward.port());
+    conn.startup(&[("user", TRUST_USER), ("database", APP_DB)], None);
+    let parse = {
+        let mut b = b"s1\0select id, ssn from customers where id = 1\0".to_vec();
+        b.extend_from_slice(&0i16.to_be_bytes());
+        raw::frame(b'P', &b)
+    };
+    let bind = |format: i16| {
+        let mut b = b"\0s1\0".to_vec();
+        b.extend_from_slice(&0i16.to_be_bytes());
+        b.extend_from_slice(&0i16.to_be_bytes());
+        b.extend_from_slice(&1i16.to_be_bytes());
+        b.extend_from_slice(&format.to_be_bytes());
+        raw::frame(b'B', &b)
+    };
+    let execute = raw::frame(b'E', b"\0\0\0\0\0");
+    let mut batch = parse.clone();
+    for format in [0i16, 1] {
+        batch.extend(bind(format));
+        batch.extend(&execute);
+    }
+    batch.extend(raw::sync());
+    conn.send(&batch);
+    let msgs = conn.read_until(b'Z');
+    let tags: Vec<char> = msgs.iter().map(|(t, _)| *t as char).collect();
+    if let Some((_, e)) = msgs.iter().find(|(t, _)| *t == b'E') {
+        panic!("error: {:?}", raw::error_fields(e));
+    }
+    assert_eq!(
+        tags,
+        vec!['1', '2', 'D', 'C', '2', 'D', 'C', 'Z'],
+        "no RowDescription reaches a client that did not ask"
+    );
+    let values: Vec<Vec<u8>> = msgs
+        .iter()
+        .filter(|(t, _)| *t == b'D')
+        .map(|(_, body)| {
+            // Two columns: skip id, return ssn.
+            let id_len = i32::from_be_bytes([body[2], body[3], body[4], body[5]]) as usize;
+            let at = 6 + id_len;
+            let len = i32::from_be_bytes([body[at], body[at + 1], body[at + 2], body[at + 3]]);
+            body[at + 4..at + 4 + len as usize].to_vec()
+        })
+        .collect();
+    assert_eq!(values[0], b"*******6789", "text");
+    assert_eq!(values[1], b"*******6789", "binary text is the same bytes");
 }

@@ -259,12 +259,12 @@ impl Relay {
                         (Some(r), Some(g)) => r.frontend(&f, g.take_masking())?,
                         _ => None,
                     };
+                    if let Some(extra) = injected {
+                        server.queue(extra);
+                    }
                     match verdict {
                         None | Some(Verdict::Forward) => server.queue(f.into_bytes()),
                         Some(Verdict::Replace(substitute)) => server.queue(substitute),
-                    }
-                    if let Some(extra) = injected {
-                        server.queue(extra);
                     }
                 }
             }

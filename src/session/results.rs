@@ -6,15 +6,15 @@
 //! every DataRow is matched to its RowDescription and result formats — also
 //! in the extended protocol, where an Execute's rows come with no
 //! RowDescription at all — and every COPY stream to the statement that
-//! started it. After a Parse, pgward asks the server to describe the
-//! statement itself (and swallows the answer) so the columns are known even
-//! when the client never asks.
+//! started it. Before an Execute whose portal and statement the client never
+//! had described, pgward asks the server to describe the portal itself (and
+//! swallows the answer), so the columns of every row are known.
 //!
 //! This runs only for sessions whose profile has masks. With a description
 //! that masks nothing, DataRows are forwarded as the bytes that arrived.
 
 use bytes::{BufMut, Bytes, BytesMut};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use crate::catalog::{Oid, Snapshot};
@@ -59,6 +59,7 @@ enum Pending {
     },
     DescribePortal {
         name: Bytes,
+        injected: bool,
     },
     Execute {
         portal: Bytes,
@@ -122,6 +123,12 @@ pub struct ResultMasker {
     cursor_taint: bool,
     /// The catalog lacked a relation or column a result named.
     pub saw_unknown: bool,
+    /// Frontend view: statements the client has asked to describe since
+    /// they were (re)parsed.
+    described_statements: HashSet<Bytes>,
+    /// Frontend view: bound portals, and whether their columns will have
+    /// been described (by the client or by pgward) before rows arrive.
+    bound: HashMap<Bytes, bool>,
 }
 
 fn unknown_masking() -> Arc<StatementMasking> {
@@ -152,7 +159,7 @@ impl ResultMasker {
     }
 
     /// Follows a frontend message. `masking` is the guard's result for Query
-    /// and Parse. Returns a frame to send right after it, if any.
+    /// and Parse. Returns a frame to send right before it, if any.
     pub fn frontend(
         &mut self,
         frame: &Frame,
@@ -175,20 +182,14 @@ impl ResultMasker {
                     name: name.clone(),
                     masking,
                 });
-                self.pending.push_back(Pending::DescribeStatement {
-                    name: name.clone(),
-                    injected: true,
-                });
-                let mut d = BytesMut::with_capacity(name.len() + 7);
-                let mut b = Vec::with_capacity(name.len() + 2);
-                b.push(b'S');
-                b.extend_from_slice(&name);
-                b.push(0);
-                put(&mut d, b'D', &b);
-                return Ok(Some(d.freeze()));
+                self.described_statements.remove(&name);
             }
             b'B' => {
                 let bind = extended::bind(body).ok_or(ResultsError::Malformed("Bind"))?;
+                let statement = Bytes::copy_from_slice(bind.statement);
+                let described = self.described_statements.contains(&statement);
+                self.bound
+                    .insert(Bytes::copy_from_slice(bind.portal), described);
                 self.pending.push_back(Pending::Bind {
                     portal: Bytes::copy_from_slice(bind.portal),
                     statement: Bytes::copy_from_slice(bind.statement),
@@ -200,28 +201,56 @@ impl ResultMasker {
                     extended::target(body).ok_or(ResultsError::Malformed("Describe"))?;
                 let name = Bytes::copy_from_slice(name);
                 self.pending.push_back(if kind == b'S' {
+                    self.described_statements.insert(name.clone());
                     Pending::DescribeStatement {
                         name,
                         injected: false,
                     }
                 } else {
-                    Pending::DescribePortal { name }
+                    self.bound.insert(name.clone(), true);
+                    Pending::DescribePortal {
+                        name,
+                        injected: false,
+                    }
                 });
             }
             b'E' => {
-                let portal =
-                    extended::execute_portal(body).ok_or(ResultsError::Malformed("Execute"))?;
-                self.pending.push_back(Pending::Execute {
-                    portal: Bytes::copy_from_slice(portal),
-                });
+                let portal = Bytes::copy_from_slice(
+                    extended::execute_portal(body).ok_or(ResultsError::Malformed("Execute"))?,
+                );
+                // Rows of an Execute come without a RowDescription: if the
+                // client has not had the portal or its statement described,
+                // pgward asks (and swallows the answer).
+                let injected = match self.bound.get_mut(&portal) {
+                    Some(true) => None,
+                    _ => {
+                        self.bound.insert(portal.clone(), true);
+                        self.pending.push_back(Pending::DescribePortal {
+                            name: portal.clone(),
+                            injected: true,
+                        });
+                        let mut b = Vec::with_capacity(portal.len() + 2);
+                        b.push(b'P');
+                        b.extend_from_slice(&portal);
+                        b.push(0);
+                        let mut d = BytesMut::with_capacity(b.len() + 5);
+                        put(&mut d, b'D', &b);
+                        Some(d.freeze())
+                    }
+                };
+                self.pending.push_back(Pending::Execute { portal });
+                return Ok(injected);
             }
             b'C' => {
                 let (kind, name) =
                     extended::target(body).ok_or(ResultsError::Malformed("Close"))?;
-                self.pending.push_back(Pending::Close {
-                    kind,
-                    name: Bytes::copy_from_slice(name),
-                });
+                let name = Bytes::copy_from_slice(name);
+                if kind == b'S' {
+                    self.described_statements.remove(&name);
+                } else {
+                    self.bound.remove(&name);
+                }
+                self.pending.push_back(Pending::Close { kind, name });
             }
             b'S' => self.pending.push_back(Pending::Sync),
             b'F' => self.pending.push_back(Pending::FunctionCall),
@@ -385,11 +414,15 @@ impl ResultMasker {
                             return Ok(Action::Swallow);
                         }
                     }
-                    Some(Pending::DescribePortal { name }) => {
+                    Some(Pending::DescribePortal { name, injected }) => {
+                        let injected = *injected;
                         if let Some(p) = self.portals.get_mut(name) {
                             p.desc = Some(Some(desc));
                         }
                         self.advance(view);
+                        if injected {
+                            return Ok(Action::Swallow);
+                        }
                     }
                     _ => {
                         let masking = self.front_masking().unwrap_or_else(unknown_masking);
@@ -415,11 +448,15 @@ impl ResultMasker {
                         return Ok(Action::Swallow);
                     }
                 }
-                Some(Pending::DescribePortal { name }) => {
+                Some(Pending::DescribePortal { name, injected }) => {
+                    let injected = *injected;
                     if let Some(p) = self.portals.get_mut(name) {
                         p.desc = Some(None);
                     }
                     self.advance(view);
+                    if injected {
+                        return Ok(Action::Swallow);
+                    }
                 }
                 _ => {}
             },
