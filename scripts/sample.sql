@@ -97,6 +97,18 @@ JOIN (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM shop.customers) AS c
 WHERE NOT EXISTS (SELECT 1 FROM shop.orders)
 ORDER BY g;
 
+-- A demo login that the example policy (policies/default.yaml) maps to the
+-- analyst profile, which sees customers' personal data masked.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'analyst-ann') THEN
+        CREATE ROLE "analyst-ann" LOGIN PASSWORD 'analyst';
+    END IF;
+END
+$$;
+GRANT USAGE ON SCHEMA shop TO "analyst-ann";
+GRANT SELECT ON ALL TABLES IN SCHEMA shop TO "analyst-ann";
+
 COMMIT;
 
 ANALYZE shop.customers;
