@@ -308,7 +308,8 @@ impl Evaluation<'_> {
         out.taints_cursors |= derived && (st.kind == "DeclareCursorStmt" || opaque_call);
         if let Some(c) = &lineage.copy_to {
             if c.to_stdout {
-                out.copy = Some(self.copy_plan(c, st, &masked, &names, derived, i)?);
+                let plan = self.copy_plan(c, st, &masked, &names, derived, i)?;
+                out.add_copy(plan);
             }
         }
         Ok(())
@@ -480,10 +481,22 @@ impl StatementMasking {
         self.scrub_messages |= other.scrub_messages;
         self.taints_cursors |= other.taints_cursors;
         self.fetches |= other.fetches;
-        if other.copy.is_some() {
-            self.copy = other.copy;
+        if let Some(plan) = other.copy {
+            self.add_copy(plan);
         }
         self.masked_columns.extend(other.masked_columns);
+    }
+
+    /// One request with two COPYs cannot tell which stream is which from
+    /// the CopyOutResponse alone: both are then masked whole.
+    fn add_copy(&mut self, plan: CopyPlan) {
+        self.copy = Some(match self.copy.take() {
+            None => plan,
+            Some(_) => CopyPlan {
+                columns: CopyColumns::All,
+                ..plan
+            },
+        });
     }
 
     /// Nothing to do for this request's results.
@@ -632,6 +645,11 @@ masks:
         assert_eq!(
             rule("copy customers to stdout with (format csv, delimiter '||')"),
             "masking-copy-options"
+        );
+        let m = eval("copy orders to stdout; copy customers to stdout").expect("allowed");
+        assert!(
+            matches!(m.copy.map(|p| p.columns), Some(CopyColumns::All)),
+            "two streams in one request are masked whole"
         );
     }
 
