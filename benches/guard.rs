@@ -1,9 +1,10 @@
 //! Cost of the statement guard per request: analysing SQL with PostgreSQL's
 //! own parser (a cache miss), finding it in the analysis cache (a hit), and
-//! the policy decision that follows.
+//! the policy decision that follows, and stamping the attribution comment.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use pgward::policy::{decide, DecisionContext, Policy};
+use pgward::session::stamping::{Attribution, DEFAULT_BRANCH};
 use pgward::sql::{analyze, AnalysisCache};
 
 const STATEMENTS: &[(&str, &str)] = &[
@@ -45,6 +46,18 @@ fn bench(c: &mut Criterion) {
         let _ = cache.get_or_analyze(sql);
         group.bench_with_input(BenchmarkId::new("cache_hit", name), sql, |b, sql| {
             b.iter(|| cache.get_or_analyze(sql))
+        });
+        // What a simple Query pays for attribution: one merged or appended
+        // comment, one new String (a Parse pays it once per prepared name).
+        let attribution = Attribution::new(
+            "alice@example.com",
+            "read_only",
+            DEFAULT_BRANCH,
+            "00112233445566ff",
+            "pgbench",
+        );
+        group.bench_with_input(BenchmarkId::new("stamp", name), sql, |b, sql| {
+            b.iter(|| attribution.apply(sql, None).map(|s| s.len()))
         });
         group.bench_with_input(
             BenchmarkId::new("cache_hit_and_decide", name),

@@ -5,6 +5,8 @@
 //! framing, [`upstream`] and [`tls`] the connection to the database, and
 //! [`cancel`] the mapping of cancel keys.
 
+pub mod attribution;
+pub mod audit;
 pub mod auth;
 pub mod cancel;
 pub mod catalog;

@@ -56,6 +56,10 @@ pub struct Profile {
     pub allow_functions: Vec<QualifiedGlob>,
     /// The policy's masks that apply to this profile.
     pub masks: Arc<ProfileMasks>,
+    /// Statements carry the attribution comment.
+    pub stamp: bool,
+    /// The stamp also carries a per-statement traceparent.
+    pub traceparent: bool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -505,6 +509,8 @@ impl Compiler<'_> {
             volatile_functions: super::model::VolatileFunctions::Allow,
             allow_functions: Vec::new(),
             masks: Arc::default(),
+            stamp: true,
+            traceparent: false,
         });
         p.name = name.to_owned();
         p.description = def.description.clone().or(p.description);
@@ -560,6 +566,12 @@ impl Compiler<'_> {
         if let Some(list) = &def.allow_functions {
             p.allow_functions
                 .extend(list.items().into_iter().map(QualifiedGlob::new));
+        }
+        if let Some(s) = def.stamp {
+            p.stamp = s;
+        }
+        if let Some(t) = def.traceparent {
+            p.traceparent = t;
         }
         p
     }

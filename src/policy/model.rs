@@ -225,6 +225,13 @@ pub struct ProfileDef {
     pub volatile_functions: Option<VolatileFunctions>,
     /// Functions exempt from `volatile_functions: write` (`name` or `schema.name` globs).
     pub allow_functions: Option<OneOrMany>,
+    /// `false` forwards statements without pgward's attribution comment
+    /// (for servers or tools that must see the client's exact text).
+    pub stamp: Option<bool>,
+    /// `true` adds a fresh W3C traceparent to every statement's stamp. Off by
+    /// default: a per-statement value makes every text unique, which defeats
+    /// server-side plan caches and statement statistics keyed by text.
+    pub traceparent: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

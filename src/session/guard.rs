@@ -26,6 +26,8 @@ use crate::wire::backend::{ErrorReport, ErrorSummary, SqlState};
 use crate::wire::frame::put_frame;
 use crate::wire::Frame;
 
+use super::stamping::{self, Attribution};
+
 /// Statements longer than this are analyzed but not cached (they would evict
 /// the short, repeated statements the cache exists for).
 const MAX_CACHED_STATEMENT: usize = 64 * 1024;
@@ -42,7 +44,37 @@ pub enum Verdict {
     Replace(Bytes),
 }
 
-type Shared = Arc<Result<Analysis, ParseFailure>>;
+/// How a request was decided, as the audit trail records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Allow,
+    /// Allowed, but the rule would have denied it.
+    Observe {
+        rule: String,
+    },
+    Deny {
+        rule: String,
+    },
+}
+
+/// The facts of one decided request, kept for the audit trail only when
+/// the session records them (nothing is copied otherwise).
+pub struct Decided {
+    /// `Q`, `P` or `F`.
+    pub kind: u8,
+    pub outcome: Outcome,
+    pub profile: String,
+    /// The statement text as the client sent it (not the stamped text).
+    pub sql: Option<String>,
+    pub analysis: Option<Shared>,
+    pub masking: Option<Arc<StatementMasking>>,
+    /// The traceparent pgward put into the stamp.
+    pub traceparent: Option<String>,
+    /// A valid traceparent the client's own comment carried.
+    pub client_traceparent: Option<String>,
+}
+
+pub type Shared = Arc<Result<Analysis, ParseFailure>>;
 
 /// A denial whose marker is in flight; its error comes back in `batch`.
 struct PendingDenial {
@@ -119,6 +151,13 @@ pub struct Guard {
     /// A DDL statement was forwarded; its effect is visible once the
     /// transaction it ran in is over.
     ddl_forwarded: bool,
+    /// What the stamp says about this session.
+    attribution: Attribution,
+    /// The analysis of the last Query/Parse decided.
+    last_analysis: Option<Shared>,
+    /// Keep a [`Decided`] per request (the session is audited).
+    record: bool,
+    decided: Option<Decided>,
 }
 
 /// What masking decisions are taken against: a catalog snapshot and the
@@ -155,6 +194,7 @@ impl Guard {
         resolution: Resolution,
         search_path: SearchPath,
         masking: Option<MaskState>,
+        attribution: Attribution,
     ) -> Self {
         let generation = store.current().generation;
         Guard {
@@ -174,7 +214,25 @@ impl Guard {
             masking,
             last_masking: None,
             ddl_forwarded: false,
+            attribution,
+            last_analysis: None,
+            record: false,
+            decided: None,
         }
+    }
+
+    /// Keep the facts of every decided request for [`Guard::take_decided`].
+    pub fn record_decisions(&mut self) {
+        self.record = true;
+    }
+
+    /// The facts of the Query, Parse or FunctionCall just decided.
+    pub fn take_decided(&mut self) -> Option<Decided> {
+        self.decided.take()
+    }
+
+    pub fn attribution(&self) -> &Attribution {
+        &self.attribution
     }
 
     pub fn profile_name(&self) -> &str {
@@ -365,6 +423,7 @@ impl Guard {
             self.resolution = installed.policy.resolve(&self.identity);
             self.generation = installed.generation;
             if before != self.resolution.profile.name {
+                self.attribution.set_profile(&self.resolution.profile.name);
                 info!(
                     from = %before,
                     to = %self.resolution.profile.name,
@@ -412,6 +471,7 @@ impl Guard {
                     .iter()
                     .any(|e| value.eq_ignore_ascii_case(e));
             }
+            "application_name" => self.attribution.set_application(value),
             _ => {}
         }
     }
@@ -424,16 +484,29 @@ impl Guard {
                 let sql = query_text(frame.body()).ok_or(GuardError::Malformed("Query"))?;
                 let batch = self.sent_batches;
                 self.sent_batches += 1;
-                let decision = self.decide_sql(std::str::from_utf8(sql));
-                Ok(self.apply(decision, batch, marker_query))
+                let text = std::str::from_utf8(sql);
+                let decision = self.decide_sql(text);
+                let stamped = self.stamp(&decision, text.ok(), b'Q');
+                let verdict = self.apply(decision, batch, marker_query);
+                Ok(match (verdict, stamped) {
+                    (Verdict::Forward, Some(s)) => Verdict::Replace(stamping::query_frame(&s)),
+                    (v, _) => v,
+                })
             }
             b'P' => {
-                let (name, sql) =
+                let (name, sql, params) =
                     parse_fields(frame.body()).ok_or(GuardError::Malformed("Parse"))?;
                 let batch = self.sent_batches;
-                let decision = self.decide_sql(std::str::from_utf8(sql));
-                let name = name.to_vec();
-                Ok(self.apply(decision, batch, move || marker_parse(&name)))
+                let text = std::str::from_utf8(sql);
+                let decision = self.decide_sql(text);
+                let stamped = self.stamp(&decision, text.ok(), b'P');
+                let verdict = self.apply(decision, batch, || marker_parse(name));
+                Ok(match (verdict, stamped) {
+                    (Verdict::Forward, Some(s)) => {
+                        Verdict::Replace(stamping::parse_frame(name, &s, params))
+                    }
+                    (v, _) => v,
+                })
             }
             b'F' => {
                 let batch = self.sent_batches;
@@ -463,6 +536,9 @@ impl Guard {
                         crate::policy::model::Mode::Observe => Decision::Observe(denial),
                     }
                 };
+                self.last_analysis = None;
+                self.last_masking = None;
+                self.note(b'F', &decision, None, None, None);
                 Ok(self.apply(decision, batch, marker_query))
             }
             b'S' => {
@@ -528,6 +604,7 @@ impl Guard {
         let ctx = DecisionContext {
             search_path: cands.as_deref(),
         };
+        self.last_analysis = Some(Arc::clone(&analysis));
         let mut decision = decide(&profile, &analysis, ctx);
         if let (Decision::Allow, Ok(a)) = (&decision, analysis.as_ref()) {
             // EXECUTE runs what PREPARE stored: decide that again, under today's policy.
@@ -594,6 +671,73 @@ impl Guard {
                 self.search_path = SearchPath::Unknown;
             }
         }
+    }
+
+    /// The stamped text of an allowed request, or `None` to forward it as
+    /// sent. Only text the parser accepted under the server's current string
+    /// syntax is stamped: the comment lexer relies on both. Also records the
+    /// request for the audit trail.
+    fn stamp(&mut self, decision: &Decision, sql: Option<&str>, kind: u8) -> Option<String> {
+        let profile = &self.resolution.profile;
+        let parsed = self
+            .last_analysis
+            .as_ref()
+            .is_some_and(|a| a.as_ref().is_ok());
+        let stampable = profile.stamp
+            && parsed
+            && self.strings == Strings::Conforming
+            && self.encoding_safe
+            && !matches!(decision, Decision::Deny(_));
+        let wants_trace = stampable && profile.traceparent;
+        let client_tp = match sql {
+            Some(sql) if self.record || wants_trace => crate::attribution::client_comment(sql)
+                .and_then(|c| c.traceparent().map(str::to_owned)),
+            _ => None,
+        };
+        let tp = if wants_trace {
+            stamping::child_traceparent(client_tp.as_deref())
+        } else {
+            None
+        };
+        let stamped = match sql {
+            Some(sql) if stampable => self.attribution.apply(sql, tp.as_deref()),
+            _ => None,
+        };
+        let tp = tp.filter(|_| stamped.is_some());
+        self.note(kind, decision, sql, tp, client_tp);
+        stamped
+    }
+
+    fn note(
+        &mut self,
+        kind: u8,
+        decision: &Decision,
+        sql: Option<&str>,
+        traceparent: Option<String>,
+        client_traceparent: Option<String>,
+    ) {
+        if !self.record {
+            return;
+        }
+        let outcome = match decision {
+            Decision::Allow => Outcome::Allow,
+            Decision::Observe(d) => Outcome::Observe {
+                rule: d.rule.clone(),
+            },
+            Decision::Deny(d) => Outcome::Deny {
+                rule: d.rule.clone(),
+            },
+        };
+        self.decided = Some(Decided {
+            kind,
+            outcome,
+            profile: self.resolution.profile.name.clone(),
+            sql: sql.map(str::to_owned),
+            analysis: self.last_analysis.clone(),
+            masking: self.last_masking.clone(),
+            traceparent,
+            client_traceparent,
+        });
     }
 
     fn candidates(&self) -> Option<Vec<String>> {
@@ -693,8 +837,9 @@ fn query_text(body: &[u8]) -> Option<&[u8]> {
     Some(text)
 }
 
-/// Statement name and SQL of a Parse body (parameter types are not needed).
-fn parse_fields(body: &[u8]) -> Option<(&[u8], &[u8])> {
+/// Statement name, SQL and the parameter-type section (count and OIDs, as
+/// sent) of a Parse body.
+fn parse_fields(body: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
     let n1 = body.iter().position(|&b| b == 0)?;
     let rest = &body[n1 + 1..];
     let n2 = rest.iter().position(|&b| b == 0)?;
@@ -706,7 +851,7 @@ fn parse_fields(body: &[u8]) -> Option<(&[u8], &[u8])> {
     if count < 0 || after.len() != 2 + 4 * count as usize {
         return None;
     }
-    Some((&body[..n1], &rest[..n2]))
+    Some((&body[..n1], &rest[..n2], after))
 }
 
 fn marker_query() -> Bytes {
@@ -807,7 +952,10 @@ mod tests {
         let mut body = b"s1\0select 1\0".to_vec();
         body.extend_from_slice(&1i16.to_be_bytes());
         body.extend_from_slice(&23i32.to_be_bytes());
-        assert_eq!(parse_fields(&body), Some((&b"s1"[..], &b"select 1"[..])));
+        assert_eq!(
+            parse_fields(&body),
+            Some((&b"s1"[..], &b"select 1"[..], &body[12..]))
+        );
         body.push(0);
         assert_eq!(parse_fields(&body), None, "trailing bytes are refused");
         assert_eq!(

@@ -6,6 +6,7 @@ pub mod guard;
 pub mod peer;
 pub mod relay;
 pub mod results;
+pub mod stamping;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -207,7 +208,7 @@ pub async fn run(tcp: TcpStream, peer_addr: SocketAddr, shared: Arc<Shared>) {
     async move {
         let started = Instant::now();
         let mut facts = Facts::default();
-        let result = drive(tcp, peer_addr, &shared, &mut facts).await;
+        let result = drive(tcp, peer_addr, &shared, &mut facts, id).await;
         let duration_ms = started.elapsed().as_millis() as u64;
         let user = facts.user.as_deref().unwrap_or("");
         match result {
@@ -246,6 +247,7 @@ async fn drive(
     peer_addr: SocketAddr,
     shared: &Shared,
     facts: &mut Facts,
+    id: SessionId,
 ) -> Result<Option<RelayEnd>, SessionError> {
     let _ = tcp.set_nodelay(true);
     let limits = &shared.config.limits;
@@ -316,7 +318,7 @@ async fn drive(
             .unwrap_or_default(),
         tls_subject: client.stream.client_cert_subject(),
     };
-    let (guard, upstream_startup) = guard_for(&startup, identity, shared);
+    let (guard, upstream_startup) = guard_for(&startup, identity, shared, id);
     facts.profile = guard.as_ref().map(|g| g.profile_name().to_owned());
     let (result, to_client_mid_frame) = run_connected(
         &mut client,
@@ -384,6 +386,7 @@ fn guard_for(
     startup: &StartupMessage,
     identity: Identity,
     shared: &Shared,
+    id: SessionId,
 ) -> (Option<Guard>, Bytes) {
     let service_user = shared
         .local_auth
@@ -425,6 +428,13 @@ fn guard_for(
         Arc::clone(&shared.catalogs),
         shared.catalogs.database(&database),
     );
+    let attribution = stamping::Attribution::new(
+        identity.user_str(),
+        &resolution.profile.name,
+        branch_for(startup),
+        &id.to_string(),
+        identity.application.as_deref().unwrap_or(""),
+    );
     let guard = Guard::new(
         Arc::clone(&shared.policy),
         Arc::clone(&shared.analysis_cache),
@@ -432,8 +442,15 @@ fn guard_for(
         resolution,
         search_path,
         Some(masking),
+        attribution,
     );
     (Some(guard), bytes)
+}
+
+/// The branch a session works on. Every session is on the default branch
+/// until branch selection decides otherwise from the startup packet.
+pub fn branch_for(_startup: &StartupMessage) -> &'static str {
+    stamping::DEFAULT_BRANCH
 }
 
 async fn run_connected(

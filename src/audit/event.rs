@@ -1,0 +1,360 @@
+//! One audit event: what happened, when, with which facts, under an id that
+//! stays unique across restarts so a downstream store can drop the duplicates
+//! that at-least-once delivery produces.
+//!
+//! Attributes are an ordered list rather than a struct so that a new fact is
+//! one more `with(...)` call and one more key constant, not a schema change in
+//! the spool, the JSON line and the OTLP mapping at once.
+
+use serde::de::{MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Attribute keys. OpenTelemetry semantic-convention names where one exists,
+/// `pgward.*` otherwise.
+pub mod attr {
+    pub const DB_SYSTEM_NAME: &str = "db.system.name";
+    pub const DB_NAMESPACE: &str = "db.namespace";
+    pub const DB_OPERATION_NAME: &str = "db.operation.name";
+    pub const DB_COLLECTION_NAME: &str = "db.collection.name";
+    pub const DB_QUERY_TEXT: &str = "db.query.text";
+    pub const DB_RESPONSE_STATUS_CODE: &str = "db.response.status_code";
+    pub const SERVER_ADDRESS: &str = "server.address";
+    pub const SERVER_PORT: &str = "server.port";
+    pub const CLIENT_ADDRESS: &str = "client.address";
+    pub const USER_NAME: &str = "user.name";
+    pub const SESSION_ID: &str = "session.id";
+    pub const SECURITY_RULE_NAME: &str = "security_rule.name";
+    pub const PROFILE: &str = "pgward.profile";
+    pub const DECISION: &str = "pgward.decision";
+    pub const BRANCH: &str = "pgward.branch";
+    pub const TOOL: &str = "pgward.tool";
+    pub const MASKED_COLUMNS: &str = "pgward.masked_columns";
+    pub const ROWS: &str = "pgward.rows";
+    pub const DURATION_NS: &str = "pgward.duration_ns";
+    pub const BYTES_IN: &str = "pgward.bytes_in";
+    pub const BYTES_OUT: &str = "pgward.bytes_out";
+    pub const AUTH_OUTCOME: &str = "pgward.auth.outcome";
+    pub const STATEMENT_CLASS: &str = "pgward.statement.class";
+    pub const OBJECTS: &str = "pgward.objects";
+    /// Events lost to an overflow policy since the previous written event.
+    pub const AUDIT_DROPPED: &str = "pgward.audit.dropped";
+    /// The event id, repeated as an attribute on the OTLP record, where a log
+    /// record has no id field of its own.
+    pub const EVENT_ID: &str = "pgward.event.id";
+}
+
+/// Longest string attribute kept, in bytes. A full statement text can be
+/// megabytes; the spool line, the queue slot and the OTLP batch all scale
+/// with it, so one huge statement must not be able to blow their bounds.
+pub const MAX_STR_BYTES: usize = 32 * 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    SessionStart,
+    SessionEnd,
+    Statement,
+    PolicyReload,
+    ProxyStart,
+    ProxyStop,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::SessionStart => "session_start",
+            EventKind::SessionEnd => "session_end",
+            EventKind::Statement => "statement",
+            EventKind::PolicyReload => "policy_reload",
+            EventKind::ProxyStart => "proxy_start",
+            EventKind::ProxyStop => "proxy_stop",
+        }
+    }
+
+    /// The OTLP event name: namespaced so it cannot collide with other
+    /// producers' events in a shared backend.
+    pub fn event_name(self) -> &'static str {
+        match self {
+            EventKind::SessionStart => "pgward.session.start",
+            EventKind::SessionEnd => "pgward.session.end",
+            EventKind::Statement => "pgward.statement",
+            EventKind::PolicyReload => "pgward.policy.reload",
+            EventKind::ProxyStart => "pgward.proxy.start",
+            EventKind::ProxyStop => "pgward.proxy.stop",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AttrValue {
+    Bool(bool),
+    Int(i64),
+    Str(String),
+    StrArray(Vec<String>),
+}
+
+impl From<&str> for AttrValue {
+    fn from(v: &str) -> Self {
+        AttrValue::Str(v.to_string())
+    }
+}
+impl From<String> for AttrValue {
+    fn from(v: String) -> Self {
+        AttrValue::Str(v)
+    }
+}
+impl From<i64> for AttrValue {
+    fn from(v: i64) -> Self {
+        AttrValue::Int(v)
+    }
+}
+impl From<u64> for AttrValue {
+    /// Saturates: counters beyond i64 (OTLP's integer) are not meaningful.
+    fn from(v: u64) -> Self {
+        AttrValue::Int(i64::try_from(v).unwrap_or(i64::MAX))
+    }
+}
+impl From<u16> for AttrValue {
+    fn from(v: u16) -> Self {
+        AttrValue::Int(i64::from(v))
+    }
+}
+impl From<bool> for AttrValue {
+    fn from(v: bool) -> Self {
+        AttrValue::Bool(v)
+    }
+}
+impl From<Vec<String>> for AttrValue {
+    fn from(v: Vec<String>) -> Self {
+        AttrValue::StrArray(v)
+    }
+}
+
+pub type AttrKey = Cow<'static, str>;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    pub id: String,
+    /// Unix time in nanoseconds.
+    pub ts: u64,
+    pub kind: EventKind,
+    #[serde(serialize_with = "ser_attrs", deserialize_with = "de_attrs")]
+    pub attrs: Vec<(AttrKey, AttrValue)>,
+}
+
+impl AuditEvent {
+    /// A new event stamped now, with a fresh id and `db.system.name`.
+    pub fn new(kind: EventKind) -> AuditEvent {
+        AuditEvent {
+            id: new_event_id(),
+            ts: unix_nanos(),
+            kind,
+            attrs: vec![(
+                Cow::Borrowed(attr::DB_SYSTEM_NAME),
+                AttrValue::Str("postgresql".into()),
+            )],
+        }
+    }
+
+    pub fn with(mut self, key: impl Into<AttrKey>, value: impl Into<AttrValue>) -> AuditEvent {
+        self.set(key, value);
+        self
+    }
+
+    /// Sets an attribute, replacing an earlier value under the same key so a
+    /// key appears once (OTLP forbids duplicates).
+    pub fn set(&mut self, key: impl Into<AttrKey>, value: impl Into<AttrValue>) {
+        let key = key.into();
+        let value = value.into();
+        match self.attrs.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.attrs.push((key, value)),
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&AttrValue> {
+        self.attrs.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    pub fn remove(&mut self, key: &str) {
+        self.attrs.retain(|(k, _)| k != key);
+    }
+
+    /// Cuts string attributes to [`MAX_STR_BYTES`] on a character boundary.
+    pub fn truncate_long_values(&mut self) {
+        for (_, v) in &mut self.attrs {
+            match v {
+                AttrValue::Str(s) => truncate_utf8(s, MAX_STR_BYTES),
+                AttrValue::StrArray(items) => {
+                    for s in items {
+                        truncate_utf8(s, MAX_STR_BYTES);
+                    }
+                }
+                AttrValue::Bool(_) | AttrValue::Int(_) => {}
+            }
+        }
+    }
+
+    /// The event as one JSON line, newline included.
+    pub fn to_json_line(&self) -> Result<Vec<u8>, serde_json::Error> {
+        let mut line = serde_json::to_vec(self)?;
+        line.push(b'\n');
+        Ok(line)
+    }
+}
+
+fn truncate_utf8(s: &mut String, max: usize) {
+    if s.len() <= max {
+        return;
+    }
+    let mut cut = max;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    s.truncate(cut);
+}
+
+fn ser_attrs<S: Serializer>(attrs: &[(AttrKey, AttrValue)], s: S) -> Result<S::Ok, S::Error> {
+    let mut map = s.serialize_map(Some(attrs.len()))?;
+    for (k, v) in attrs {
+        map.serialize_entry(k, v)?;
+    }
+    map.end()
+}
+
+fn de_attrs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(AttrKey, AttrValue)>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Vec<(AttrKey, AttrValue)>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a map of attributes")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::with_capacity(m.size_hint().unwrap_or(0));
+            while let Some((k, v)) = m.next_entry::<String, AttrValue>()? {
+                out.push((Cow::Owned(k), v));
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(V)
+}
+
+pub fn unix_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// Per-process random bits of the id. Drawn once, so minting an id on the
+/// statement path costs no system call; if the OS generator fails, clock and
+/// pid stand in, which still separates processes in practice.
+fn process_seed() -> u64 {
+    static SEED: OnceLock<u64> = OnceLock::new();
+    *SEED.get_or_init(|| {
+        let mut b = [0u8; 8];
+        match getrandom::fill(&mut b) {
+            Ok(()) => u64::from_le_bytes(b),
+            Err(_) => unix_nanos() ^ (u64::from(std::process::id()) << 32),
+        }
+    })
+}
+
+/// A UUIDv7-shaped id: 48 bits of unix milliseconds (so ids sort by time),
+/// then 42 bits fixed per process and a 32-bit per-process counter. Two ids
+/// collide only if two processes drew the same 42 random bits and minted the
+/// same counter value in the same millisecond.
+pub fn new_event_id() -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let ms = unix_nanos() / 1_000_000;
+    let seed = process_seed();
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut b = [0u8; 16];
+    b[..6].copy_from_slice(&ms.to_be_bytes()[2..]);
+    b[6] = 0x70 | ((seed >> 8) as u8 & 0x0f);
+    b[7] = seed as u8;
+    b[8] = 0x80 | ((seed >> 16) as u8 & 0x3f);
+    b[9..12].copy_from_slice(&seed.to_be_bytes()[2..5]);
+    b[12..].copy_from_slice(&n.to_be_bytes());
+    let h = |r: &[u8]| r.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    format!(
+        "{}-{}-{}-{}-{}",
+        h(&b[..4]),
+        h(&b[4..6]),
+        h(&b[6..8]),
+        h(&b[8..10]),
+        h(&b[10..])
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn json_line_round_trips_in_order() {
+        let e = AuditEvent::new(EventKind::Statement)
+            .with(attr::DB_NAMESPACE, "app")
+            .with(attr::SERVER_PORT, 5432u16)
+            .with(attr::ROWS, 12u64)
+            .with(attr::MASKED_COLUMNS, vec!["email".to_string()])
+            .with("pgward.flag", true);
+        let line = e.to_json_line().unwrap_or_default();
+        assert_eq!(line.last(), Some(&b'\n'));
+        assert_eq!(line.iter().filter(|&&b| b == b'\n').count(), 1);
+        let back: AuditEvent = serde_json::from_slice(&line).unwrap_or_else(|err| panic!("{err}"));
+        assert_eq!(back, e);
+        let keys: Vec<&str> = back.attrs.iter().map(|(k, _)| k.as_ref()).collect();
+        assert_eq!(
+            keys,
+            [
+                "db.system.name",
+                "db.namespace",
+                "server.port",
+                "pgward.rows",
+                "pgward.masked_columns",
+                "pgward.flag"
+            ]
+        );
+    }
+
+    #[test]
+    fn set_replaces() {
+        let mut e = AuditEvent::new(EventKind::ProxyStart).with("k", 1i64);
+        e.set("k", 2i64);
+        assert_eq!(e.get("k"), Some(&AttrValue::Int(2)));
+        assert_eq!(e.attrs.len(), 2);
+    }
+
+    #[test]
+    fn ids_are_unique_and_uuid_shaped() {
+        let ids: HashSet<String> = (0..10_000).map(|_| new_event_id()).collect();
+        assert_eq!(ids.len(), 10_000);
+        for id in ids.iter().take(10) {
+            assert_eq!(id.len(), 36);
+            assert_eq!(id.as_bytes()[14], b'7');
+        }
+    }
+
+    #[test]
+    fn long_strings_are_cut_on_char_boundaries() {
+        let mut e = AuditEvent::new(EventKind::Statement)
+            .with(attr::DB_QUERY_TEXT, "é".repeat(MAX_STR_BYTES));
+        e.truncate_long_values();
+        match e.get(attr::DB_QUERY_TEXT) {
+            Some(AttrValue::Str(s)) => {
+                assert!(s.len() <= MAX_STR_BYTES && s.len() >= MAX_STR_BYTES - 1)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! The task that drains the queue into the spool: serializes, enforces the
+//! spool's size bound, rotates segments, fsyncs by policy, and releases
+//! durable waiters. File I/O runs in `spawn_blocking`, one call per batch.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::time::Instant;
+
+use super::config::{AuditConfig, FsyncPolicy, OnFull, SinkConfig};
+use super::event::attr;
+use super::queue::{Item, Queue};
+use super::spool::{SegmentWriter, Spool};
+use super::stats::Counters;
+
+/// Most events taken from the queue per spool write.
+const WRITE_BATCH: usize = 256;
+const RETRY_MIN: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(5);
+
+pub(crate) struct Writer {
+    pub queue: Arc<Queue>,
+    pub spool: Arc<Spool>,
+    pub counters: Arc<Counters>,
+    pub fsync: FsyncPolicy,
+    pub on_full: OnFull,
+    pub segment_bytes: u64,
+    pub spool_max_bytes: u64,
+    pub stdout: bool,
+    /// Set when shutting down: the size bound then yields, since a queued
+    /// event written past the bound survives and one left in memory does not.
+    pub finishing: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Writer {
+    pub fn new(
+        cfg: &AuditConfig,
+        queue: Arc<Queue>,
+        spool: Arc<Spool>,
+        counters: Arc<Counters>,
+        finishing: tokio::sync::watch::Receiver<bool>,
+    ) -> Writer {
+        Writer {
+            queue,
+            spool,
+            counters,
+            fsync: cfg.fsync,
+            on_full: cfg.on_full,
+            segment_bytes: cfg.segment_bytes,
+            spool_max_bytes: cfg.spool_max_bytes,
+            stdout: cfg.sinks.iter().any(|s| matches!(s, SinkConfig::Stdout(_))),
+            finishing,
+        }
+    }
+
+    /// Runs until the queue is closed and empty; everything written is
+    /// synced before it returns.
+    pub async fn run(self, seg: SegmentWriter) {
+        let mut seg = Some(seg);
+        let mut last_sync = Instant::now();
+        loop {
+            let batch = self.queue.pop_batch(WRITE_BATCH);
+            if batch.is_empty() {
+                if self.queue.is_closed_and_empty() {
+                    break;
+                }
+                let dirty = seg.as_ref().is_some_and(|s| s.dirty);
+                match (self.fsync, dirty) {
+                    (FsyncPolicy::IntervalMs(ms), true) => {
+                        let due = last_sync + Duration::from_millis(ms);
+                        if tokio::time::timeout_at(due, self.queue.readable())
+                            .await
+                            .is_err()
+                        {
+                            seg = self.blocking(seg, |sp, w| sp.sync(w)).await;
+                            last_sync = Instant::now();
+                        }
+                    }
+                    _ => self.queue.readable().await,
+                }
+                continue;
+            }
+            seg = self.write_batch(seg, batch).await;
+            let force = matches!(self.fsync, FsyncPolicy::EveryEvent);
+            let due = match self.fsync {
+                FsyncPolicy::IntervalMs(ms) => last_sync.elapsed() >= Duration::from_millis(ms),
+                _ => false,
+            };
+            if force || due {
+                seg = self.blocking(seg, |sp, w| sp.sync(w)).await;
+                last_sync = Instant::now();
+            }
+            self.counters.bump();
+        }
+        if !matches!(self.fsync, FsyncPolicy::Never) {
+            let _ = self.blocking(seg, |sp, w| sp.sync(w)).await;
+        }
+        self.counters.bump();
+    }
+
+    /// Runs `f` on the segment in a blocking thread, retrying with backoff
+    /// until it succeeds: a disk that is full or failing stalls the writer
+    /// (and, through the queue, the emitters) instead of losing events.
+    async fn blocking(
+        &self,
+        mut seg: Option<SegmentWriter>,
+        f: impl Fn(&Spool, &mut SegmentWriter) -> std::io::Result<()> + Send + Sync + Clone + 'static,
+    ) -> Option<SegmentWriter> {
+        let mut delay = RETRY_MIN;
+        loop {
+            let mut w = seg.take()?;
+            let spool = self.spool.clone();
+            let f2 = f.clone();
+            let joined = tokio::task::spawn_blocking(move || {
+                let r = f2(&spool, &mut w);
+                (w, r)
+            })
+            .await;
+            match joined {
+                Ok((w, Ok(()))) => return Some(w),
+                Ok((w, Err(e))) => {
+                    self.counters.write_errors.fetch_add(1, Ordering::Relaxed);
+                    self.counters.bump();
+                    tracing::error!(error = %e, dir = %self.spool.dir().display(), "audit spool write failed; retrying");
+                    seg = Some(w);
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(RETRY_MAX);
+                }
+                Err(e) => {
+                    // The segment handle went down with the panicking thread;
+                    // nothing more can be written in this process.
+                    tracing::error!(error = %e, "audit spool writer thread failed");
+                    return None;
+                }
+            }
+        }
+    }
+
+    async fn write_batch(
+        &self,
+        mut seg: Option<SegmentWriter>,
+        mut batch: Vec<Item>,
+    ) -> Option<SegmentWriter> {
+        // Serialize first: the size bound is about bytes.
+        let mut lines: Vec<Vec<u8>> = Vec::with_capacity(batch.len());
+        let mut keep: Vec<Item> = Vec::with_capacity(batch.len());
+        for mut item in batch.drain(..) {
+            item.event.truncate_long_values();
+            let dropped = self.counters.take_pending_dropped();
+            if dropped > 0 {
+                item.event.set(attr::AUDIT_DROPPED, dropped);
+            }
+            match item.event.to_json_line() {
+                Ok(line) => {
+                    lines.push(line);
+                    keep.push(item);
+                }
+                Err(e) => {
+                    // Cannot happen for these types; counted rather than lost silently.
+                    self.counters.restore_pending_dropped(dropped);
+                    self.counters.note_dropped(1);
+                    tracing::error!(error = %e, "audit event could not be serialized");
+                    item.dropped();
+                }
+            }
+        }
+        let need: u64 = lines.iter().map(|l| l.len() as u64).sum();
+
+        // Make room, or decide what not to write.
+        loop {
+            if self.spool.total_bytes() + need <= self.spool_max_bytes || *self.finishing.borrow() {
+                break;
+            }
+            match self.on_full {
+                OnFull::Block | OnFull::RefuseSessions => {
+                    let space = self.spool.space.notified();
+                    tokio::pin!(space);
+                    space.as_mut().enable();
+                    // Everything must be in closed segments to become deletable.
+                    if seg.as_ref().is_some_and(|s| Spool::open_segment_len(s) > 0) {
+                        let durable = !matches!(self.fsync, FsyncPolicy::Never);
+                        seg = self.blocking(seg, move |sp, w| sp.rotate(w, durable)).await;
+                        continue;
+                    }
+                    let mut finishing = self.finishing.clone();
+                    tokio::select! {
+                        _ = &mut space => {}
+                        _ = finishing.wait_for(|f| *f) => {}
+                    }
+                }
+                OnFull::DropOldest => {
+                    let n = self.spool.drop_oldest_segment();
+                    if n > 0 {
+                        self.counters.note_dropped(n);
+                        continue;
+                    }
+                    if seg.as_ref().is_some_and(|s| Spool::open_segment_len(s) > 0) {
+                        let durable = !matches!(self.fsync, FsyncPolicy::Never);
+                        seg = self.blocking(seg, move |sp, w| sp.rotate(w, durable)).await;
+                        continue;
+                    }
+                    // Only empty segments left: the batch alone exceeds the
+                    // bound; write it rather than spin.
+                    break;
+                }
+                OnFull::DropNewest => {
+                    let room = self
+                        .spool_max_bytes
+                        .saturating_sub(self.spool.total_bytes());
+                    let mut fit = 0u64;
+                    let mut n = 0;
+                    while n < lines.len() && fit + lines[n].len() as u64 <= room {
+                        fit += lines[n].len() as u64;
+                        n += 1;
+                    }
+                    let lost = lines.len() - n;
+                    lines.truncate(n);
+                    for item in keep.drain(n..) {
+                        item.dropped();
+                    }
+                    self.counters.note_dropped(lost as u64);
+                    break;
+                }
+            }
+        }
+        if lines.is_empty() {
+            return seg;
+        }
+
+        let data: Arc<Vec<u8>> = Arc::new(lines.concat());
+        let count = lines.len() as u64;
+        let segment_bytes = self.segment_bytes;
+        let durable_rotation = !matches!(self.fsync, FsyncPolicy::Never);
+        let wants_sync = keep.iter().any(|i| i.durable.is_some());
+        let write_data = data.clone();
+        seg = self
+            .blocking(seg, move |sp, w| {
+                if Spool::needs_rotation(w, write_data.len() as u64, segment_bytes) {
+                    sp.rotate(w, durable_rotation)?;
+                }
+                sp.append(w, &write_data, count)?;
+                if wants_sync {
+                    sp.sync(w)?;
+                }
+                Ok(())
+            })
+            .await;
+        if seg.is_none() {
+            for item in keep {
+                item.dropped();
+            }
+            return None;
+        }
+        self.counters.written.fetch_add(count, Ordering::Relaxed);
+        for item in keep {
+            if let Some(ack) = item.durable {
+                let _ = ack.send(Ok(()));
+            }
+        }
+        if self.stdout {
+            // Stdout is a best-effort mirror: nothing acknowledges it and the
+            // spool already holds the events.
+            let mut out = tokio::io::stdout();
+            if out.write_all(&data).await.is_ok() {
+                let _ = out.flush().await;
+            }
+        }
+        seg
+    }
+}
