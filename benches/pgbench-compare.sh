@@ -23,7 +23,11 @@
 #   TARGETS ["direct pgward pgbouncer"]  also: guard (pgward with benches/guard-policy.yaml,
 #                                   so every statement is analyzed and decided) and
 #                                   masked (pgward with benches/mask-policy.yaml: results
-#                                   followed, and 2 of 5 columns masked in "large")
+#                                   followed, and 2 of 5 columns masked in "large") and
+#                                   audited (guard + an audit trail to a local JSONL spool,
+#                                   no sink: every statement followed to completion and
+#                                   recorded; with guard and pgward in the same run it
+#                                   shows what audit and stamping cost)
 #   PGWARD_BIN [target/release/pgward, built with cargo build --release]
 #   EXTRA_PGWARD_ARGS []            appended to `pgward serve ...`
 #   OUT [target/pgbench-compare.md]
@@ -73,14 +77,14 @@ for s in "${SCENARIO_LIST[@]}"; do
     [[ $s =~ ^(select|tpcb|large)$ ]] || pgw_die "unknown scenario '$s' (select, tpcb, large)"
 done
 for t in "${TARGET_LIST[@]}"; do
-    [[ $t =~ ^(direct|pgward|guard|masked|pgbouncer)$ ]] || pgw_die "unknown target '$t' (direct, pgward, guard, masked, pgbouncer)"
+    [[ $t =~ ^(direct|pgward|guard|masked|audited|pgbouncer)$ ]] || pgw_die "unknown target '$t' (direct, pgward, guard, masked, audited, pgbouncer)"
 done
 [[ ${#CLIENT_LIST[@]} -gt 0 && ${#MODE_LIST[@]} -gt 0 && ${#SCENARIO_LIST[@]} -gt 0 && ${#TARGET_LIST[@]} -gt 0 ]] ||
     pgw_die "CLIENTS, MODES, SCENARIOS and TARGETS must not be empty"
 
 want() { [[ " $TARGETS " == *" $1 "* ]]; }
 # The guard target is a second pgward, so it needs the binary too.
-want_pgward() { want pgward || want guard || want masked; }
+want_pgward() { want pgward || want guard || want masked || want audited; }
 
 # --- prerequisites ---------------------------------------------------------
 pgw_section "prerequisites"
@@ -127,6 +131,7 @@ WORK=""
 PGWARD_PID=""
 GUARD_PID=""
 MASKED_PID=""
+AUDITED_PID=""
 PG_STARTED=0
 cleanup() {
     local rc=$?
@@ -142,6 +147,10 @@ cleanup() {
     if [[ -n $MASKED_PID ]]; then
         pgw_stop_pid "$MASKED_PID" "pgward (masked)" 10
         wait "$MASKED_PID" 2>/dev/null
+    fi
+    if [[ -n $AUDITED_PID ]]; then
+        pgw_stop_pid "$AUDITED_PID" "pgward (audited)" 10
+        wait "$AUDITED_PID" 2>/dev/null
     fi
     if [[ -n $WORK && -f $WORK/pgbouncer.pid ]]; then
         pgw_stop_pid "$(cat "$WORK/pgbouncer.pid")" pgbouncer 10
@@ -260,6 +269,24 @@ if want masked; then
         pgw_die "pgward (masked) did not start"
     fi
     pgw_info "masked: $(grep -m1 '^pgward listening on ' "$WORK/masked.out") (pid $MASKED_PID)"
+fi
+
+# --- pgward with a policy and an audit trail ---------------------------------
+if want audited; then
+    pgw_section "pgward with policy and audit"
+    PORT[audited]=$(pgw_free_port "${USED_PORTS[@]}")
+    USED_PORTS+=("${PORT[audited]}")
+    printf 'audit:\n  spool_dir: %s\n  statement_text: fingerprint\n' "$WORK/audit-spool" >"$WORK/audited.yaml"
+    "$PGWARD_BIN" serve --config "$WORK/audited.yaml" \
+        --listen "127.0.0.1:${PORT[audited]}" --upstream "127.0.0.1:$PG_PORT" \
+        --upstream-tls disable --log-level warn --policy "$GUARD_POLICY" "${EXTRA_ARGS[@]}" \
+        >"$WORK/audited.out" 2>"$WORK/audited.log" </dev/null &
+    AUDITED_PID=$!
+    if ! pgw_wait_for_line "$WORK/audited.out" '^pgward listening on ' 30 "$AUDITED_PID"; then
+        cat "$WORK/audited.out" "$WORK/audited.log" >&2
+        pgw_die "pgward (audited) did not start"
+    fi
+    pgw_info "audited: $(grep -m1 '^pgward listening on ' "$WORK/audited.out") (pid $AUDITED_PID)"
 fi
 
 # --- pgbouncer -------------------------------------------------------------
@@ -434,6 +461,32 @@ fi
                         "$(fmt_num "$w" 0 pgward)" "$(fmt_num "$g" 0 guard)" \
                         "$(ratio "$g" "$w")" "$(ratio "$g" "$d")" \
                         "$(fmt_num "$lw" 3 pgward)" "$(fmt_num "$lg" 3 guard)"
+                done
+            done
+        done
+    fi
+    if want audited; then
+        echo
+        echo "### Audit and stamping: pgward with policy + audit (JSONL spool, no sink) against pgward with policy only and without"
+        echo
+        echo "\"pgward\" has neither stamp nor audit (no policy); \"guard\" stamps every statement; \"audited\" stamps and records every statement."
+        echo
+        echo "| scenario | pgward tps | guard tps | audited tps | audited/guard | audited/pgward | latency ms (w / g / a) |"
+        echo "|---|---:|---:|---:|---:|---:|---:|"
+        for s in "${SCENARIO_LIST[@]}"; do
+            for m in "${MODE_LIST[@]}"; do
+                for c in "${CLIENT_LIST[@]}"; do
+                    w=$(median "$s" "$m" "$c" pgward 6)
+                    g=$(median "$s" "$m" "$c" guard 6)
+                    a=$(median "$s" "$m" "$c" audited 6)
+                    lw=$(median "$s" "$m" "$c" pgward 7)
+                    lg=$(median "$s" "$m" "$c" guard 7)
+                    la=$(median "$s" "$m" "$c" audited 7)
+                    printf '| %s | %s | %s | %s | %s | %s | %s / %s / %s |\n' \
+                        "$(scenario_label "$s" "$m" "$c")" \
+                        "$(fmt_num "$w" 0 pgward)" "$(fmt_num "$g" 0 guard)" "$(fmt_num "$a" 0 audited)" \
+                        "$(ratio "$a" "$g")" "$(ratio "$a" "$w")" \
+                        "$(fmt_num "$lw" 3 pgward)" "$(fmt_num "$lg" 3 guard)" "$(fmt_num "$la" 3 audited)"
                 done
             done
         done

@@ -63,6 +63,24 @@ struct FileConfig {
     limits: Option<FileLimits>,
     log: Option<FileLog>,
     catalog: Option<FileCatalog>,
+    audit: Option<crate::audit::AuditConfig>,
+    admin: Option<FileAdmin>,
+    metrics: Option<FileMetrics>,
+}
+
+/// The admin listener: metrics and health endpoints, off unless configured.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileAdmin {
+    listen: Option<String>,
+    upstream_check_interval: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileMetrics {
+    per_user: Option<bool>,
+    max_tools: Option<usize>,
 }
 
 /// Where masking reads the server's catalog from: its own connection, with
@@ -190,6 +208,27 @@ pub struct Config {
     pub limits: Limits,
     pub log: LogConfig,
     pub catalog: CatalogConfig,
+    /// The audit trail; `None` = no events.
+    pub audit: Option<crate::audit::AuditConfig>,
+    pub admin: Option<AdminConfig>,
+    pub metrics: MetricsConfig,
+}
+
+#[derive(Clone, Debug)]
+pub struct AdminConfig {
+    pub listen: SocketAddr,
+    /// How often `/readyz` checks that the upstream accepts a TCP connection.
+    pub upstream_check_interval: Duration,
+}
+
+/// Label choices for usage metrics: every distinct label set is a time
+/// series, so the unbounded ones are capped or opt-in.
+#[derive(Clone, Debug)]
+pub struct MetricsConfig {
+    /// Adds a `user` label.
+    pub per_user: bool,
+    /// Distinct `tool` values kept; later ones are counted as `other`.
+    pub max_tools: usize,
 }
 
 /// The catalog connection used by masking.
@@ -271,6 +310,12 @@ impl Default for Config {
             catalog: CatalogConfig {
                 credential: None,
                 refresh_interval: Duration::from_secs(30),
+            },
+            audit: None,
+            admin: None,
+            metrics: MetricsConfig {
+                per_user: false,
+                max_tools: 50,
             },
         }
     }
@@ -447,6 +492,39 @@ impl Config {
                 self.catalog.refresh_interval = duration("catalog.refresh_interval", &r)?;
             }
         }
+        if let Some(a) = f.audit {
+            a.validate().map_err(|message| ConfigError::Invalid {
+                key: "audit",
+                message,
+            })?;
+            self.audit = Some(a);
+        }
+        if let Some(a) = f.admin {
+            let listen = a.listen.ok_or_else(|| ConfigError::Invalid {
+                key: "admin.listen",
+                message: "required to enable the admin listener".into(),
+            })?;
+            let listen = listen.parse().map_err(|e| ConfigError::Invalid {
+                key: "admin.listen",
+                message: format!("{listen:?} is not an address like 127.0.0.1:9187 ({e})"),
+            })?;
+            let upstream_check_interval = match a.upstream_check_interval {
+                Some(s) => duration("admin.upstream_check_interval", &s)?,
+                None => Duration::from_secs(10),
+            };
+            self.admin = Some(AdminConfig {
+                listen,
+                upstream_check_interval,
+            });
+        }
+        if let Some(m) = f.metrics {
+            if let Some(u) = m.per_user {
+                self.metrics.per_user = u;
+            }
+            if let Some(n) = m.max_tools {
+                self.metrics.max_tools = n;
+            }
+        }
         if let Some(l) = f.log {
             if let Some(fmt) = l.format {
                 self.log.format = fmt;
@@ -612,6 +690,11 @@ impl FileConfig {
             fix(&mut a.users_file);
             fix(&mut a.jwks_file);
             fix(&mut a.upstream_password_file);
+        }
+        if let Some(a) = self.audit.as_mut() {
+            if a.spool_dir.is_relative() {
+                a.spool_dir = dir.join(&a.spool_dir);
+            }
         }
     }
 }

@@ -5,6 +5,7 @@
 //! framing, [`upstream`] and [`tls`] the connection to the database, and
 //! [`cancel`] the mapping of cancel keys.
 
+pub mod admin;
 pub mod attribution;
 pub mod audit;
 pub mod auth;
@@ -16,6 +17,7 @@ pub mod diagnostics;
 pub mod explain;
 pub mod logging;
 pub mod mask;
+pub mod metrics;
 pub mod policy;
 pub mod server;
 pub mod session;

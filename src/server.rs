@@ -39,6 +39,11 @@ pub struct Shared {
     pub catalogs: Arc<crate::catalog::Catalogs>,
     /// Cancelled when the shutdown grace period is over: sessions end now.
     pub hard_close: CancellationToken,
+    /// The audit trail, when `audit:` is configured.
+    pub audit: Option<Arc<crate::audit::Auditor>>,
+    /// Usage counters, kept only while the admin listener can show them.
+    pub usage: Option<Arc<crate::metrics::Usage>>,
+    pub health: crate::admin::Health,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -60,10 +65,17 @@ pub enum ServeError {
     Catalog(String),
     #[error("cannot install signal handler: {0}")]
     Signal(std::io::Error),
+    #[error("audit: {0}")]
+    Audit(#[from] crate::audit::AuditError),
+    #[error("{0}")]
+    Admin(#[from] crate::admin::AdminError),
 }
 
 impl Shared {
-    pub fn new(config: Config) -> Result<Arc<Shared>, ServeError> {
+    pub fn new(
+        config: Config,
+        audit: Option<Arc<crate::audit::Auditor>>,
+    ) -> Result<Arc<Shared>, ServeError> {
         let tls_acceptor = match &config.client_tls {
             Some(t) => Some(tokio_rustls::TlsAcceptor::from(tls::server_config(
                 &t.cert_file,
@@ -85,7 +97,14 @@ impl Shared {
                 "the policy masks columns, and masking needs the server's catalog: set catalog.user and catalog.password_file (or use auth mode scram/jwt, whose service account is used)".into(),
             ));
         }
+        let usage = config
+            .admin
+            .as_ref()
+            .map(|_| Arc::new(crate::metrics::Usage::new(&config.metrics)));
         Ok(Arc::new(Shared {
+            audit,
+            usage,
+            health: crate::admin::Health::default(),
             catalogs,
             local_auth,
             config,
@@ -189,27 +208,61 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         addr: addr.to_string(),
         source,
     })?;
-    let shared = Shared::new(config)?;
+    let auditor = match &config.audit {
+        Some(cfg) => Some(Arc::new(crate::audit::Auditor::start(cfg.clone()).await?)),
+        None => None,
+    };
+    let shared = Shared::new(config, auditor.clone())?;
+    if let Some(a) = &auditor {
+        shared.policy.set_reload_hook(reload_hook(Arc::clone(a)));
+    }
+    let admin_stop = CancellationToken::new();
+    let admin = crate::admin::start(Arc::clone(&shared), admin_stop.clone()).await?;
     shared
         .policy
         .spawn_watcher(std::time::Duration::from_secs(1));
     let mut sigterm = signal(SignalKind::terminate()).map_err(ServeError::Signal)?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(ServeError::Signal)?;
 
-    // The one line on stdout: scripts and tests read the bound address from it.
+    // The first line on stdout: scripts and tests read the bound address
+    // from it (then the admin address, then audit events if the stdout sink
+    // is on).
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "pgward listening on {local}");
+        if let Some(a) = admin {
+            let _ = writeln!(out, "pgward admin listening on {a}");
+        }
         let _ = out.flush();
     }
+    if let Some(a) = &auditor {
+        let ev = crate::audit::AuditEvent::new(crate::audit::EventKind::ProxyStart)
+            .with(
+                crate::audit::attr::SERVER_ADDRESS,
+                shared.config.upstream.host.clone(),
+            )
+            .with(crate::audit::attr::SERVER_PORT, shared.config.upstream.port)
+            .with(LISTEN, local.to_string())
+            .with(VERSION, env!("CARGO_PKG_VERSION"));
+        if let Err(e) = a.emit(ev).await {
+            warn!(error = %e, "audit event not recorded");
+        }
+    }
+
     info!(
         listen = %local,
         upstream = %shared.upstream.address(),
         client_tls = shared.tls_acceptor.is_some(),
         policy = %shared.policy.path().map(|p| p.display().to_string()).unwrap_or_else(|| "none (all allowed)".into()),
         max_connections = shared.config.limits.max_connections,
+        admin = %admin.map(|a| a.to_string()).unwrap_or_else(|| "off".into()),
+        audit = shared.audit.is_some(),
         "pgward started"
     );
+    shared
+        .health
+        .accepting
+        .store(true, std::sync::atomic::Ordering::Relaxed);
 
     let sessions = TaskTracker::new();
     let permits = Arc::new(Semaphore::new(shared.config.limits.max_connections));
@@ -252,6 +305,10 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         }
     };
     drop(listener);
+    shared
+        .health
+        .accepting
+        .store(false, std::sync::atomic::Ordering::Relaxed);
     let grace = shared.config.limits.shutdown_grace;
     info!(signal = signal_name, open_sessions = sessions.len(), grace = ?grace, "draining: no longer accepting connections");
     sessions.close();
@@ -269,6 +326,90 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(5), sessions.wait()).await;
         }
     }
+    admin_stop.cancel();
+    if let Some(a) = &auditor {
+        let ev = crate::audit::AuditEvent::new(crate::audit::EventKind::ProxyStop)
+            .with(SIGNAL, signal_name);
+        if let Err(e) = a.emit(ev).await {
+            warn!(error = %e, "audit event not recorded");
+        }
+    }
+    drop(shared);
+    if let Some(a) = auditor {
+        stop_auditor(a, grace.min(AUDIT_DRAIN)).await;
+    }
     info!("pgward stopped");
     Ok(())
+}
+
+/// Listen address, on ProxyStart.
+const LISTEN: &str = "pgward.listen";
+const VERSION: &str = "pgward.version";
+/// What stopped pgward, on ProxyStop.
+const SIGNAL: &str = "pgward.signal";
+/// Policy file and the reload's reason, outcome and errors, on PolicyReload.
+const POLICY_PATH: &str = "pgward.policy.path";
+const RELOAD_REASON: &str = "pgward.policy.reason";
+const RELOAD_OUTCOME: &str = "pgward.policy.outcome";
+const POLICY_GENERATION: &str = "pgward.policy.generation";
+const POLICY_ERRORS: &str = "pgward.policy.errors";
+
+/// How long shutdown waits for the shippers to deliver what is spooled;
+/// what is left is sent after the next start.
+/// Bounded by `limits.shutdown_grace`.
+const AUDIT_DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Writes out what is queued and lets the shippers deliver. The auditor is
+/// shared with sessions; the ones still alive after the drain are aborted
+/// anyway, so their references go within moments.
+async fn stop_auditor(a: Arc<crate::audit::Auditor>, drain: std::time::Duration) {
+    let mut a = a;
+    for _ in 0..100 {
+        match Arc::try_unwrap(a) {
+            Ok(auditor) => {
+                let report = auditor.shutdown(tokio::time::Instant::now() + drain).await;
+                info!(?report, "audit trail stopped");
+                return;
+            }
+            Err(still_shared) => {
+                a = still_shared;
+                tokio::task::yield_now().await;
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    }
+    warn!("audit trail still in use at exit: queued events are written, unsent ones stay spooled for the next start");
+}
+
+/// Records every policy reload attempt as an audit event.
+/// Holds the auditor weakly: the store outlives it, and shutdown needs the
+/// last strong reference.
+fn reload_hook(a: Arc<crate::audit::Auditor>) -> crate::policy::store::ReloadHook {
+    let a = Arc::downgrade(&a);
+    Box::new(move |r| {
+        use crate::policy::store::ReloadOutcome;
+        let mut ev = crate::audit::AuditEvent::new(crate::audit::EventKind::PolicyReload)
+            .with(RELOAD_REASON, r.reason.to_owned());
+        if let Some(p) = r.path {
+            ev.set(POLICY_PATH, p.display().to_string());
+        }
+        match r.result {
+            Ok(ReloadOutcome::Installed(g)) => {
+                ev.set(RELOAD_OUTCOME, "installed");
+                ev.set(POLICY_GENERATION, *g);
+            }
+            Ok(ReloadOutcome::Unchanged) => return,
+            Err(e) => {
+                ev.set(RELOAD_OUTCOME, "rejected");
+                ev.set(POLICY_ERRORS, e.to_string());
+            }
+        }
+        let Some(a) = a.upgrade() else { return };
+        // The watcher calls this from inside the runtime.
+        tokio::spawn(async move {
+            if let Err(e) = a.emit(ev).await {
+                warn!(error = %e, "audit event not recorded");
+            }
+        });
+    })
 }

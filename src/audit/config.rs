@@ -109,6 +109,9 @@ pub struct AuditConfig {
     /// `service.instance.id` on every OTLP resource; random per process if unset.
     #[serde(default)]
     pub service_instance_id: Option<String>,
+    /// A statement is forwarded only once its decision event is on disk.
+    #[serde(default)]
+    pub strict: bool,
 }
 
 impl AuditConfig {
@@ -126,6 +129,7 @@ impl AuditConfig {
             batch_max_events: default_batch(),
             batch_linger: default_linger(),
             service_instance_id: None,
+            strict: false,
         }
     }
 

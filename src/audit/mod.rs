@@ -23,7 +23,7 @@ mod writer;
 pub use config::{
     AuditConfig, FsyncPolicy, OnFull, OtlpSinkConfig, SinkConfig, StatementText, StdoutSinkConfig,
 };
-pub use event::{attr, AttrValue, AuditEvent, EventKind};
+pub use event::{attr, AttrKey, AttrValue, AuditEvent, EventKind};
 pub use spool::Pos;
 pub use stats::{AuditStats, SinkStats};
 

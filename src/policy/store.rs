@@ -5,7 +5,7 @@
 use arc_swap::ArcSwap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 use tracing::{error, info};
 
@@ -17,10 +17,22 @@ pub struct Installed {
     pub generation: u64,
 }
 
+/// What a reload attempt did, for whoever wants to record it.
+pub struct ReloadReport<'a> {
+    pub reason: &'a str,
+    pub path: Option<&'a Path>,
+    pub result: &'a Result<ReloadOutcome, PolicyError>,
+}
+
+/// Called after every reload attempt. A callback keeps the store ignorant of
+/// who listens (the audit trail, metrics).
+pub type ReloadHook = Box<dyn Fn(&ReloadReport<'_>) + Send + Sync>;
+
 pub struct PolicyStore {
     current: ArcSwap<Installed>,
     next_generation: AtomicU64,
     path: Option<PathBuf>,
+    hook: OnceLock<ReloadHook>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +51,7 @@ impl PolicyStore {
             }),
             next_generation: AtomicU64::new(2),
             path: None,
+            hook: OnceLock::new(),
         })
     }
 
@@ -51,6 +64,7 @@ impl PolicyStore {
             }),
             next_generation: AtomicU64::new(2),
             path: Some(path.to_owned()),
+            hook: OnceLock::new(),
         }))
     }
 
@@ -87,17 +101,18 @@ impl PolicyStore {
             return;
         };
         let store = Arc::clone(self);
+        // Registered before returning, so a SIGHUP sent as soon as pgward
+        // is up reloads instead of hitting the default action (exit), and a
+        // change made right after start is seen as one.
+        let mut hup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                error!(error = %e, "cannot listen for SIGHUP; policy reloads only on file change");
+                None
+            }
+        };
+        let mut last = stamp(&path);
         tokio::spawn(async move {
-            let mut hup = match tokio::signal::unix::signal(
-                tokio::signal::unix::SignalKind::hangup(),
-            ) {
-                Ok(s) => Some(s),
-                Err(e) => {
-                    error!(error = %e, "cannot listen for SIGHUP; policy reloads only on file change");
-                    None
-                }
-            };
-            let mut last = stamp(&path);
             let mut tick = tokio::time::interval(interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
@@ -120,8 +135,21 @@ impl PolicyStore {
         });
     }
 
+    /// Installs the reload callback; only the first one set is kept.
+    pub fn set_reload_hook(&self, hook: ReloadHook) {
+        let _ = self.hook.set(hook);
+    }
+
     pub fn reload_and_log(&self, reason: &str) {
-        match self.reload() {
+        let result = self.reload();
+        if let Some(hook) = self.hook.get() {
+            hook(&ReloadReport {
+                reason,
+                path: self.path.as_deref(),
+                result: &result,
+            });
+        }
+        match result {
             Ok(ReloadOutcome::Installed(generation)) => {
                 info!(reason, generation, path = %self.path.as_deref().map(|p| p.display().to_string()).unwrap_or_default(), "policy reloaded")
             }

@@ -2,11 +2,13 @@
 //! startup packet, the upstream connection, authentication, then the relay.
 //! Every way a session can end is mapped here to what the client is told.
 
+pub mod events;
 pub mod guard;
 pub mod peer;
 pub mod relay;
 pub mod results;
 pub mod stamping;
+pub mod statements;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -16,6 +18,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tracing::{debug, info, warn, Instrument};
 
+use crate::audit::{attr, EventKind};
 use crate::auth::client_login::UpstreamLogin;
 use crate::auth::local::{self, LocalAuthError, ServiceLoginError};
 use crate::auth::passthrough::{self, AuthError};
@@ -26,6 +29,7 @@ use crate::wire::backend::{self, ErrorReport, SqlState};
 use crate::wire::startup::{self, CancelKey, StartupError, StartupMessage, StartupPacket};
 use crate::wire::{FrameError, Stream};
 use bytes::Bytes;
+use events::{SessionAudit, SessionFacts};
 use guard::Guard;
 use peer::Peer;
 use relay::{Relay, RelayEnd, RelayError, Timeouts};
@@ -167,6 +171,10 @@ impl SessionError {
                 format!("lost the connection to the database server: {e}"),
             ),
             SessionError::Relay(RelayError::ClientIo(_)) => return None,
+            SessionError::Relay(RelayError::Audit(e)) => ErrorReport::fatal(
+                SqlState::SYSTEM_ERROR,
+                format!("pgward cannot record this session in its audit trail: {e}"),
+            ),
             SessionError::Relay(RelayError::Guard(e)) => {
                 ErrorReport::fatal(SqlState::PROTOCOL_VIOLATION, e.to_string())
             }
@@ -194,6 +202,12 @@ struct Facts {
     tls: bool,
     bytes_from_client: u64,
     bytes_to_client: u64,
+    /// Statements completed (counted only when audited or metered).
+    statements: u64,
+    /// The session's audit context, once the startup packet is known.
+    audit: Option<Arc<SessionAudit>>,
+    /// SessionStart was recorded: a SessionEnd follows.
+    started: bool,
 }
 
 enum Negotiated {
@@ -210,6 +224,9 @@ pub async fn run(tcp: TcpStream, peer_addr: SocketAddr, shared: Arc<Shared>) {
         let mut facts = Facts::default();
         let result = drive(tcp, peer_addr, &shared, &mut facts, id).await;
         let duration_ms = started.elapsed().as_millis() as u64;
+        if let Some(a) = facts.audit.clone() {
+            record_end(&a, &facts, &result, started.elapsed()).await;
+        }
         let user = facts.user.as_deref().unwrap_or("");
         match result {
             Ok(Some(end)) => info!(
@@ -277,6 +294,24 @@ async fn drive(
     facts.database = startup.database().map(str::to_owned);
     facts.application = startup.param("application_name").map(str::to_owned);
     facts.tls = client_stream.is_tls();
+    let audit_for = |user: &str| {
+        shared.audit.as_ref().map(|a| {
+            Arc::new(SessionAudit::new(
+                Arc::clone(a),
+                shared.config.audit.as_ref().is_some_and(|c| c.strict),
+                &SessionFacts {
+                    session_id: &id.to_string(),
+                    user,
+                    database: startup.database().or(startup.user()).unwrap_or(""),
+                    client_address: &peer_addr.ip().to_string(),
+                    server_address: &shared.config.upstream.host,
+                    server_port: shared.config.upstream.port,
+                    branch: branch_for(&startup),
+                },
+            ))
+        })
+    };
+    facts.audit = audit_for(startup.user().unwrap_or(""));
     let mut client = Peer::new(client_stream, MAX_AUTH_MESSAGE);
 
     // pgward-held authentication happens before anything goes upstream.
@@ -301,6 +336,9 @@ async fn drive(
             }
         }
     };
+    if let Some(v) = &verified {
+        facts.audit = audit_for(&v.user);
+    }
     let identity = Identity {
         user: verified
             .as_ref()
@@ -327,6 +365,7 @@ async fn drive(
         guard,
         shared,
         deadline,
+        facts,
     )
     .await;
     facts.bytes_from_client = client.bytes_in;
@@ -447,6 +486,66 @@ fn guard_for(
     (Some(guard), bytes)
 }
 
+/// Records how a session ended, or that its authentication failed.
+async fn record_end(
+    a: &SessionAudit,
+    facts: &Facts,
+    result: &Result<Option<RelayEnd>, SessionError>,
+    elapsed: std::time::Duration,
+) {
+    let ev = if facts.started {
+        let mut ev = a.event(EventKind::SessionEnd);
+        ev.set(attr::PROFILE, facts.profile.clone().unwrap_or_default());
+        ev.set(
+            attr::DURATION_NS,
+            u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX),
+        );
+        ev.set(attr::BYTES_IN, facts.bytes_from_client);
+        ev.set(attr::BYTES_OUT, facts.bytes_to_client);
+        ev.set(STATEMENTS, facts.statements);
+        let how = match result {
+            Ok(Some(end)) => end_reason(*end).to_owned(),
+            Ok(None) => "cancel".to_owned(),
+            Err(e) => format!("error: {e}"),
+        };
+        ev.set(END_REASON, how);
+        ev
+    } else {
+        let code = match result {
+            Err(SessionError::Auth(AuthError::Rejected(s))) => s.code.clone(),
+            Err(SessionError::LocalAuth(LocalAuthError::Refused { code, .. })) => {
+                code.code().to_owned()
+            }
+            // Not an authentication outcome (cancel requests, broken
+            // startups): no session to record.
+            _ => return,
+        };
+        let mut ev = a.event(EventKind::SessionStart);
+        ev.set(attr::AUTH_OUTCOME, "failure");
+        ev.set(attr::DB_RESPONSE_STATUS_CODE, code);
+        ev
+    };
+    if let Err(e) = a.auditor.emit(ev).await {
+        warn!(error = %e, "audit event not recorded");
+    }
+}
+
+/// Statements completed in the session.
+pub const STATEMENTS: &str = "pgward.statements";
+/// How the session ended.
+pub const END_REASON: &str = "pgward.end";
+
+fn end_reason(end: RelayEnd) -> &'static str {
+    match end {
+        RelayEnd::ClientTerminated => "client_terminated",
+        RelayEnd::ClientClosed => "client_closed",
+        RelayEnd::ServerClosed { .. } => "server_closed",
+        RelayEnd::Shutdown => "shutdown",
+        RelayEnd::IdleTimeout => "idle_timeout",
+        RelayEnd::IdleInTransactionTimeout => "idle_in_transaction_timeout",
+    }
+}
+
 /// The branch a session works on. Every session is on the default branch
 /// until branch selection decides otherwise from the startup packet.
 pub fn branch_for(_startup: &StartupMessage) -> &'static str {
@@ -460,6 +559,7 @@ async fn run_connected(
     guard: Option<Guard>,
     shared: &Shared,
     deadline: tokio::time::Instant,
+    facts: &mut Facts,
 ) -> (Result<RelayEnd, SessionError>, bool) {
     let limits = &shared.config.limits;
     let connect_and_auth = async {
@@ -530,9 +630,39 @@ async fn run_connected(
         g.set_volatility(v);
     }
     let mut relay = Relay::new(authed.status, guard, &authed.server_params);
+    if let Some(a) = facts.audit.clone() {
+        let mut ev = a.event(EventKind::SessionStart);
+        ev.set(attr::AUTH_OUTCOME, "success");
+        ev.set(attr::PROFILE, relay_profile.as_deref().unwrap_or(""));
+        ev.set(
+            attr::TOOL,
+            startup.param("application_name").unwrap_or_default(),
+        );
+        let recorded = if a.strict {
+            a.auditor.emit_durable(ev).await
+        } else {
+            a.auditor.emit(ev).await
+        };
+        if let Err(e) = recorded {
+            // Under `refuse_sessions` (or strict mode) a session that cannot
+            // be recorded does not start.
+            server.close_with(Some(backend::terminate())).await;
+            return (Err(SessionError::Relay(RelayError::Audit(e))), false);
+        }
+        facts.started = true;
+    }
+    let usage = shared.usage.as_ref().map(|u| {
+        Box::new(u.session(
+            branch_for(startup),
+            relay_profile.as_deref().unwrap_or(""),
+            facts.user.as_deref().unwrap_or(""),
+        )) as Box<dyn relay::StatementSink>
+    });
+    relay.track(facts.audit.clone(), usage);
     let result = relay
         .run(client, &mut server, &timeouts, &shared.hard_close)
         .await;
+    facts.statements = relay.statements;
     let to_client_mid_frame = server.scanner.mid_frame();
     // Tell the server the client is gone, unless a frame to it was left half-sent
     // (then closing is the only honest signal; an open COPY is aborted).

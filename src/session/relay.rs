@@ -4,13 +4,17 @@
 //! DataRow) and the audit (statement completion) attach.
 
 use bytes::BytesMut;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::events::SessionAudit;
 use super::guard::{Guard, GuardError, Verdict};
 use super::peer::Peer;
 use super::results::{Action, ResultMasker, ResultsError, View};
+use super::statements::{Completed, Facts, StatementTracker};
+use crate::audit::{AuditError, AuditEvent, StatementText};
 use crate::wire::backend::{ErrorSummary, TxnStatus};
 use crate::wire::{Chunk, Disposition, FrameError};
 
@@ -45,6 +49,15 @@ pub enum RelayError {
     Guard(#[from] GuardError),
     #[error("{0}")]
     Results(#[from] ResultsError),
+    /// Strict audit: a statement's event could not be made durable, so the
+    /// statement was not forwarded.
+    #[error("audit trail unavailable: {0}")]
+    Audit(AuditError),
+}
+
+/// Receives every completed statement (usage metrics).
+pub trait StatementSink: Send {
+    fn completed(&mut self, c: &Completed, tool: &str);
 }
 
 pub struct Timeouts {
@@ -65,6 +78,19 @@ pub struct Relay {
     results: Option<ResultMasker>,
     /// Rewritten rows waiting to be queued to the client, in order.
     rewritten: BytesMut,
+    /// Present when statements are audited or counted.
+    tracker: Option<StatementTracker>,
+    audit: Option<Arc<SessionAudit>>,
+    usage: Option<Box<dyn StatementSink>>,
+    /// application_name as the server last reported it: the tool label.
+    application: String,
+    /// Events waiting for the relay's next write to finish.
+    pending: Vec<AuditEvent>,
+    /// Strict mode: decision events that must be durable before the
+    /// server's queue is flushed.
+    durable: Vec<AuditEvent>,
+    /// Statements completed in this session.
+    pub statements: u64,
 }
 
 /// Frontend message types pgward knows. Query, Parse and FunctionCall are
@@ -92,6 +118,20 @@ fn masked_frontend_disposition(tag: u8) -> Disposition {
     match tag {
         b'B' | b'D' | b'E' | b'C' | b'S' => Disposition::Whole,
         t => frontend_disposition(t),
+    }
+}
+
+/// While statements are tracked, every message that has a reply is followed.
+fn tracked_frontend_disposition(tag: u8) -> Disposition {
+    masked_frontend_disposition(tag)
+}
+
+/// While statements are tracked: the replies that complete one, and
+/// ParameterStatus (application_name is the tool).
+fn tracked_backend_disposition(tag: u8) -> Disposition {
+    match tag {
+        b'1' | b'C' | b'I' | b's' | b'V' | b'S' => Disposition::Whole,
+        t => backend_disposition(t),
     }
 }
 
@@ -132,6 +172,83 @@ impl Relay {
             guard,
             results: None,
             rewritten: BytesMut::new(),
+            tracker: None,
+            audit: None,
+            usage: None,
+            application: server_params
+                .iter()
+                .find(|(k, _)| k == "application_name")
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default(),
+            pending: Vec::new(),
+            durable: Vec::new(),
+            statements: 0,
+        }
+    }
+
+    /// Follows statements to their completion for the audit trail and/or
+    /// usage metrics. Without either, the relay does none of this work.
+    pub fn track(
+        &mut self,
+        audit: Option<Arc<SessionAudit>>,
+        usage: Option<Box<dyn StatementSink>>,
+    ) {
+        if audit.is_none() && usage.is_none() {
+            return;
+        }
+        if let (Some(g), Some(_)) = (self.guard.as_mut(), audit.as_ref()) {
+            g.record_decisions();
+        }
+        self.tracker = Some(StatementTracker::new());
+        self.audit = audit;
+        self.usage = usage;
+    }
+
+    /// Hands queued events to the auditor (after the relay's writes: this
+    /// may wait under `on_full: block`, which then slows this session only).
+    async fn emit_pending(&mut self) {
+        let Some(a) = &self.audit else { return };
+        for ev in self.pending.drain(..) {
+            if let Err(e) = a.auditor.emit(ev).await {
+                tracing::warn!(error = %e, "audit event not recorded");
+            }
+        }
+    }
+
+    /// Strict mode: every decision event of this read is durable before any
+    /// of its statements is flushed to the server. The spool writes in queue
+    /// order, so the durable acknowledgement of the last event covers the
+    /// ones queued before it: one fsync wait per read, not per statement.
+    async fn make_durable(&mut self) -> Result<(), RelayError> {
+        let Some(a) = &self.audit else { return Ok(()) };
+        let Some(last) = self.durable.pop() else {
+            return Ok(());
+        };
+        for ev in self.durable.drain(..) {
+            a.auditor.emit(ev).await.map_err(RelayError::Audit)?;
+        }
+        a.auditor
+            .emit_durable(last)
+            .await
+            .map_err(RelayError::Audit)
+    }
+
+    fn finish_statements(&mut self) {
+        let Some(t) = self.tracker.as_mut() else {
+            return;
+        };
+        let tool = match &self.guard {
+            Some(g) => g.attribution().application(),
+            None => &self.application,
+        };
+        for c in t.take_completed() {
+            self.statements += 1;
+            if let Some(u) = self.usage.as_mut() {
+                u.completed(&c, tool);
+            }
+            if let Some(a) = &self.audit {
+                self.pending.push(a.completion_event(&c, tool));
+            }
         }
     }
 
@@ -181,6 +298,9 @@ impl Relay {
                         }
                     }
                     self.frontend(client, server)?;
+                    if !self.durable.is_empty() {
+                        self.make_durable().await?;
+                    }
                     server.flush().await.map_err(RelayError::ServerIo)?;
                     if self.client_terminated {
                         return Ok(RelayEnd::ClientTerminated);
@@ -201,6 +321,9 @@ impl Relay {
                     let was_idle = self.server_idle;
                     self.backend(server, client)?;
                     client.flush().await.map_err(RelayError::ClientIo)?;
+                    if !self.pending.is_empty() {
+                        self.emit_pending().await;
+                    }
                     // Arm on the transition to idle only: asynchronous messages
                     // (notifications, notices) to an idle client do not restart
                     // the clock, as they do not on the server.
@@ -232,9 +355,41 @@ impl Relay {
         Some(end)
     }
 
+    /// Records a frontend message with the guard's decision for it, which
+    /// the guard has taken by then (see `frontend`).
+    fn track_frontend(&mut self, f: &crate::wire::Frame, now: Instant) {
+        let Some(t) = self.tracker.as_mut() else {
+            return;
+        };
+        let text = self
+            .audit
+            .as_ref()
+            .map(|a| a.text)
+            .unwrap_or(StatementText::None);
+        let facts = self
+            .guard
+            .as_mut()
+            .and_then(|g| g.take_decided())
+            .map(|d| Arc::new(Facts::from_decided(d, text)));
+        let mut decision_event = None;
+        if let (Some(a), Some(fx)) = (self.audit.as_ref().filter(|a| a.strict), facts.as_ref()) {
+            let tool = match &self.guard {
+                Some(g) => g.attribution().application(),
+                None => &self.application,
+            };
+            let ev = a.decision_event(fx, tool);
+            decision_event = Some(ev.id.clone());
+            self.durable.push(ev);
+        }
+        t.frontend(f, facts, decision_event, now);
+    }
+
     fn frontend(&mut self, client: &mut Peer, server: &mut Peer) -> Result<(), RelayError> {
+        let now = self.tracker.as_ref().map(|_| Instant::now());
         let disposition = if self.results.is_some() {
             masked_frontend_disposition
+        } else if self.tracker.is_some() {
+            tracked_frontend_disposition
         } else if self.guard.is_some() {
             guarded_frontend_disposition
         } else {
@@ -259,6 +414,9 @@ impl Relay {
                         (Some(r), Some(g)) => r.frontend(&f, g.take_masking())?,
                         _ => None,
                     };
+                    if let Some(now) = now {
+                        self.track_frontend(&f, now);
+                    }
                     if let Some(extra) = injected {
                         server.queue(extra);
                     }
@@ -273,11 +431,14 @@ impl Relay {
     }
 
     fn backend(&mut self, server: &mut Peer, client: &mut Peer) -> Result<(), RelayError> {
-        let base = if self.guard.is_some() {
+        let base = if self.tracker.is_some() {
+            tracked_backend_disposition
+        } else if self.guard.is_some() {
             guarded_backend_disposition
         } else {
             backend_disposition
         };
+        let now = self.tracker.as_ref().map(|_| Instant::now());
         let view = self.guard.as_ref().and_then(|g| g.mask_view());
         loop {
             let results = self.results.as_ref();
@@ -301,9 +462,16 @@ impl Relay {
                 // and that already cleared `server_idle`.
                 Chunk::Pass(b) => {
                     self.flush_rewritten(client);
+                    if let Some(t) = self.tracker.as_mut() {
+                        t.note_bytes_out(b.len());
+                    }
                     client.queue(b)
                 }
                 Chunk::Frame(f) => {
+                    if let (Some(t), Some(now)) = (self.tracker.as_mut(), now) {
+                        t.note_bytes_out(f.len());
+                        t.backend(&f, now);
+                    }
                     let mut denial = None;
                     match f.tag() {
                         b'Z' => {
@@ -329,6 +497,13 @@ impl Relay {
                         b'S' => {
                             if let Some(g) = self.guard.as_mut() {
                                 g.parameter_status(f.body());
+                            } else if self.tracker.is_some() {
+                                let mut parts = f.body().split(|&b| b == 0);
+                                if let (Some(b"application_name"), Some(v)) =
+                                    (parts.next(), parts.next())
+                                {
+                                    self.application = String::from_utf8_lossy(v).into_owned();
+                                }
                             }
                         }
                         _ => {}
@@ -373,6 +548,7 @@ impl Relay {
             }
         }
         self.flush_rewritten(client);
+        self.finish_statements();
         Ok(())
     }
 

@@ -175,6 +175,6 @@ mod tests {
         let q = query_frame("SELECT 1");
         assert_eq!(&q[..], b"Q\0\0\0\x0dSELECT 1\0");
         let p = parse_frame(b"s1", "SELECT $1", &[0, 1, 0, 0, 0, 23]);
-        assert_eq!(&p[..], b"P\0\0\0\x18s1\0SELECT $1\0\0\x01\0\0\0\x17");
+        assert_eq!(&p[..], b"P\0\0\0\x17s1\0SELECT $1\0\0\x01\0\0\0\x17");
     }
 }

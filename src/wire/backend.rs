@@ -26,6 +26,7 @@ impl SqlState {
     pub const INVALID_AUTHORIZATION: SqlState = SqlState("28000");
     pub const INVALID_PASSWORD: SqlState = SqlState("28P01");
     pub const INTERNAL_ERROR: SqlState = SqlState("XX000");
+    pub const SYSTEM_ERROR: SqlState = SqlState("58000");
 
     pub fn code(&self) -> &'static str {
         self.0
