@@ -30,6 +30,8 @@ COPY --from=builder /out/pgward /usr/local/bin/pgward
 # Same layout as the repository, so the config's relative policy path holds.
 COPY config/pgward.yaml /etc/pgward/config/pgward.yaml
 COPY policies/ /etc/pgward/policies/
+# The audit spool's default place in the local stack (a volume mounts here).
+RUN install -d -o 65532 -g 65532 -m 0750 /var/lib/pgward/audit
 ENV PGWARD_LISTEN=0.0.0.0:6432
 USER 65532:65532
 EXPOSE 6432

@@ -155,8 +155,10 @@ pub struct Guard {
     attribution: Attribution,
     /// The analysis of the last Query/Parse decided.
     last_analysis: Option<Shared>,
-    /// Keep a [`Decided`] per request (the session is audited).
+    /// Keep a [`Decided`] per request (the session is audited or metered).
     record: bool,
+    /// Keep the statement text in it too (the audit trail wants it).
+    record_text: bool,
     decided: Option<Decided>,
 }
 
@@ -217,13 +219,16 @@ impl Guard {
             attribution,
             last_analysis: None,
             record: false,
+            record_text: false,
             decided: None,
         }
     }
 
-    /// Keep the facts of every decided request for [`Guard::take_decided`].
-    pub fn record_decisions(&mut self) {
+    /// Keep the facts of every decided request for [`Guard::take_decided`],
+    /// with the statement text if `with_text`.
+    pub fn record_decisions(&mut self, with_text: bool) {
         self.record = true;
+        self.record_text = with_text;
     }
 
     /// The facts of the Query, Parse or FunctionCall just decided.
@@ -690,7 +695,7 @@ impl Guard {
             && !matches!(decision, Decision::Deny(_));
         let wants_trace = stampable && profile.traceparent;
         let client_tp = match sql {
-            Some(sql) if self.record || wants_trace => crate::attribution::client_comment(sql)
+            Some(sql) if self.record_text || wants_trace => crate::attribution::client_comment(sql)
                 .and_then(|c| c.traceparent().map(str::to_owned)),
             _ => None,
         };
@@ -732,7 +737,7 @@ impl Guard {
             kind,
             outcome,
             profile: self.resolution.profile.name.clone(),
-            sql: sql.map(str::to_owned),
+            sql: sql.filter(|_| self.record_text).map(str::to_owned),
             analysis: self.last_analysis.clone(),
             masking: self.last_masking.clone(),
             traceparent,

@@ -196,8 +196,9 @@ impl Relay {
         if audit.is_none() && usage.is_none() {
             return;
         }
-        if let (Some(g), Some(_)) = (self.guard.as_mut(), audit.as_ref()) {
-            g.record_decisions();
+        if let Some(g) = self.guard.as_mut() {
+            // Metrics need the decision only; the trail also the text.
+            g.record_decisions(audit.is_some());
         }
         self.tracker = Some(StatementTracker::new());
         self.audit = audit;
