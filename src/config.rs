@@ -66,6 +66,30 @@ struct FileConfig {
     audit: Option<crate::audit::AuditConfig>,
     admin: Option<FileAdmin>,
     metrics: Option<FileMetrics>,
+    branches: Option<FileBranches>,
+}
+
+/// Database branches: more upstreams besides `upstream` (which serves the
+/// default branch), and a template for branches created on the fly.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileBranches {
+    /// Name of the branch `upstream` serves (default: `default`).
+    default: Option<String>,
+    /// Named branches; each may override host, port, timeout and TLS.
+    #[serde(default)]
+    fixed: std::collections::BTreeMap<String, FileUpstream>,
+    template: Option<FileBranchTemplate>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileBranchTemplate {
+    /// Host with `{branch}` where the branch name goes, e.g. `{branch}.db.internal`.
+    host: String,
+    port: Option<u16>,
+    /// Glob of the branch names the template serves (default: any valid name).
+    names: Option<String>,
 }
 
 /// The admin listener: metrics and health endpoints, off unless configured.
@@ -212,6 +236,24 @@ pub struct Config {
     pub audit: Option<crate::audit::AuditConfig>,
     pub admin: Option<AdminConfig>,
     pub metrics: MetricsConfig,
+    pub branches: BranchesConfig,
+}
+
+/// Branches besides the default one (which `upstream` serves).
+#[derive(Clone, Debug)]
+pub struct BranchesConfig {
+    pub default_name: String,
+    pub fixed: Vec<(String, UpstreamConfig)>,
+    pub template: Option<BranchTemplate>,
+}
+
+#[derive(Clone, Debug)]
+pub struct BranchTemplate {
+    pub host: String,
+    pub port: u16,
+    pub names: Option<String>,
+    /// TLS and timeout as for `upstream`.
+    pub base: UpstreamConfig,
 }
 
 #[derive(Clone, Debug)]
@@ -311,6 +353,11 @@ impl Default for Config {
                 credential: None,
                 refresh_interval: Duration::from_secs(30),
             },
+            branches: BranchesConfig {
+                default_name: "default".into(),
+                fixed: Vec::new(),
+                template: None,
+            },
             audit: None,
             admin: None,
             metrics: MetricsConfig {
@@ -376,9 +423,14 @@ impl Config {
             }
             None => FileConfig::default(),
         };
+        let mut file = file;
+        let branches = file.branches.take();
         let mut c = Config::default();
         c.apply_file(file)?;
         c.apply_args(args)?;
+        if let Some(b) = branches {
+            c.branches = resolve_branches(b, &c.upstream)?;
+        }
         c.validate()?;
         Ok(c)
     }
@@ -683,6 +735,13 @@ impl FileConfig {
         if let Some(u) = self.upstream.as_mut().and_then(|u| u.tls.as_mut()) {
             fix(&mut u.ca_file);
         }
+        if let Some(b) = self.branches.as_mut() {
+            for u in b.fixed.values_mut() {
+                if let Some(t) = u.tls.as_mut() {
+                    fix(&mut t.ca_file);
+                }
+            }
+        }
         if let Some(c) = self.catalog.as_mut() {
             fix(&mut c.password_file);
         }
@@ -697,6 +756,55 @@ impl FileConfig {
             }
         }
     }
+}
+
+/// Fixed branches and the template start from `upstream` (after flags and
+/// environment are applied) and override what they set.
+fn resolve_branches(b: FileBranches, base: &UpstreamConfig) -> Result<BranchesConfig, ConfigError> {
+    let mut out = BranchesConfig {
+        default_name: b.default.unwrap_or_else(|| "default".into()),
+        fixed: Vec::new(),
+        template: None,
+    };
+    for (name, u) in b.fixed {
+        let mut cfg = base.clone();
+        if let Some(h) = u.host {
+            cfg.host = h;
+        }
+        if let Some(p) = u.port {
+            cfg.port = p;
+        }
+        if let Some(t) = u.connect_timeout {
+            cfg.connect_timeout = duration("branches.fixed.connect_timeout", &t)?;
+        }
+        if let Some(t) = u.tls {
+            if let Some(m) = t.mode {
+                cfg.tls_mode = m;
+            }
+            if t.ca_file.is_some() {
+                cfg.ca_file = t.ca_file;
+            }
+            if t.server_name.is_some() {
+                cfg.server_name = t.server_name;
+            }
+        }
+        out.fixed.push((name, cfg));
+    }
+    if let Some(t) = b.template {
+        if !t.host.contains("{branch}") {
+            return Err(ConfigError::Invalid {
+                key: "branches.template.host",
+                message: format!("{:?} must contain {{branch}}", t.host),
+            });
+        }
+        out.template = Some(BranchTemplate {
+            host: t.host,
+            port: t.port.unwrap_or(base.port),
+            names: t.names,
+            base: base.clone(),
+        });
+    }
+    Ok(out)
 }
 
 fn resolve_auth(a: FileAuth) -> Result<AuthConfig, ConfigError> {

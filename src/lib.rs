@@ -9,6 +9,7 @@ pub mod admin;
 pub mod attribution;
 pub mod audit;
 pub mod auth;
+pub mod branch;
 pub mod cancel;
 pub mod catalog;
 pub mod cli;

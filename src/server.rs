@@ -37,6 +37,8 @@ pub struct Shared {
     pub analysis_cache: Arc<AnalysisCache>,
     /// Catalog snapshots for masking, per database.
     pub catalogs: Arc<crate::catalog::Catalogs>,
+    /// Which server each branch runs on; `upstream` is the default branch's.
+    pub branches: crate::branch::Branches,
     /// Cancelled when the shutdown grace period is over: sessions end now.
     pub hard_close: CancellationToken,
     /// The audit trail, when `audit:` is configured.
@@ -63,6 +65,8 @@ pub enum ServeError {
     Policy(#[from] PolicyError),
     #[error("catalog: {0}")]
     Catalog(String),
+    #[error("branches: {0}")]
+    Branch(String),
     #[error("cannot install signal handler: {0}")]
     Signal(std::io::Error),
     #[error("audit: {0}")]
@@ -90,7 +94,9 @@ impl Shared {
             None => PolicyStore::allow_all(),
         };
         let local_auth = local_auth(&config.auth)?;
-        let catalogs = crate::catalog::Catalogs::new(catalog_source(&config, &upstream)?);
+        let catalogs = crate::catalog::Catalogs::new(catalog_source(&config)?);
+        let branches = crate::branch::Branches::new(Arc::clone(&upstream), &config.branches)
+            .map_err(|e| ServeError::Branch(e.to_string()))?;
         let has_masks = !policy.current().policy.masking.rules.is_empty();
         if has_masks && !catalogs.is_configured() {
             return Err(ServeError::Catalog(
@@ -106,6 +112,7 @@ impl Shared {
             usage,
             health: crate::admin::Health::default(),
             catalogs,
+            branches,
             local_auth,
             config,
             tls_acceptor,
@@ -118,15 +125,11 @@ impl Shared {
     }
 }
 
-fn catalog_source(
-    config: &Config,
-    upstream: &Arc<Upstream>,
-) -> Result<Option<crate::catalog::CatalogSource>, ServeError> {
+fn catalog_source(config: &Config) -> Result<Option<crate::catalog::CatalogSource>, ServeError> {
     let Some(cred) = config.catalog_credential() else {
         return Ok(None);
     };
     Ok(Some(crate::catalog::CatalogSource {
-        upstream: Arc::clone(upstream),
         user: cred.user.clone(),
         password: service_secret(cred)?,
         refresh_interval: config.catalog.refresh_interval,

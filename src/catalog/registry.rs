@@ -26,7 +26,6 @@ const MAX_CATALOG_MESSAGE: usize = 64 << 20;
 const LOAD_TIMEOUT: Duration = Duration::from_secs(15);
 
 pub struct CatalogSource {
-    pub upstream: Arc<Upstream>,
     pub user: String,
     pub password: Secret,
     pub refresh_interval: Duration,
@@ -35,7 +34,8 @@ pub struct CatalogSource {
 /// Every database's catalog, shared by all sessions.
 pub struct Catalogs {
     source: Option<CatalogSource>,
-    databases: DashMap<String, Arc<DbCatalog>>,
+    /// By (branch, database): OIDs are per database and per server.
+    databases: DashMap<(String, String), Arc<DbCatalog>>,
     /// Bumped whenever a session reports DDL: every snapshot loaded before
     /// the bump is stale.
     generation: AtomicU64,
@@ -56,15 +56,18 @@ impl Catalogs {
         self.source.is_some()
     }
 
-    pub fn database(&self, name: &str) -> Arc<DbCatalog> {
-        if let Some(d) = self.databases.get(name) {
+    /// The catalog of database `name` on a branch's server.
+    pub fn database(&self, upstream: &Arc<Upstream>, branch: &str, name: &str) -> Arc<DbCatalog> {
+        let key = (branch.to_owned(), name.to_owned());
+        if let Some(d) = self.databases.get(&key) {
             return Arc::clone(&d);
         }
         Arc::clone(
             self.databases
-                .entry(name.to_owned())
+                .entry(key)
                 .or_insert_with(|| {
                     Arc::new(DbCatalog {
+                        upstream: Arc::clone(upstream),
                         database: name.to_owned(),
                         snapshot: ArcSwapOption::empty(),
                         conn: tokio::sync::Mutex::new(None),
@@ -95,6 +98,7 @@ impl Catalogs {
 
 /// One database's snapshot and the connection that loads it.
 pub struct DbCatalog {
+    upstream: Arc<Upstream>,
     database: String,
     snapshot: ArcSwapOption<Snapshot>,
     /// Also serialises loads: concurrent sessions wait for one load.
@@ -124,7 +128,7 @@ impl DbCatalog {
         let generation = catalogs.generation();
         let loaded = tokio::time::timeout(LOAD_TIMEOUT, async {
             if conn.is_none() {
-                *conn = Some(connect(source, &self.database).await?);
+                *conn = Some(connect(source, &self.upstream, &self.database).await?);
             }
             let peer = conn
                 .as_mut()
@@ -150,9 +154,12 @@ impl DbCatalog {
     }
 }
 
-async fn connect(source: &CatalogSource, database: &str) -> Result<Peer, CatalogError> {
-    let stream = source
-        .upstream
+async fn connect(
+    source: &CatalogSource,
+    upstream: &Upstream,
+    database: &str,
+) -> Result<Peer, CatalogError> {
+    let stream = upstream
         .connect()
         .await
         .map_err(|e| CatalogError::Connect(e.to_string()))?;

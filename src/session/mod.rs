@@ -22,6 +22,7 @@ use crate::audit::{attr, EventKind};
 use crate::auth::client_login::UpstreamLogin;
 use crate::auth::local::{self, LocalAuthError, ServiceLoginError};
 use crate::auth::passthrough::{self, AuthError};
+use crate::branch::{Branch, BranchError};
 use crate::policy::{Identity, UserName};
 use crate::server::Shared;
 use crate::upstream::UpstreamError;
@@ -88,6 +89,8 @@ enum SessionError {
     ShuttingDown,
     #[error(transparent)]
     Relay(#[from] RelayError),
+    #[error("{0}")]
+    Branch(#[from] crate::branch::BranchError),
 }
 
 impl SessionError {
@@ -106,6 +109,18 @@ impl SessionError {
             }
             SessionError::ClientTls(_) => return None,
             SessionError::Protocol(m) => ErrorReport::fatal(SqlState::PROTOCOL_VIOLATION, *m),
+            SessionError::Branch(e) => match e {
+                BranchError::Unknown { .. } => {
+                    ErrorReport::fatal(SqlState::INVALID_CATALOG_NAME, format!("pgward: {e}"))
+                }
+                BranchError::Upstream(_) => {
+                    ErrorReport::fatal(SqlState::UNABLE_TO_CONNECT, format!("pgward: {e}"))
+                }
+                _ => ErrorReport::fatal(SqlState::INVALID_PARAMETER_VALUE, format!("pgward: {e}"))
+                    .with_hint(
+                        "choose a branch with options=-c pgward.branch=NAME or dbname=DB@NAME",
+                    ),
+            },
             SessionError::Upstream(e) => ErrorReport::fatal(
                 SqlState::UNABLE_TO_CONNECT,
                 format!("pgward could not connect to the database server: {e}"),
@@ -208,6 +223,8 @@ struct Facts {
     audit: Option<Arc<SessionAudit>>,
     /// SessionStart was recorded: a SessionEnd follows.
     started: bool,
+    /// The branch the session was routed to.
+    branch: Option<Arc<Branch>>,
 }
 
 enum Negotiated {
@@ -290,6 +307,18 @@ async fn drive(
             return Err(e);
         }
     };
+    // The branch decides the server; an unknown one connects to nothing.
+    let (branch, startup) = match shared.branches.select(&startup) {
+        Ok((b, rewritten)) => (b, rewritten.unwrap_or(startup)),
+        Err(e) => {
+            let e = SessionError::Branch(e);
+            let mut p = Peer::new(client_stream, MAX_AUTH_MESSAGE);
+            p.close_with(e.report().map(|r| r.to_bytes())).await;
+            return Err(e);
+        }
+    };
+    let branch_name = branch.name.to_string();
+    facts.branch = Some(Arc::clone(&branch));
     facts.user = startup.user().map(str::to_owned);
     facts.database = startup.database().map(str::to_owned);
     facts.application = startup.param("application_name").map(str::to_owned);
@@ -304,9 +333,9 @@ async fn drive(
                     user,
                     database: startup.database().or(startup.user()).unwrap_or(""),
                     client_address: &peer_addr.ip().to_string(),
-                    server_address: &shared.config.upstream.host,
-                    server_port: shared.config.upstream.port,
-                    branch: branch_for(&startup),
+                    server_address: branch.upstream.host(),
+                    server_port: branch.upstream.port(),
+                    branch: &branch_name,
                 },
             ))
         })
@@ -356,7 +385,7 @@ async fn drive(
             .unwrap_or_default(),
         tls_subject: client.stream.client_cert_subject(),
     };
-    let (guard, upstream_startup) = guard_for(&startup, identity, shared, id);
+    let (guard, upstream_startup) = guard_for(&startup, identity, shared, id, &branch);
     facts.profile = guard.as_ref().map(|g| g.profile_name().to_owned());
     let (result, to_client_mid_frame) = run_connected(
         &mut client,
@@ -426,6 +455,7 @@ fn guard_for(
     identity: Identity,
     shared: &Shared,
     id: SessionId,
+    branch: &Branch,
 ) -> (Option<Guard>, Bytes) {
     let service_user = shared
         .local_auth
@@ -465,12 +495,14 @@ fn guard_for(
         .to_owned();
     let masking = guard::MaskState::new(
         Arc::clone(&shared.catalogs),
-        shared.catalogs.database(&database),
+        shared
+            .catalogs
+            .database(&branch.upstream, branch.name.as_str(), &database),
     );
     let attribution = stamping::Attribution::new(
         identity.user_str(),
         &resolution.profile.name,
-        branch_for(startup),
+        branch.name.as_str(),
         &id.to_string(),
         identity.application.as_deref().unwrap_or(""),
     );
@@ -546,12 +578,6 @@ fn end_reason(end: RelayEnd) -> &'static str {
     }
 }
 
-/// The branch a session works on. Every session is on the default branch
-/// until branch selection decides otherwise from the startup packet.
-pub fn branch_for(_startup: &StartupMessage) -> &'static str {
-    stamping::DEFAULT_BRANCH
-}
-
 async fn run_connected(
     client: &mut Peer,
     startup: &StartupMessage,
@@ -562,8 +588,12 @@ async fn run_connected(
     facts: &mut Facts,
 ) -> (Result<RelayEnd, SessionError>, bool) {
     let limits = &shared.config.limits;
+    let branch = facts
+        .branch
+        .clone()
+        .unwrap_or_else(|| Arc::clone(shared.branches.default_branch()));
     let connect_and_auth = async {
-        let server_stream = shared.upstream.connect().await?;
+        let server_stream = branch.upstream.connect().await?;
         let mut server = Peer::new(server_stream, MAX_BACKEND_MESSAGE);
         server.queue(upstream_startup);
         server
@@ -579,7 +609,7 @@ async fn run_connected(
             client.queue(local::auth_ok());
         }
         let authed =
-            passthrough::relay(client, &mut server, &shared.cancels, &shared.upstream).await?;
+            passthrough::relay(client, &mut server, &shared.cancels, &branch.upstream).await?;
         Ok::<_, SessionError>((server, authed))
     };
     let connected = tokio::select! {
@@ -653,7 +683,7 @@ async fn run_connected(
     }
     let usage = shared.usage.as_ref().map(|u| {
         Box::new(u.session(
-            branch_for(startup),
+            branch.name.as_str(),
             relay_profile.as_deref().unwrap_or(""),
             facts.user.as_deref().unwrap_or(""),
         )) as Box<dyn relay::StatementSink>

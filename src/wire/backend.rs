@@ -26,6 +26,8 @@ impl SqlState {
     pub const INVALID_AUTHORIZATION: SqlState = SqlState("28000");
     pub const INVALID_PASSWORD: SqlState = SqlState("28P01");
     pub const INTERNAL_ERROR: SqlState = SqlState("XX000");
+    pub const INVALID_CATALOG_NAME: SqlState = SqlState("3D000");
+    pub const INVALID_PARAMETER_VALUE: SqlState = SqlState("22023");
     pub const SYSTEM_ERROR: SqlState = SqlState("58000");
 
     pub fn code(&self) -> &'static str {

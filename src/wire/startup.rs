@@ -145,6 +145,19 @@ impl StartupMessage {
         build_startup(self.version, &borrowed)
     }
 
+    /// The same message with other parameters (pgward's own options removed).
+    pub fn with_params(&self, params: Vec<(String, String)>) -> StartupMessage {
+        let borrowed: Vec<(&str, &str)> = params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        StartupMessage {
+            raw: build_startup(self.version, &borrowed),
+            version: self.version,
+            params,
+        }
+    }
+
     /// The database name, which defaults to the user name as in PostgreSQL.
     pub fn database(&self) -> Option<&str> {
         self.param("database").or_else(|| self.user())
