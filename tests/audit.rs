@@ -440,3 +440,57 @@ async fn policy_reloads_are_recorded() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_scram_logins_are_recorded_with_their_outcome() {
+    let pg = cluster();
+    let spool = tempfile::tempdir().expect("tempdir");
+    let b = Pgward::builder().upstream_port(pg.port());
+    let verifier =
+        pgward::auth::scram::ScramVerifier::generate("carol-pw", 4096).expect("verifier");
+    let users = b.write_file(
+        "users.yaml",
+        &format!("users:\n  - name: carol\n    scram: \"{verifier}\"\n"),
+    );
+    let service = b.write_file("service.pw", SUPERUSER_PASSWORD);
+    let policy = b.write_file("policy.yaml", "version: 1\ndefault_profile: analyst\n");
+    let pgward = b
+        .config_yaml(&format!(
+            "policy: {}\nauth:\n  mode: scram\n  users_file: {}\n  upstream_user: {SUPERUSER}\n  upstream_password_file: {}\naudit:\n  spool_dir: {}\n  sinks:\n    - stdout: {{}}\n",
+            policy.display(),
+            users.display(),
+            service.display(),
+            spool.path().display()
+        ))
+        .start();
+    let login = |pw: &'static str| {
+        let port = pgward.port();
+        async move {
+            try_connect_with(&format!(
+                "host=127.0.0.1 port={port} user=carol password={pw} dbname={APP_DB}"
+            ))
+            .await
+        }
+    };
+    assert!(login("wrong").await.is_err());
+    let (c, _) = login("carol-pw").await.expect("good password");
+    c.simple_query("select 1").await.expect("select");
+    let p = &pgward;
+    wait_until("both logins written", || {
+        let ev = written(p);
+        let outcome = |o: &str| {
+            ev.iter().any(|e| {
+                e["kind"] == "session_start"
+                    && e["attrs"]["pgward.auth.outcome"] == o
+                    && e["attrs"]["user.name"] == "carol"
+            })
+        };
+        outcome("failure") && outcome("success")
+    })
+    .await;
+    let failure = written(&pgward)
+        .into_iter()
+        .find(|e| e["attrs"]["pgward.auth.outcome"] == "failure")
+        .unwrap_or_default();
+    assert_eq!(failure["attrs"]["db.response.status_code"], "28P01");
+}

@@ -284,15 +284,18 @@ pub fn new_event_id() -> String {
     b[8] = 0x80 | ((seed >> 16) as u8 & 0x3f);
     b[9..12].copy_from_slice(&seed.to_be_bytes()[2..5]);
     b[12..].copy_from_slice(&n.to_be_bytes());
-    let h = |r: &[u8]| r.iter().map(|x| format!("{x:02x}")).collect::<String>();
-    format!(
-        "{}-{}-{}-{}-{}",
-        h(&b[..4]),
-        h(&b[4..6]),
-        h(&b[6..8]),
-        h(&b[8..10]),
-        h(&b[10..])
-    )
+    // Written into one buffer: an id is minted per statement, so this stays
+    // one allocation rather than one per byte.
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(36);
+    for (i, x) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push('-');
+        }
+        out.push(char::from(HEX[usize::from(x >> 4)]));
+        out.push(char::from(HEX[usize::from(x & 0x0f)]));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -16,6 +16,12 @@ use super::stats::Counters;
 
 /// Most events taken from the queue per spool write.
 const WRITE_BATCH: usize = 256;
+/// How long a small batch waits for company before it is written. Each
+/// write is a hop to a blocking thread and back; at one event per statement
+/// that hop, not the bytes, is the cost, and sharing it among the events of
+/// a millisecond takes it off the statements' cores. Batches someone waits
+/// on (durable emits) are written at once.
+const WRITE_LINGER: Duration = Duration::from_millis(1);
 const RETRY_MIN: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(5);
 
@@ -60,7 +66,17 @@ impl Writer {
         let mut seg = Some(seg);
         let mut last_sync = Instant::now();
         loop {
-            let batch = self.queue.pop_batch(WRITE_BATCH);
+            let mut batch = self.queue.pop_batch(WRITE_BATCH);
+            let waited_on = batch.iter().any(|i| i.durable.is_some())
+                || matches!(self.fsync, FsyncPolicy::EveryEvent);
+            if !batch.is_empty()
+                && batch.len() < WRITE_BATCH
+                && !waited_on
+                && !self.queue.is_closed_and_empty()
+            {
+                tokio::time::sleep(WRITE_LINGER).await;
+                batch.extend(self.queue.pop_batch(WRITE_BATCH - batch.len()));
+            }
             if batch.is_empty() {
                 if self.queue.is_closed_and_empty() {
                     break;

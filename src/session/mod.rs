@@ -366,7 +366,10 @@ async fn drive(
         }
     };
     if let Some(v) = &verified {
+        // From here on the session is the verified user's (a token's
+        // subject need not be the startup packet's user name).
         facts.audit = audit_for(&v.user);
+        facts.user = Some(v.user.clone());
     }
     let identity = Identity {
         user: verified

@@ -12,8 +12,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use crate::attribution::{self, Stamp};
 use crate::wire::frame::put_frame;
 
-/// The branch every session is attributed to until branch selection exists.
-/// One place to change when it does.
+/// The name of the branch a session is on when it chooses none and the
+/// configuration names no other default.
 pub const DEFAULT_BRANCH: &str = "default";
 
 /// The facts pgward vouches for, plus the application the client claims.

@@ -3,7 +3,7 @@
 //!
 //! Every request that can run something is an expectation in a FIFO, in the
 //! order the server answers: a Query completes at its ReadyForQuery (rows
-//! summed over its statements), an Execute at its CommandComplete,
+//! summed over its statements) or its error, an Execute at its CommandComplete,
 //! EmptyQueryResponse or PortalSuspended, a FunctionCall at its result, and
 //! any of them at an error. A Parse is expected too, so that a statement
 //! that fails (or is denied) at Parse is recorded; once parsed it is
@@ -284,9 +284,10 @@ impl StatementTracker {
                     return;
                 };
                 e.sqlstate = code;
-                if e.kind != Kind::Query {
-                    self.complete_front(now);
-                }
+                // An error ends a simple Query too (its later statements are
+                // skipped): it completes now, when the client learns of it,
+                // not at the ReadyForQuery that may arrive in a later read.
+                self.complete_front(now);
             }
             b'Z' => {
                 let done = self.done_batches;
