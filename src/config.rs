@@ -105,6 +105,18 @@ struct FileAdmin {
 struct FileMetrics {
     per_user: Option<bool>,
     max_tools: Option<usize>,
+    /// Push the usage metrics to an OTLP collector too.
+    otlp: Option<FileMetricsOtlp>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileMetricsOtlp {
+    endpoint: String,
+    /// `grpc` (default) or `http` (protobuf, `/v1/metrics` appended).
+    protocol: Option<String>,
+    interval: Option<String>,
+    timeout: Option<String>,
 }
 
 /// Where masking reads the server's catalog from: its own connection, with
@@ -271,6 +283,16 @@ pub struct MetricsConfig {
     pub per_user: bool,
     /// Distinct `tool` values kept; later ones are counted as `other`.
     pub max_tools: usize,
+    pub otlp: Option<MetricsOtlpConfig>,
+}
+
+/// Periodic push of the usage metrics as OTLP metrics.
+#[derive(Clone, Debug)]
+pub struct MetricsOtlpConfig {
+    pub endpoint: String,
+    pub http: bool,
+    pub interval: Duration,
+    pub timeout: Duration,
 }
 
 /// The catalog connection used by masking.
@@ -363,6 +385,7 @@ impl Default for Config {
             metrics: MetricsConfig {
                 per_user: false,
                 max_tools: 50,
+                otlp: None,
             },
         }
     }
@@ -575,6 +598,30 @@ impl Config {
             }
             if let Some(n) = m.max_tools {
                 self.metrics.max_tools = n;
+            }
+            if let Some(o) = m.otlp {
+                let http = match o.protocol.as_deref() {
+                    None | Some("grpc") => false,
+                    Some("http") => true,
+                    Some(other) => {
+                        return Err(ConfigError::Invalid {
+                            key: "metrics.otlp.protocol",
+                            message: format!("{other:?} is not grpc or http"),
+                        })
+                    }
+                };
+                self.metrics.otlp = Some(MetricsOtlpConfig {
+                    endpoint: o.endpoint,
+                    http,
+                    interval: match o.interval {
+                        Some(i) => duration("metrics.otlp.interval", &i)?,
+                        None => Duration::from_secs(15),
+                    },
+                    timeout: match o.timeout {
+                        Some(t) => duration("metrics.otlp.timeout", &t)?,
+                        None => Duration::from_secs(10),
+                    },
+                });
             }
         }
         if let Some(l) = f.log {

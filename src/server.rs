@@ -67,6 +67,8 @@ pub enum ServeError {
     Catalog(String),
     #[error("branches: {0}")]
     Branch(String),
+    #[error("metrics export: {0}")]
+    MetricsExport(String),
     #[error("cannot install signal handler: {0}")]
     Signal(std::io::Error),
     #[error("audit: {0}")]
@@ -103,10 +105,8 @@ impl Shared {
                 "the policy masks columns, and masking needs the server's catalog: set catalog.user and catalog.password_file (or use auth mode scram/jwt, whose service account is used)".into(),
             ));
         }
-        let usage = config
-            .admin
-            .as_ref()
-            .map(|_| Arc::new(crate::metrics::Usage::new(&config.metrics)));
+        let usage = (config.admin.is_some() || config.metrics.otlp.is_some())
+            .then(|| Arc::new(crate::metrics::Usage::new(&config.metrics)));
         Ok(Arc::new(Shared {
             audit,
             usage,
@@ -221,6 +221,13 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     }
     let admin_stop = CancellationToken::new();
     let admin = crate::admin::start(Arc::clone(&shared), admin_stop.clone()).await?;
+    if let (Some(usage), Some(cfg)) = (&shared.usage, &shared.config.metrics.otlp) {
+        let mut id = [0u8; 8];
+        let _ = getrandom::fill(&mut id);
+        let instance = format!("pgward-{:016x}", u64::from_be_bytes(id));
+        crate::metrics::otlp::spawn(Arc::clone(usage), cfg.clone(), instance)
+            .map_err(ServeError::MetricsExport)?;
+    }
     shared
         .policy
         .spawn_watcher(std::time::Duration::from_secs(1));

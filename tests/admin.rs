@@ -256,3 +256,80 @@ fn blocking_get(addr: SocketAddr, path: &str) -> u16 {
         .unwrap_or(0)
     })
 }
+
+/// The value of `metric` for `tool` in an export, if present.
+fn pushed(
+    req: &opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest,
+    metric: &str,
+    tool: &str,
+) -> Option<i64> {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as V;
+    use opentelemetry_proto::tonic::metrics::v1::{metric::Data, number_data_point::Value as N};
+    let attr = |kvs: &[opentelemetry_proto::tonic::common::v1::KeyValue], k: &str| {
+        kvs.iter().find(|kv| kv.key == k).and_then(|kv| {
+            match kv.value.as_ref()?.value.as_ref()? {
+                V::StringValue(s) => Some(s.clone()),
+                _ => None,
+            }
+        })
+    };
+    req.resource_metrics
+        .iter()
+        .flat_map(|r| &r.scope_metrics)
+        .flat_map(|s| &s.metrics)
+        .filter(|m| m.name == metric)
+        .filter_map(|m| match &m.data {
+            Some(Data::Sum(s)) => Some(&s.data_points),
+            _ => None,
+        })
+        .flatten()
+        .filter(|p| {
+            attr(&p.attributes, "pgward.tool").as_deref() == Some(tool)
+                && attr(&p.attributes, "pgward.branch").as_deref() == Some("default")
+                && attr(&p.attributes, "pgward.profile").as_deref() == Some("analyst")
+        })
+        .find_map(|p| match p.value {
+            Some(N::AsInt(v)) => Some(v),
+            _ => None,
+        })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_metrics_are_pushed_as_otlp_metrics_over_grpc_and_http() {
+    let pg = cluster();
+    let receiver = common::otlp_receiver::OtlpReceiver::start().await;
+    for (protocol, endpoint) in [
+        ("grpc", receiver.grpc_endpoint()),
+        ("http", receiver.http_endpoint()),
+    ] {
+        let builder = Pgward::builder().upstream_port(pg.port());
+        let policy = builder.write_file("policy.yaml", POLICY);
+        let pgward = builder
+            .config_yaml(&format!(
+                "policy: {}\nmetrics:\n  otlp:\n    endpoint: \"{endpoint}\"\n    protocol: {protocol}\n    interval: 100ms\n",
+                policy.display()
+            ))
+            .start();
+        let tool = format!("otlp-{protocol}");
+        let c = client(&pgward, "ann", &tool).await;
+        for _ in 0..3 {
+            c.simple_query("select id from t").await.expect("select");
+        }
+        c.simple_query("select * from hr.salaries")
+            .await
+            .expect_err("denied");
+        let want = |exports: &[(common::otlp_receiver::Via, _)]| {
+            exports.iter().any(|(_, r)| {
+                pushed(r, "pgward.statements", &tool) == Some(4)
+                    && pushed(r, "pgward.statements.denied", &tool) == Some(1)
+                    && pushed(r, "pgward.rows", &tool) == Some(30)
+            })
+        };
+        assert!(
+            receiver
+                .wait_for_metrics(want, std::time::Duration::from_secs(30))
+                .await,
+            "{protocol}: no export with the expected counters"
+        );
+    }
+}

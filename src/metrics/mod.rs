@@ -8,6 +8,7 @@
 //! and capped (`metrics.max_tools`; later values count as `other`); `user`
 //! is a label only with `metrics.per_user: true`.
 
+pub mod otlp;
 pub mod render;
 
 use std::collections::{HashMap, HashSet};
@@ -246,6 +247,7 @@ mod tests {
         let u = Usage::new(&crate::config::MetricsConfig {
             per_user: false,
             max_tools: 2,
+            otlp: None,
         });
         assert_eq!(u.tool_label("psql"), "psql");
         assert_eq!(u.tool_label("agent"), "agent");

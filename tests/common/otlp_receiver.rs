@@ -18,6 +18,12 @@ use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use prost::Message;
 use serde_json::Value;
@@ -55,10 +61,20 @@ pub struct Received {
 #[derive(Default)]
 struct Shared {
     records: Mutex<Vec<Received>>,
+    /// Metric exports, as received (usage metrics).
+    metrics: Mutex<Vec<(Via, ExportMetricsServiceRequest)>>,
     changed: Notify,
 }
 
 impl Shared {
+    fn record_metrics(&self, req: ExportMetricsServiceRequest, via: Via) {
+        self.metrics
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((via, req));
+        self.changed.notify_waiters();
+    }
+
     fn lock(&self) -> MutexGuard<'_, Vec<Received>> {
         self.records.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -143,6 +159,19 @@ impl LogsService for Grpc {
     }
 }
 
+struct GrpcMetrics(Arc<Shared>);
+
+#[tonic::async_trait]
+impl MetricsService for GrpcMetrics {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        self.0.record_metrics(request.into_inner(), Via::Grpc);
+        Ok(tonic::Response::new(ExportMetricsServiceResponse::default()))
+    }
+}
+
 type Resp = http::Response<tonic::body::Body>;
 
 fn plain(status: u16, body: &'static str) -> Resp {
@@ -184,6 +213,23 @@ async fn handle(
             http::HeaderValue::from_static("application/x-protobuf"),
         );
         return Ok(r);
+    }
+    if req.uri().path() == "/v1/metrics" {
+        let Ok(body) = Limited::new(req.into_body(), 64 << 20).collect().await else {
+            return Ok(plain(400, "unreadable body"));
+        };
+        let Ok(decoded) = ExportMetricsServiceRequest::decode(body.to_bytes()) else {
+            return Ok(plain(400, "not an ExportMetricsServiceRequest"));
+        };
+        shared.record_metrics(decoded, Via::Http);
+        return Ok(plain(200, ""));
+    }
+    if req.uri().path().contains("MetricsService") {
+        let mut svc = MetricsServiceServer::new(GrpcMetrics(shared));
+        return match svc.call(req).await {
+            Ok(r) => Ok(r),
+            Err(never) => match never {},
+        };
     }
     let mut svc = LogsServiceServer::new(Grpc(shared));
     match svc.call(req).await {
@@ -245,6 +291,35 @@ impl OtlpReceiver {
 
     pub fn records(&self) -> Vec<Received> {
         self.shared.lock().clone()
+    }
+
+    /// Metric exports received so far.
+    pub fn metric_exports(&self) -> Vec<(Via, ExportMetricsServiceRequest)> {
+        self.shared
+            .metrics
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Waits until `pred` holds over the metric exports; false on timeout.
+    pub async fn wait_for_metrics(
+        &self,
+        mut pred: impl FnMut(&[(Via, ExportMetricsServiceRequest)]) -> bool,
+        timeout: Duration,
+    ) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.shared.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if pred(&self.metric_exports()) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return pred(&self.metric_exports());
+            }
+        }
     }
 
     pub fn clear(&self) {
