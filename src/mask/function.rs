@@ -498,16 +498,37 @@ fn canonical_text<'a>(t: Scalar, fmt: Format, input: &'a [u8]) -> Result<Cow<'a,
     Ok(Cow::Owned(s))
 }
 
+thread_local! {
+    /// The last key's HMAC state after the key schedule: every value of a
+    /// result is hashed with the same key, and cloning the keyed state
+    /// skips two of the four SHA-256 blocks an HMAC of a short value costs.
+    static KEYED: std::cell::RefCell<Option<(Vec<u8>, HmacSha256)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 fn digest(key: &[u8], msg: &[u8]) -> [u8; 32] {
-    // HMAC takes keys of any length; the error arm exists only in the
-    // trait's signature.
-    match <HmacSha256 as KeyInit>::new_from_slice(key) {
-        Ok(mut mac) => {
-            mac.update(msg);
-            mac.finalize().into_bytes().into()
+    KEYED.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let keyed = match slot.as_ref() {
+            Some((k, mac)) if k.as_slice() == key => Some(mac.clone()),
+            _ => match <HmacSha256 as KeyInit>::new_from_slice(key) {
+                Ok(mac) => {
+                    *slot = Some((key.to_vec(), mac.clone()));
+                    Some(mac)
+                }
+                // HMAC takes keys of any length; the error arm exists only
+                // in the trait's signature.
+                Err(_) => None,
+            },
+        };
+        match keyed {
+            Some(mut mac) => {
+                mac.update(msg);
+                mac.finalize().into_bytes().into()
+            }
+            None => [0; 32],
         }
-        Err(_) => [0; 32],
-    }
+    })
 }
 
 fn hash(
