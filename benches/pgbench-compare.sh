@@ -128,30 +128,16 @@ as_svc() {
 
 # --- cleanup ---------------------------------------------------------------
 WORK=""
-PGWARD_PID=""
-GUARD_PID=""
-MASKED_PID=""
-AUDITED_PID=""
+# pgward processes by target name (pgward, guard, masked, audited).
+declare -A PGWARD_PIDS=()
 PG_STARTED=0
 cleanup() {
     local rc=$?
     set +e
-    if [[ -n $PGWARD_PID ]]; then
-        pgw_stop_pid "$PGWARD_PID" pgward 10
-        wait "$PGWARD_PID" 2>/dev/null
-    fi
-    if [[ -n $GUARD_PID ]]; then
-        pgw_stop_pid "$GUARD_PID" "pgward (guard)" 10
-        wait "$GUARD_PID" 2>/dev/null
-    fi
-    if [[ -n $MASKED_PID ]]; then
-        pgw_stop_pid "$MASKED_PID" "pgward (masked)" 10
-        wait "$MASKED_PID" 2>/dev/null
-    fi
-    if [[ -n $AUDITED_PID ]]; then
-        pgw_stop_pid "$AUDITED_PID" "pgward (audited)" 10
-        wait "$AUDITED_PID" 2>/dev/null
-    fi
+    for t in "${!PGWARD_PIDS[@]}"; do
+        pgw_stop_pid "${PGWARD_PIDS[$t]}" "pgward ($t)" 10
+        wait "${PGWARD_PIDS[$t]}" 2>/dev/null
+    done
     if [[ -n $WORK && -f $WORK/pgbouncer.pid ]]; then
         pgw_stop_pid "$(cat "$WORK/pgbouncer.pid")" pgbouncer 10
     fi
@@ -216,77 +202,54 @@ declare -A PORT
 PORT[direct]=$PG_PORT
 USED_PORTS=("$PG_PORT")
 
-# --- pgward ----------------------------------------------------------------
+# --- pgward targets ----------------------------------------------------------
+# start_pgward TARGET [ARGS...] — pgward on a free port in front of the
+# cluster, with ARGS added to `serve`; waits for its listening line.
+start_pgward() {
+    local t=$1
+    shift
+    PORT[$t]=$(pgw_free_port "${USED_PORTS[@]}")
+    USED_PORTS+=("${PORT[$t]}")
+    "$PGWARD_BIN" serve --listen "127.0.0.1:${PORT[$t]}" --upstream "127.0.0.1:$PG_PORT" \
+        --upstream-tls disable --log-level warn "$@" "${EXTRA_ARGS[@]}" \
+        >"$WORK/$t.out" 2>"$WORK/$t.log" </dev/null &
+    PGWARD_PIDS[$t]=$!
+    if ! pgw_wait_for_line "$WORK/$t.out" '^pgward listening on ' 30 "${PGWARD_PIDS[$t]}"; then
+        cat "$WORK/$t.out" "$WORK/$t.log" >&2
+        pgw_die "pgward ($t) did not start"
+    fi
+    pgw_info "$t: $(grep -m1 '^pgward listening on ' "$WORK/$t.out") (pid ${PGWARD_PIDS[$t]})"
+}
+
 PGWARD_VERSION=""
+want_pgward && PGWARD_VERSION=$("$PGWARD_BIN" --version 2>/dev/null | head -n1 || true)
 if want pgward; then
     pgw_section "pgward"
-    PORT[pgward]=$(pgw_free_port "${USED_PORTS[@]}")
-    USED_PORTS+=("${PORT[pgward]}")
-    PGWARD_VERSION=$("$PGWARD_BIN" --version 2>/dev/null | head -n1 || true)
-    "$PGWARD_BIN" serve --listen "127.0.0.1:${PORT[pgward]}" --upstream "127.0.0.1:$PG_PORT" \
-        --upstream-tls disable --log-level warn "${EXTRA_ARGS[@]}" \
-        >"$WORK/pgward.out" 2>"$WORK/pgward.log" </dev/null &
-    PGWARD_PID=$!
-    if ! pgw_wait_for_line "$WORK/pgward.out" '^pgward listening on ' 30 "$PGWARD_PID"; then
-        cat "$WORK/pgward.out" "$WORK/pgward.log" >&2
-        pgw_die "pgward did not start"
-    fi
-    pgw_info "$(grep -m1 '^pgward listening on ' "$WORK/pgward.out") (pid $PGWARD_PID)"
+    start_pgward pgward
 fi
 
-# --- pgward with a policy (the guard on every statement) --------------------
+# The guard on every statement.
 GUARD_POLICY="$PGW_ROOT/benches/guard-policy.yaml"
 if want guard; then
     pgw_section "pgward with policy"
-    PORT[guard]=$(pgw_free_port "${USED_PORTS[@]}")
-    USED_PORTS+=("${PORT[guard]}")
-    "$PGWARD_BIN" serve --listen "127.0.0.1:${PORT[guard]}" --upstream "127.0.0.1:$PG_PORT" \
-        --upstream-tls disable --log-level warn --policy "$GUARD_POLICY" "${EXTRA_ARGS[@]}" \
-        >"$WORK/guard.out" 2>"$WORK/guard.log" </dev/null &
-    GUARD_PID=$!
-    if ! pgw_wait_for_line "$WORK/guard.out" '^pgward listening on ' 30 "$GUARD_PID"; then
-        cat "$WORK/guard.out" "$WORK/guard.log" >&2
-        pgw_die "pgward (guard) did not start"
-    fi
-    pgw_info "guard: $(grep -m1 '^pgward listening on ' "$WORK/guard.out") (pid $GUARD_PID)"
+    start_pgward guard --policy "$GUARD_POLICY"
 fi
 
-# --- pgward with masks (results followed and rewritten) ----------------------
+# Results followed and rewritten. The catalog connection logs in as
+# postgres (trust: the password is not asked).
 MASK_POLICY="$PGW_ROOT/benches/mask-policy.yaml"
 if want masked; then
     pgw_section "pgward with masks"
-    PORT[masked]=$(pgw_free_port "${USED_PORTS[@]}")
-    USED_PORTS+=("${PORT[masked]}")
-    # The catalog connection logs in as postgres (trust: the password is not asked).
     printf 'catalog:\n  user: postgres\n  password_env: PGWARD_BENCH_CATALOG_PW\n' >"$WORK/masked.yaml"
-    PGWARD_BENCH_CATALOG_PW=unused "$PGWARD_BIN" serve --config "$WORK/masked.yaml" \
-        --listen "127.0.0.1:${PORT[masked]}" --upstream "127.0.0.1:$PG_PORT" \
-        --upstream-tls disable --log-level warn --policy "$MASK_POLICY" "${EXTRA_ARGS[@]}" \
-        >"$WORK/masked.out" 2>"$WORK/masked.log" </dev/null &
-    MASKED_PID=$!
-    if ! pgw_wait_for_line "$WORK/masked.out" '^pgward listening on ' 30 "$MASKED_PID"; then
-        cat "$WORK/masked.out" "$WORK/masked.log" >&2
-        pgw_die "pgward (masked) did not start"
-    fi
-    pgw_info "masked: $(grep -m1 '^pgward listening on ' "$WORK/masked.out") (pid $MASKED_PID)"
+    export PGWARD_BENCH_CATALOG_PW=unused
+    start_pgward masked --config "$WORK/masked.yaml" --policy "$MASK_POLICY"
 fi
 
-# --- pgward with a policy and an audit trail ---------------------------------
+# A policy and an audit trail to a local spool.
 if want audited; then
     pgw_section "pgward with policy and audit"
-    PORT[audited]=$(pgw_free_port "${USED_PORTS[@]}")
-    USED_PORTS+=("${PORT[audited]}")
     printf 'audit:\n  spool_dir: %s\n  statement_text: fingerprint\n' "$WORK/audit-spool" >"$WORK/audited.yaml"
-    "$PGWARD_BIN" serve --config "$WORK/audited.yaml" \
-        --listen "127.0.0.1:${PORT[audited]}" --upstream "127.0.0.1:$PG_PORT" \
-        --upstream-tls disable --log-level warn --policy "$GUARD_POLICY" "${EXTRA_ARGS[@]}" \
-        >"$WORK/audited.out" 2>"$WORK/audited.log" </dev/null &
-    AUDITED_PID=$!
-    if ! pgw_wait_for_line "$WORK/audited.out" '^pgward listening on ' 30 "$AUDITED_PID"; then
-        cat "$WORK/audited.out" "$WORK/audited.log" >&2
-        pgw_die "pgward (audited) did not start"
-    fi
-    pgw_info "audited: $(grep -m1 '^pgward listening on ' "$WORK/audited.out") (pid $AUDITED_PID)"
+    start_pgward audited --config "$WORK/audited.yaml" --policy "$GUARD_POLICY"
 fi
 
 # --- pgbouncer -------------------------------------------------------------
