@@ -156,7 +156,7 @@ fn exported(resp: ExportLogsServiceResponse) -> Exported {
     }
 }
 
-type HttpClient = hyper_util::client::legacy::Client<
+pub type HttpClient = hyper_util::client::legacy::Client<
     hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
     Full<Bytes>,
 >;
@@ -190,12 +190,33 @@ fn bad_endpoint(endpoint: &str, message: impl ToString) -> ExportError {
 
 /// `<endpoint>/v1/logs`, unless the endpoint already names that path.
 pub fn http_logs_url(endpoint: &str) -> String {
+    signal_url(endpoint, "/v1/logs")
+}
+
+/// `<endpoint><path>` for an OTLP/HTTP signal path, unless the endpoint
+/// already ends with it.
+pub fn signal_url(endpoint: &str, path: &str) -> String {
     let trimmed = endpoint.trim_end_matches('/');
-    if trimmed.ends_with("/v1/logs") {
+    if trimmed.ends_with(path) {
         trimmed.to_string()
     } else {
-        format!("{trimmed}/v1/logs")
+        format!("{trimmed}{path}")
     }
+}
+
+/// The HTTP/1.1 client OTLP/HTTP exports use: rustls with the ring provider
+/// and the platform's roots for https.
+pub fn http_client() -> Result<HttpClient, String> {
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_native_roots(Arc::new(rustls::crypto::ring::default_provider()))
+        .map_err(|e| e.to_string())?
+        .https_or_http()
+        .enable_http1()
+        .build();
+    Ok(
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build(connector),
+    )
 }
 
 impl Transport {
@@ -235,15 +256,7 @@ impl Transport {
             Some("http") | Some("https") => {}
             _ => return Err(bad_endpoint(&cfg.endpoint, "scheme must be http or https")),
         }
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(Arc::new(rustls::crypto::ring::default_provider()))
-            .map_err(|e| bad_endpoint(&cfg.endpoint, e))?
-            .https_or_http()
-            .enable_http1()
-            .build();
-        let client =
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .build(connector);
+        let client = http_client().map_err(|e| bad_endpoint(&cfg.endpoint, e))?;
         let mut headers = Vec::new();
         for (k, v) in &cfg.headers {
             let name = http::HeaderName::from_bytes(k.as_bytes())

@@ -14,7 +14,7 @@ use crate::policy::masks::ProfileMasks;
 use crate::policy::model::DerivedMode;
 use crate::policy::Denial;
 use crate::sql::lineage::{CopyFormatKind, CopySource, CopyTo, Output};
-use crate::sql::{Access, Analysis, Effect, Statement};
+use crate::sql::{Access, Analysis, Effect, ParseFailure, Statement};
 
 /// Built-in functions that run SQL given as text, which pgward cannot analyse.
 const DYNAMIC_SQL_FUNCTIONS: [&str; 10] = [
@@ -51,6 +51,9 @@ const OPAQUE_CODE: [&str; 6] = [
     "RuleStmt",
     "CreateEventTrigStmt",
 ];
+
+/// An analysis as the session keeps it (SQL-level prepared statements).
+pub type SharedAnalysis = Arc<Result<Analysis, ParseFailure>>;
 
 /// How one column of a COPY TO STDOUT stream is masked.
 #[derive(Clone, Debug)]
@@ -131,17 +134,17 @@ impl Evaluation<'_> {
     pub fn evaluate(
         &self,
         analysis: &Analysis,
-        prepared: &dyn Fn(&str) -> Option<Arc<Analysis>>,
+        prepared: &dyn Fn(&str) -> Option<SharedAnalysis>,
     ) -> Result<StatementMasking, Box<Denial>> {
         let mut out = StatementMasking::default();
         for (i, st) in analysis.statements.iter().enumerate() {
             if let Some(name) = &st.executes {
-                match prepared(name) {
-                    Some(p) => {
-                        let inner = self.evaluate(&p, &|_| None)?;
+                match prepared(name).as_deref() {
+                    Some(Ok(p)) => {
+                        let inner = self.evaluate(p, &|_| None)?;
                         out.merge(inner);
                     }
-                    None => {
+                    _ => {
                         out.derived = true;
                         out.scrub_messages = true;
                     }
@@ -372,12 +375,7 @@ impl Evaluation<'_> {
                         match cols {
                             Some(cols) => CopyColumns::Each(
                                 cols.into_iter()
-                                    .map(|col| {
-                                        self.index.column(rel.oid, col.attnum).map(|m| CopyColumn {
-                                            function: Arc::clone(&m.function),
-                                            type_oid: col.type_oid.0,
-                                        })
-                                    })
+                                    .map(|col| self.copy_column(rel, col))
                                     .collect(),
                             ),
                             None => CopyColumns::All,
@@ -413,12 +411,9 @@ impl Evaluation<'_> {
                             Output::Star { .. } => {
                                 let rels = self.relations(st);
                                 match rels.as_slice() {
-                                    [rel] => cols.extend(rel.columns.iter().map(|col| {
-                                        self.index.column(rel.oid, col.attnum).map(|m| CopyColumn {
-                                            function: Arc::clone(&m.function),
-                                            type_oid: col.type_oid.0,
-                                        })
-                                    })),
+                                    [rel] => cols.extend(
+                                        rel.columns.iter().map(|col| self.copy_column(rel, col)),
+                                    ),
                                     _ if masked.is_empty() => {}
                                     _ => traced = false,
                                 }
@@ -458,15 +453,19 @@ impl Evaluation<'_> {
         })
     }
 
+    /// How a table column is masked in a COPY stream, if it is.
+    fn copy_column(&self, rel: &Relation, col: &crate::catalog::Column) -> Option<CopyColumn> {
+        self.index.column(rel.oid, col.attnum).map(|m| CopyColumn {
+            function: Arc::clone(&m.function),
+            type_oid: col.type_oid.0,
+        })
+    }
+
     /// The mask of the masked column `name` among `masked` relations, if one relation has it.
     fn column_mask(&self, masked: &[&Arc<Relation>], name: &str) -> Option<CopyColumn> {
         let mut found = masked.iter().filter_map(|r| {
             let col = r.columns.iter().find(|c| c.name == name)?;
-            let m = self.index.column(r.oid, col.attnum)?;
-            Some(CopyColumn {
-                function: Arc::clone(&m.function),
-                type_oid: col.type_oid.0,
-            })
+            self.copy_column(r, col)
         });
         match (found.next(), found.next()) {
             (Some(m), None) => Some(m),

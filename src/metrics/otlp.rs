@@ -22,6 +22,7 @@ use tonic::transport::{Channel, Endpoint};
 use tracing::{debug, warn};
 
 use super::{Labels, Usage};
+use crate::audit::otlp::{http_client, signal_url, HttpClient};
 use crate::config::MetricsOtlpConfig;
 
 fn nanos(t: SystemTime) -> u64 {
@@ -209,35 +210,13 @@ enum Push {
     Http(Box<HttpClient>, http::Uri),
 }
 
-type HttpClient = hyper_util::client::legacy::Client<
-    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-    Full<Bytes>,
->;
-
-fn metrics_url(endpoint: &str) -> String {
-    let trimmed = endpoint.trim_end_matches('/');
-    if trimmed.ends_with("/v1/metrics") {
-        trimmed.to_owned()
-    } else {
-        format!("{trimmed}/v1/metrics")
-    }
-}
-
 impl Push {
     fn new(cfg: &MetricsOtlpConfig) -> Result<Push, String> {
         if cfg.http {
-            let uri: http::Uri = metrics_url(&cfg.endpoint)
+            let uri: http::Uri = signal_url(&cfg.endpoint, "/v1/metrics")
                 .parse()
                 .map_err(|e| format!("metrics.otlp.endpoint {:?}: {e}", cfg.endpoint))?;
-            let connector = hyper_rustls::HttpsConnectorBuilder::new()
-                .with_provider_and_native_roots(Arc::new(rustls::crypto::ring::default_provider()))
-                .map_err(|e| format!("TLS roots: {e}"))?
-                .https_or_http()
-                .enable_http1()
-                .build();
-            let client =
-                hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                    .build(connector);
+            let client = http_client().map_err(|e| format!("TLS roots: {e}"))?;
             Ok(Push::Http(Box::new(client), uri))
         } else {
             let ep = Endpoint::from_shared(cfg.endpoint.clone())

@@ -353,12 +353,7 @@ impl Guard {
                 ),
             ));
         };
-        let prepared = |name: &str| -> Option<Arc<Analysis>> {
-            match self.prepared.get(name)?.as_ref() {
-                Ok(a) => Some(Arc::new(a.clone())),
-                Err(_) => None,
-            }
-        };
+        let prepared = |name: &str| self.prepared.get(name).cloned();
         let eval = Evaluation {
             snapshot: &snapshot,
             index: &index,

@@ -112,18 +112,14 @@ fn guarded_frontend_disposition(tag: u8) -> Disposition {
     }
 }
 
-/// With masks, every message that gets a reply is followed, so each reply
-/// (rows above all) can be matched to the request it answers.
-fn masked_frontend_disposition(tag: u8) -> Disposition {
+/// With masks, or while statements are tracked for audit or metrics, every
+/// message that gets a reply is followed, so each reply (rows above all) can
+/// be matched to the request it answers.
+fn followed_frontend_disposition(tag: u8) -> Disposition {
     match tag {
         b'B' | b'D' | b'E' | b'C' | b'S' => Disposition::Whole,
         t => frontend_disposition(t),
     }
-}
-
-/// While statements are tracked, every message that has a reply is followed.
-fn tracked_frontend_disposition(tag: u8) -> Disposition {
-    masked_frontend_disposition(tag)
 }
 
 /// While statements are tracked: the replies that complete one, and
@@ -387,10 +383,8 @@ impl Relay {
 
     fn frontend(&mut self, client: &mut Peer, server: &mut Peer) -> Result<(), RelayError> {
         let now = self.tracker.as_ref().map(|_| Instant::now());
-        let disposition = if self.results.is_some() {
-            masked_frontend_disposition
-        } else if self.tracker.is_some() {
-            tracked_frontend_disposition
+        let disposition = if self.results.is_some() || self.tracker.is_some() {
+            followed_frontend_disposition
         } else if self.guard.is_some() {
             guarded_frontend_disposition
         } else {
