@@ -33,6 +33,8 @@ pub enum RelKind {
     MaterializedView,
     Foreign,
     Partitioned,
+    /// Read by pg_dump (`SELECT last_value, is_called FROM seq`).
+    Sequence,
 }
 
 impl RelKind {
@@ -43,6 +45,7 @@ impl RelKind {
             "m" => RelKind::MaterializedView,
             "f" => RelKind::Foreign,
             "p" => RelKind::Partitioned,
+            "S" => RelKind::Sequence,
             _ => return None,
         })
     }
@@ -93,7 +96,7 @@ pub const RELATIONS_SQL: &str =
      FROM pg_catalog.pg_class c \
      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
      JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid \
-     WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p') AND a.attnum > 0 AND NOT a.attisdropped \
+     WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p', 'S') AND a.attnum > 0 AND NOT a.attisdropped \
      AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
      ORDER BY c.oid, a.attnum";
 

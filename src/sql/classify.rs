@@ -157,6 +157,9 @@ pub struct Statement {
     pub setting_changes: Vec<SettingChange>,
     /// For BEGIN/COMMIT/ROLLBACK/SAVEPOINT/...: which one.
     pub transaction: Option<TxnControl>,
+    /// For a CREATE TABLE whose columns are all written out (no LIKE,
+    /// INHERITS, PARTITION OF or OF type): their names.
+    pub created_columns: Option<Vec<String>>,
     /// For `PREPARE name AS ...`: the name. The prepared statement's own
     /// analysis is merged into this statement.
     pub prepared_name: Option<String>,
@@ -292,6 +295,7 @@ fn analyze_unguarded(
                 settings: Vec::new(),
                 setting_changes: Vec::new(),
                 transaction: None,
+                created_columns: None,
                 prepared_name: None,
                 executes: None,
                 text_range: range,
@@ -342,6 +346,7 @@ fn analyze_statement(
         settings: w.settings,
         setting_changes: w.setting_changes,
         transaction: w.transaction,
+        created_columns: w.created_columns,
         prepared_name: w.prepared_name,
         executes: w.executes,
         text_range,
@@ -410,6 +415,7 @@ struct Walker<'a> {
     settings: Vec<String>,
     setting_changes: Vec<SettingChange>,
     transaction: Option<TxnControl>,
+    created_columns: Option<Vec<String>>,
     /// The next relation recorded is created by the statement.
     creating: Option<Naming>,
     /// Walking the target list of `SELECT ... FROM pg_settings WHERE name =
@@ -439,6 +445,7 @@ impl<'a> Walker<'a> {
             settings: Vec::new(),
             setting_changes: Vec::new(),
             transaction: None,
+            created_columns: None,
             creating: None,
             settings_row: None,
             prepared_name: None,
@@ -1519,6 +1526,18 @@ impl<'a> Walker<'a> {
         } = s;
         self.effect(Effect::Ddl);
         self.created_target(relation);
+        let plain = inh_relations.is_empty() && partbound.is_none() && of_typename.is_none();
+        if plain && self.mode == Mode::Executed {
+            self.created_columns = table_elts
+                .iter()
+                .map(|e| match e.node.as_ref() {
+                    Some(N::ColumnDef(c)) => Some(Some(c.colname.clone())),
+                    Some(N::Constraint(_)) => Some(None),
+                    _ => None,
+                })
+                .collect::<Option<Vec<Option<String>>>>()
+                .map(|cols| cols.into_iter().flatten().collect());
+        }
         self.with_access(Access::Ddl, |w| {
             // INHERITS / PARTITION OF alter the parent too.
             w.nodes(inh_relations);

@@ -22,6 +22,29 @@ pub const LISTEN_LINE_PREFIX: &str = "pgward listening on ";
 /// Upper bound on waiting for the readiness line.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// True when the suites run in governed test mode (see
+/// [`PgwardBuilder`]'s `apply_test_mode`).
+pub fn governed() -> bool {
+    std::env::var("PGWARD_TEST_MODE").is_ok_and(|m| m == "governed")
+}
+
+/// The policy of governed test mode: everything allowed, everything
+/// analyzed and stamped, unparseable text refused, results followed for a
+/// mask on a table the suites never create.
+pub const GOVERNED_POLICY: &str = r#"
+version: 1
+default_profile: governed
+profiles:
+  governed:
+    description: every effect allowed; analyzed, stamped, audited, results followed for masking
+    allow: all
+    on_unparseable: deny
+masks:
+  - name: governed-sentinel
+    columns: ["pgward_governed.sentinel.secret"]
+    function: redact
+"#;
+
 /// Builder for a pgward `serve` process.
 pub struct PgwardBuilder {
     dir: tempfile::TempDir,
@@ -124,9 +147,47 @@ impl PgwardBuilder {
         v
     }
 
+    /// Governed test mode (`PGWARD_TEST_MODE=governed`): a pgward the test
+    /// did not give a policy or configuration file of its own runs with
+    /// governance on: a profile that allows every effect but analyzes every
+    /// statement, refuses what it cannot analyze, stamps, follows results
+    /// for a mask (on a table the tests do not use) and writes an audit
+    /// spool. Transparency suites must pass in both modes.
+    fn apply_test_mode(mut self) -> Self {
+        if !governed()
+            || self
+                .args
+                .iter()
+                .any(|a| a == "--policy" || a == "--config" || a == "--audit-spool")
+        {
+            return self;
+        }
+        let policy = self.write_file("governed-policy.yaml", GOVERNED_POLICY);
+        let spool = self.dir.path().join("governed-spool");
+        self.args.extend([
+            "--policy".to_string(),
+            policy.display().to_string(),
+            "--audit-spool".to_string(),
+            spool.display().to_string(),
+            "--catalog-user".to_string(),
+            super::cluster::SUPERUSER.to_string(),
+            "--catalog-password-env".to_string(),
+            "PGWARD_TEST_CATALOG_PASSWORD".to_string(),
+        ]);
+        self.env(
+            "PGWARD_TEST_CATALOG_PASSWORD",
+            super::cluster::SUPERUSER_PASSWORD,
+        )
+    }
+
     /// Spawn and wait for the readiness line; Err(stderr log etc.) if the
     /// process exits or stays silent for [`READY_TIMEOUT`].
     pub fn try_start(self) -> Result<Pgward, String> {
+        let this = self.apply_test_mode();
+        this.spawn_now()
+    }
+
+    fn spawn_now(self) -> Result<Pgward, String> {
         let mut cmd = Command::new(PGWARD_BIN);
         cmd.args(self.command_args());
         cmd.env("RUST_BACKTRACE", "1");
@@ -138,8 +199,9 @@ impl PgwardBuilder {
 
     /// Spawn and wait for readiness; panics with the log on failure.
     pub fn start(self) -> Pgward {
-        let args = self.command_args();
-        self.try_start()
+        let this = self.apply_test_mode();
+        let args = this.command_args();
+        this.spawn_now()
             .unwrap_or_else(|e| panic!("pgward {} failed to start: {e}", args.join(" ")))
     }
 }

@@ -260,6 +260,7 @@ impl Guard {
             masks: &profile.masks,
             profile: &profile.name,
             search_path: cands,
+            new_tables: &self.new_tables,
         };
         match eval.evaluate(a, &prepared) {
             Ok(m) => {
@@ -309,6 +310,13 @@ impl Guard {
     /// Session state that later decisions depend on.
     fn track(&mut self, a: &Analysis) {
         for st in &a.statements {
+            if let (Some(cols), Some(o)) = (&st.created_columns, st.objects.first()) {
+                self.new_tables.push(crate::mask::statement::NewTable {
+                    schema: o.schema.clone(),
+                    name: o.name.clone(),
+                    columns: cols.clone(),
+                });
+            }
             if let Some(name) = &st.prepared_name {
                 self.prepared.insert(
                     name.clone(),
