@@ -52,6 +52,8 @@ pub struct PgwardBuilder {
     upstream: Option<String>,
     args: Vec<String>,
     env: Vec<(String, String)>,
+    /// Apply the suite's test mode (governed or not) to this process.
+    test_mode: bool,
 }
 
 impl Default for PgwardBuilder {
@@ -72,6 +74,7 @@ impl PgwardBuilder {
             upstream: None,
             args: Vec::new(),
             env: Vec::new(),
+            test_mode: true,
         }
     }
 
@@ -127,6 +130,13 @@ impl PgwardBuilder {
         self.arg("--config").arg(path.display().to_string())
     }
 
+    /// Start exactly as configured, whatever the suite's test mode (for
+    /// tests that compare both modes themselves).
+    pub fn as_given(mut self) -> Self {
+        self.test_mode = false;
+        self
+    }
+
     /// The temp dir files are written to.
     pub fn dir(&self) -> &Path {
         self.dir.path()
@@ -154,7 +164,8 @@ impl PgwardBuilder {
     /// for a mask (on a table the tests do not use) and writes an audit
     /// spool. Transparency suites must pass in both modes.
     fn apply_test_mode(mut self) -> Self {
-        if !governed()
+        if !self.test_mode
+            || !governed()
             || self
                 .args
                 .iter()
