@@ -163,7 +163,7 @@ impl PgwardBuilder {
     /// statement, refuses what it cannot analyze, stamps, follows results
     /// for a mask (on a table the tests do not use) and writes an audit
     /// spool. Transparency suites must pass in both modes.
-    fn apply_test_mode(mut self) -> Self {
+    fn apply_test_mode(self) -> Self {
         if !self.test_mode
             || !governed()
             || self
@@ -173,6 +173,12 @@ impl PgwardBuilder {
         {
             return self;
         }
+        self.governed_mode()
+    }
+
+    /// The settings of governed test mode, whatever the suite's mode.
+    pub fn governed_mode(mut self) -> Self {
+        self.test_mode = false;
         let policy = self.write_file("governed-policy.yaml", GOVERNED_POLICY);
         let spool = self.dir.path().join("governed-spool");
         self.args.extend([

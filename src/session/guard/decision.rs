@@ -97,7 +97,9 @@ impl Guard {
     /// The analysis of the text under the reading the server will apply;
     /// when either reading of string literals is possible, the stricter.
     fn analysis(&self, sql: Result<&str, std::str::Utf8Error>) -> Shared {
-        if !self.settings.encoding_safe() {
+        // Multi-byte characters of these encodings start with a byte of at
+        // least 0x81: text of ASCII bytes alone reads the same in all.
+        if !self.settings.encoding_safe() && !sql.is_ok_and(str::is_ascii) {
             return Arc::new(Err(ParseFailure::new(
                 "the session's client_encoding lets quote and backslash bytes hide inside \
                  multi-byte characters; use UTF8",
