@@ -59,11 +59,19 @@ fn proxies(pg: &PgCluster) -> Vec<(&'static str, Pgward)> {
     vec![
         (
             "plain",
-            plain.as_given().arg("--log-level").arg("warn").start(),
+            plain
+                .exactly_as_given()
+                .arg("--log-level")
+                .arg("warn")
+                .start(),
         ),
         (
             "governed",
-            governed.as_given().arg("--log-level").arg("warn").start(),
+            governed
+                .exactly_as_given()
+                .arg("--log-level")
+                .arg("warn")
+                .start(),
         ),
     ]
 }

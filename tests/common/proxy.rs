@@ -132,7 +132,7 @@ impl PgwardBuilder {
 
     /// Start exactly as configured, whatever the suite's test mode (for
     /// tests that compare both modes themselves).
-    pub fn as_given(mut self) -> Self {
+    pub fn exactly_as_given(mut self) -> Self {
         self.test_mode = false;
         self
     }
