@@ -56,6 +56,9 @@ pub struct Column {
     pub attnum: i16,
     pub name: String,
     pub type_oid: Oid,
+    /// Part of a unique index or primary key: a mask that maps two values
+    /// to one breaks a restore of masked data.
+    pub unique: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -92,7 +95,9 @@ pub struct Snapshot {
 
 /// User relations and their live columns.
 pub const RELATIONS_SQL: &str =
-    "SELECT c.oid, n.nspname, c.relname, c.relkind, a.attnum, a.attname, a.atttypid \
+    "SELECT c.oid, n.nspname, c.relname, c.relkind, a.attnum, a.attname, a.atttypid, \
+     EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisunique \
+             AND a.attnum = ANY (i.indkey)) \
      FROM pg_catalog.pg_class c \
      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
      JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid \
@@ -154,6 +159,7 @@ impl Snapshot {
                 attnum: number(row, 4)?,
                 name: field(row, 5)?.to_owned(),
                 type_oid: Oid(number(row, 6)?),
+                unique: row.get(7).and_then(|f| f.as_deref()) == Some("t"),
             });
         }
         for row in &views {
