@@ -160,6 +160,10 @@ pub struct Statement {
     /// For a CREATE TABLE whose columns are all written out (no LIKE,
     /// INHERITS, PARTITION OF or OF type): their names.
     pub created_columns: Option<Vec<String>>,
+    /// Runs code whose body the analysis cannot see: a call (now, not in a
+    /// stored definition) of a function outside pg_catalog's built-ins,
+    /// DO, CALL.
+    pub runs_unseen_code: bool,
     /// For `PREPARE name AS ...`: the name. The prepared statement's own
     /// analysis is merged into this statement.
     pub prepared_name: Option<String>,
@@ -296,6 +300,7 @@ fn analyze_unguarded(
                 setting_changes: Vec::new(),
                 transaction: None,
                 created_columns: None,
+                runs_unseen_code: false,
                 prepared_name: None,
                 executes: None,
                 text_range: range,
@@ -347,6 +352,7 @@ fn analyze_statement(
         setting_changes: w.setting_changes,
         transaction: w.transaction,
         created_columns: w.created_columns,
+        runs_unseen_code: w.runs_unseen_code,
         prepared_name: w.prepared_name,
         executes: w.executes,
         text_range,
@@ -416,6 +422,7 @@ struct Walker<'a> {
     setting_changes: Vec<SettingChange>,
     transaction: Option<TxnControl>,
     created_columns: Option<Vec<String>>,
+    runs_unseen_code: bool,
     /// The next relation recorded is created by the statement.
     creating: Option<Naming>,
     /// Walking the target list of `SELECT ... FROM pg_settings WHERE name =
@@ -446,6 +453,7 @@ impl<'a> Walker<'a> {
             setting_changes: Vec::new(),
             transaction: None,
             created_columns: None,
+            runs_unseen_code: false,
             creating: None,
             settings_row: None,
             prepared_name: None,
@@ -517,6 +525,13 @@ impl<'a> Walker<'a> {
     fn session_setting(&mut self, name: String) {
         if self.mode == Mode::Executed && !self.stored_config && !self.settings.contains(&name) {
             self.settings.push(name);
+        }
+    }
+
+    /// Code runs now whose body the analysis does not see.
+    fn unseen_code(&mut self) {
+        if self.mode == Mode::Executed {
+            self.runs_unseen_code = true;
         }
     }
 
@@ -799,6 +814,7 @@ impl<'a> Walker<'a> {
                 } = l;
             }
             NodeRef::CallStmt(s) => {
+                self.unseen_code();
                 self.effect(E::Code);
                 if s.funcexpr.is_some() {
                     self.effects.insert(E::Unknown);
@@ -896,7 +912,9 @@ impl<'a> Walker<'a> {
             NodeRef::CreateSubscriptionStmt(_)
             | NodeRef::AlterSubscriptionStmt(_)
             | NodeRef::DropSubscriptionStmt(_) => self.statement(node, &[E::Config], Access::Ddl),
-            NodeRef::CreatePlangStmt(_) | NodeRef::DoStmt(_) => {
+            NodeRef::CreatePlangStmt(_) => self.statement(node, &[E::Code], Access::Read),
+            NodeRef::DoStmt(_) => {
+                self.unseen_code();
                 self.statement(node, &[E::Code], Access::Read)
             }
             NodeRef::NotifyStmt(_) => self.statement(node, &[E::Notify], Access::Read),
@@ -1878,6 +1896,11 @@ impl<'a> Walker<'a> {
         if exact_only && found.is_empty() && rule == ArgRule::None {
             return;
         }
+        if !matches!(schema, None | Some("pg_catalog"))
+            || !super::builtins::is_builtin_function(name)
+        {
+            self.unseen_code();
+        }
         self.function_ref(schema, name);
         for e in found {
             self.effect(e);
@@ -1999,6 +2022,9 @@ impl<'a> Walker<'a> {
                     }
                     if st.dml_without_where {
                         self.dml_without_where();
+                    }
+                    if st.runs_unseen_code {
+                        self.unseen_code();
                     }
                     for s in st.settings {
                         self.session_setting(s);

@@ -161,11 +161,7 @@ impl Guard {
 
     /// Could the statement change settings where its text does not show it?
     fn is_opaque(&self, st: &Statement) -> bool {
-        st.has(crate::sql::Effect::Code)
-            || st.functions.iter().any(|f| {
-                !matches!(f.schema.as_deref(), None | Some("pg_catalog"))
-                    || !crate::sql::builtins::is_builtin_function(&f.name)
-            })
+        st.runs_unseen_code
             || st.executes.as_ref().is_some_and(|n| {
                 self.prepared.get(n).is_none_or(|p| match p.as_ref() {
                     Ok(a) => a.statements.iter().any(|s| self.is_opaque(s)),
