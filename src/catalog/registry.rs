@@ -24,6 +24,8 @@ const MAX_CATALOG_MESSAGE: usize = 64 << 20;
 
 /// How long one load may take, connection included.
 const LOAD_TIMEOUT: Duration = Duration::from_secs(15);
+/// The catalog connection is closed when unused this long.
+const IDLE_CLOSE: Duration = Duration::from_millis(500);
 
 pub struct CatalogSource {
     pub user: String,
@@ -36,9 +38,6 @@ pub struct Catalogs {
     source: Option<CatalogSource>,
     /// By (branch, database): OIDs are per database and per server.
     databases: DashMap<(String, String), Arc<DbCatalog>>,
-    /// Bumped whenever a session reports DDL: every snapshot loaded before
-    /// the bump is stale.
-    generation: AtomicU64,
 }
 
 impl Catalogs {
@@ -48,7 +47,6 @@ impl Catalogs {
         Arc::new(Catalogs {
             source,
             databases: DashMap::new(),
-            generation: AtomicU64::new(0),
         })
     }
 
@@ -70,29 +68,21 @@ impl Catalogs {
                         upstream: Arc::clone(upstream),
                         database: name.to_owned(),
                         snapshot: ArcSwapOption::empty(),
+                        generation: AtomicU64::new(0),
                         conn: tokio::sync::Mutex::new(None),
+                        uses: AtomicU64::new(0),
                     })
                 })
                 .value(),
         )
     }
 
-    /// Marks every loaded snapshot stale (a session saw DDL complete).
-    pub fn invalidate(&self) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
-    }
-
-    pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
-    }
-
-    /// Is `snap` still good to use? Cheap: an atomic load and a clock read.
-    pub fn is_fresh(&self, snap: &Snapshot) -> bool {
-        snap.generation >= self.generation()
-            && self
-                .source
-                .as_ref()
-                .is_some_and(|s| snap.loaded_at.elapsed() < s.refresh_interval)
+    /// Is `snap` young enough to use? (A session that needs changes newer
+    /// than it also compares generations.)
+    pub fn is_recent(&self, snap: &Snapshot) -> bool {
+        self.source
+            .as_ref()
+            .is_some_and(|s| snap.loaded_at.elapsed() < s.refresh_interval)
     }
 }
 
@@ -101,8 +91,13 @@ pub struct DbCatalog {
     upstream: Arc<Upstream>,
     database: String,
     snapshot: ArcSwapOption<Snapshot>,
+    /// Bumped when a session saw DDL complete (or a result name a relation
+    /// the snapshot lacks): snapshots loaded before it may miss something.
+    generation: AtomicU64,
     /// Also serialises loads: concurrent sessions wait for one load.
     conn: tokio::sync::Mutex<Option<Peer>>,
+    /// Counts uses of the connection, so an idle one can be closed.
+    uses: AtomicU64,
 }
 
 impl DbCatalog {
@@ -110,9 +105,27 @@ impl DbCatalog {
         self.snapshot.load_full()
     }
 
-    /// A snapshot that is fresh per [`Catalogs::is_fresh`], loading one if needed.
-    pub async fn fresh(&self, catalogs: &Catalogs) -> Result<Arc<Snapshot>, CatalogError> {
-        if let Some(s) = self.current().filter(|s| catalogs.is_fresh(s)) {
+    /// Records that the catalog changed (DDL completed), and returns the
+    /// generation a snapshot must have to show it.
+    pub fn changed(&self) -> u64 {
+        self.generation.fetch_add(1, Ordering::AcqRel) + 1
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// A recent snapshot of at least generation `need`, loading one if the
+    /// shared one is older. Sessions ask for newer generations only after
+    /// changes they depend on, so DDL elsewhere does not make every session
+    /// reload.
+    pub async fn fresh(
+        self: &Arc<Self>,
+        catalogs: &Catalogs,
+        need: u64,
+    ) -> Result<Arc<Snapshot>, CatalogError> {
+        let usable = |s: &Arc<Snapshot>| s.generation >= need && catalogs.is_recent(s);
+        if let Some(s) = self.current().filter(usable) {
             return Ok(s);
         }
         let source = catalogs
@@ -121,11 +134,11 @@ impl DbCatalog {
             .ok_or(CatalogError::NotConfigured)?;
         let mut conn = self.conn.lock().await;
         // Another session may have loaded it while this one waited.
-        if let Some(s) = self.current().filter(|s| catalogs.is_fresh(s)) {
+        if let Some(s) = self.current().filter(usable) {
             return Ok(s);
         }
         // Read before the load: DDL reported during the load makes the result stale.
-        let generation = catalogs.generation();
+        let generation = self.generation();
         let loaded = tokio::time::timeout(LOAD_TIMEOUT, async {
             if conn.is_none() {
                 *conn = Some(connect(source, &self.upstream, &self.database).await?);
@@ -137,6 +150,7 @@ impl DbCatalog {
         })
         .await
         .unwrap_or(Err(CatalogError::Timeout(LOAD_TIMEOUT)));
+        self.close_when_idle();
         match loaded {
             Ok(snap) => {
                 let snap = Arc::new(snap);
@@ -158,7 +172,7 @@ impl DbCatalog {
     /// The schema and name of the function with this OID (a fast-path
     /// call names its function only by OID); `None` if there is none.
     pub async fn function_name(
-        &self,
+        self: &Arc<Self>,
         catalogs: &Catalogs,
         oid: u32,
     ) -> Result<Option<super::FunctionName>, CatalogError> {
@@ -182,13 +196,12 @@ impl DbCatalog {
         })
         .await
         .unwrap_or(Err(CatalogError::Timeout(LOAD_TIMEOUT)));
-        let rows = match rows {
-            Ok(r) => r,
-            Err(e) => {
-                *conn = None;
-                return Err(e);
-            }
-        };
+        if rows.is_err() {
+            *conn = None;
+        }
+        drop(conn);
+        self.close_when_idle();
+        let rows = rows?;
         Ok(rows
             .into_iter()
             .next()
@@ -200,6 +213,27 @@ impl DbCatalog {
                 }),
                 _ => None,
             }))
+    }
+}
+
+impl DbCatalog {
+    /// Closes the connection once it has been idle for [`IDLE_CLOSE`]: an
+    /// idle session of pgward's would keep the database from being dropped
+    /// or used as a template, while loads that come in bursts (a migration
+    /// running DDL) reuse it.
+    fn close_when_idle(self: &Arc<Self>) {
+        let mine = self.uses.fetch_add(1, Ordering::AcqRel) + 1;
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            tokio::time::sleep(IDLE_CLOSE).await;
+            let mut conn = this.conn.lock().await;
+            if this.uses.load(Ordering::Acquire) == mine {
+                if let Some(mut peer) = conn.take() {
+                    peer.close_with(Some(crate::wire::backend::terminate()))
+                        .await;
+                }
+            }
+        });
     }
 }
 

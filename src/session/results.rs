@@ -342,6 +342,12 @@ impl ResultMasker {
                             None
                         }
                         Provenance::Unknown => {
+                            tracing::debug!(
+                                table = f.table,
+                                attnum = f.attnum,
+                                generation = view.snapshot.generation,
+                                "result column of a relation the catalog snapshot lacks: masked"
+                            );
                             self.saw_unknown = true;
                             Some(Arc::new(MaskFn::Redact))
                         }

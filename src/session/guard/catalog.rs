@@ -25,6 +25,9 @@ pub struct MaskState {
     /// Why there is no snapshot, for the denial message.
     pub(super) failure: Option<String>,
     failed_at: Option<Instant>,
+    /// The catalog generation this session's next decision needs (after
+    /// its own DDL, or a result that named a relation the snapshot lacked).
+    need: u64,
 }
 
 impl MaskState {
@@ -37,7 +40,16 @@ impl MaskState {
             built_for: None,
             failure: None,
             failed_at: None,
+            need: 0,
         }
+    }
+
+    fn load(&self, need: u64) -> GuardTask {
+        let db = Arc::clone(&self.db);
+        let catalogs = Arc::clone(&self.catalogs);
+        Box::pin(async move {
+            Loaded::Snapshot(db.fresh(&catalogs, need).await.map_err(|e| e.to_string()))
+        })
     }
 
     fn rebuild_index(&mut self, masks: &Arc<ProfileMasks>) {
@@ -64,17 +76,16 @@ impl Guard {
         }
         let masks = Arc::clone(&self.resolution.profile.masks);
         let state = self.masking.as_mut()?;
+        // DDL anywhere in the database (a column renamed to a masked name)
+        // makes every session's snapshot stale.
+        state.need = state.need.max(state.db.generation());
         let fresh = state
             .snapshot
             .as_ref()
-            .is_some_and(|s| state.catalogs.is_fresh(s));
+            .is_some_and(|s| s.generation >= state.need && state.catalogs.is_recent(s));
         let retry = state.failed_at.is_none_or(|t| t.elapsed() >= RETRY_AFTER);
         if !fresh && retry {
-            let db = Arc::clone(&state.db);
-            let catalogs = Arc::clone(&state.catalogs);
-            return Some(Box::pin(async move {
-                Loaded::Snapshot(db.fresh(&catalogs).await.map_err(|e| e.to_string()))
-            }));
+            return Some(state.load(state.need));
         }
         state.rebuild_index(&masks);
         None
@@ -123,14 +134,21 @@ impl Guard {
         ))
     }
 
-    /// Called at ReadyForQuery: true once a transaction that ran DDL is over
-    /// (the catalog must then be reloaded).
-    pub fn ddl_completed(&mut self, status: crate::wire::backend::TxnStatus) -> bool {
+    /// Called at ReadyForQuery: once a transaction that ran DDL is over, the
+    /// next decision needs a snapshot that shows it.
+    pub fn ddl_completed(&mut self, status: crate::wire::backend::TxnStatus) {
         if self.ddl_forwarded && status == crate::wire::backend::TxnStatus::Idle {
             self.ddl_forwarded = false;
-            return true;
+            self.catalog_changed();
         }
-        false
+    }
+
+    /// The snapshot is known to lack something (DDL completed, or a result
+    /// named a relation it does not have): the next decision reloads it.
+    pub fn catalog_changed(&mut self) {
+        if let Some(m) = self.masking.as_mut() {
+            m.need = m.db.changed();
+        }
     }
 
     pub fn catalogs(&self) -> Option<&Arc<Catalogs>> {

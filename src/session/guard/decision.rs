@@ -77,6 +77,7 @@ impl Guard {
                 return Step::Ask(self.ask());
             }
         }
+
         let mut events = Vec::new();
         if !matches!(decision, Decision::Deny(_)) {
             if let Ok(a) = analysis.as_ref() {

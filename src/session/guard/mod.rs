@@ -139,6 +139,7 @@ pub struct Guard {
     /// The held message was decided once with the server's answer: it is
     /// not asked about again.
     answered: bool,
+
     /// Prepared statements and portals whose execution changes settings.
     portals: portals::Portals,
     /// Fast-path function OIDs resolved through the catalog.

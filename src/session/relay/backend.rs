@@ -114,11 +114,7 @@ impl Relay {
                 self.server_idle = true;
                 if let Some(g) = self.guard.as_mut() {
                     g.backend_ready(self.status);
-                    if g.ddl_completed(self.status) {
-                        if let Some(c) = g.catalogs() {
-                            c.invalidate();
-                        }
-                    }
+                    g.ddl_completed(self.status);
                 }
             }
             b'E' => {
@@ -144,8 +140,8 @@ impl Relay {
                 let v = View { snapshot, index };
                 let a = r.backend(&f, &v, &mut self.rewritten)?;
                 if std::mem::take(&mut r.saw_unknown) {
-                    if let Some(c) = self.guard.as_ref().and_then(|g| g.catalogs()) {
-                        c.invalidate();
+                    if let Some(g) = self.guard.as_mut() {
+                        g.catalog_changed();
                     }
                 }
                 a
