@@ -25,6 +25,22 @@ pub enum Command {
     Check(CheckArgs),
     /// Show what a policy would do with a SQL string for an identity, without a server.
     Explain(ExplainArgs),
+    /// Serve the MCP endpoint over stdio for an agent's host (the agent runs
+    /// SQL through pgward's governed sessions; docs/mcp.md).
+    Mcp(McpArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    /// The agent's database user (in auth mode jwt: the token's user, by default).
+    #[arg(long, env = "PGWARD_MCP_USER")]
+    pub user: Option<String>,
+    /// Database the tools connect to [default: mcp.database, else the user's name].
+    #[arg(long, env = "PGWARD_MCP_DATABASE")]
+    pub database: Option<String>,
+    /// The same settings as `pgward serve` (config file, policy, upstream, ...).
+    #[command(flatten)]
+    pub serve: ServeArgs,
 }
 
 #[derive(Debug, Args)]

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use crate::cli::{CheckArgs, ExplainArgs};
-use crate::policy::{decide, Decision, DecisionContext, Identity, Policy, UserName};
+use crate::policy::{decide, Decision, DecisionContext, Denial, Identity, Policy, UserName};
 use crate::sql::{self, Access};
 
 /// Validates every file; returns the report and whether all were valid.
@@ -34,6 +34,19 @@ pub fn check(args: &CheckArgs) -> (String, bool) {
     (out, ok)
 }
 
+/// What `explain` found, for callers that want the parts (the MCP
+/// `explain_policy` tool) as well as the text.
+#[derive(Debug)]
+pub struct Report {
+    pub text: String,
+    pub profile: String,
+    /// Why the profile applies: an identity rule's name, `default_profile`, or `--profile`.
+    pub chosen_by: String,
+    /// `allow`, `deny`, ...: [`Decision::label`].
+    pub decision: String,
+    pub denial: Option<Denial>,
+}
+
 /// Explains a decision. Errors (bad policy, unknown profile) are returned as text.
 pub fn explain(args: &ExplainArgs) -> Result<String, String> {
     let policy = Policy::from_file(&args.policy).map_err(|e| e.to_string())?;
@@ -44,18 +57,30 @@ pub fn explain(args: &ExplainArgs) -> Result<String, String> {
         groups: args.groups.clone(),
         ..Identity::default()
     };
-    let (profile, rule) = match &args.profile {
-        Some(name) => (
-            policy.profile(name).ok_or_else(|| {
-                format!(
-                    "profile {name:?} is not defined in {}",
-                    args.policy.display()
-                )
-            })?,
-            "--profile".to_owned(),
-        ),
+    let forced = match &args.profile {
+        Some(name) => Some(policy.profile(name).ok_or_else(|| {
+            format!(
+                "profile {name:?} is not defined in {}",
+                args.policy.display()
+            )
+        })?),
+        None => None,
+    };
+    Ok(report(&policy, &identity, forced, &args.sql).text)
+}
+
+/// The decision for `sql` by `identity` (or by the `forced` profile), as
+/// sessions would take it, without a server.
+pub fn report(
+    policy: &Policy,
+    identity: &Identity,
+    forced: Option<Arc<crate::policy::Profile>>,
+    sql_text: &str,
+) -> Report {
+    let (profile, rule) = match forced {
+        Some(p) => (p, "--profile".to_owned()),
         None => {
-            let r = policy.resolve(&identity);
+            let r = policy.resolve(identity);
             (Arc::clone(&r.profile), r.rule)
         }
     };
@@ -63,15 +88,16 @@ pub fn explain(args: &ExplainArgs) -> Result<String, String> {
     let _ = writeln!(
         out,
         "identity:  user={} application={} client_address={} groups=[{}]",
-        args.user,
-        args.application.as_deref().unwrap_or("-"),
-        args.client_address
+        identity.user_str(),
+        identity.application.as_deref().unwrap_or("-"),
+        identity
+            .client_addr
             .map(|a| a.to_string())
             .unwrap_or_else(|| "-".into()),
-        args.groups.join(",")
+        identity.groups.join(",")
     );
     let _ = writeln!(out, "profile:   {} (chosen by {rule})", profile.name);
-    let analysis = sql::analyze(&args.sql);
+    let analysis = sql::analyze(sql_text);
     match &analysis {
         Err(f) => {
             let _ = writeln!(out, "analysis:  cannot parse: {}", f.message);
@@ -184,5 +210,11 @@ pub fn explain(args: &ExplainArgs) -> Result<String, String> {
             "note:      the session also runs with default_transaction_read_only = on"
         );
     }
-    Ok(out)
+    Report {
+        text: out,
+        profile: profile.name.clone(),
+        chosen_by: rule,
+        decision: decision.label().to_string(),
+        denial: decision.denial().cloned(),
+    }
 }
