@@ -129,8 +129,10 @@ impl FileMcp {
     }
 
     pub fn resolve(self) -> Result<McpConfig, McpConfigError> {
-        let mut c = McpConfig::default();
-        c.database = self.database;
+        let mut c = McpConfig {
+            database: self.database,
+            ..McpConfig::default()
+        };
         if let Some(n) = self.max_rows {
             if n == 0 {
                 return Err(invalid("mcp.max_rows", "must be at least 1"));
@@ -189,9 +191,9 @@ impl FileMcp {
                 listen,
                 resource: h.resource,
                 authorization_servers: h.authorization_servers.unwrap_or_default(),
-                allowed_hosts: h.allowed_hosts.unwrap_or_else(|| {
-                    vec!["localhost".into(), "127.0.0.1".into(), "::1".into()]
-                }),
+                allowed_hosts: h
+                    .allowed_hosts
+                    .unwrap_or_else(|| vec!["localhost".into(), "127.0.0.1".into(), "::1".into()]),
             });
         }
         Ok(c)

@@ -93,7 +93,13 @@ pub async fn start(
             addr: cfg.listen,
             source,
         })?;
-    let endpoint = Arc::new(endpoint(&shared, &cfg, local, validator, stop.child_token()));
+    let endpoint = Arc::new(endpoint(
+        &shared,
+        &cfg,
+        local,
+        validator,
+        stop.child_token(),
+    ));
     info!(listen = %local, resource = %endpoint.resource, "MCP endpoint (Streamable HTTP) started");
     tokio::spawn(async move {
         loop {
@@ -174,7 +180,11 @@ impl Endpoint {
             return simple(StatusCode::OK, "application/json", self.metadata.clone());
         }
         if path != MCP_PATH {
-            return simple(StatusCode::NOT_FOUND, "text/plain", Bytes::from("not found\n"));
+            return simple(
+                StatusCode::NOT_FOUND,
+                "text/plain",
+                Bytes::from("not found\n"),
+            );
         }
         let auth = req
             .headers()

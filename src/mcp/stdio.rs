@@ -108,9 +108,7 @@ fn spool_slot(base: &Path) -> Result<(PathBuf, File), String> {
         match f.try_lock() {
             Ok(()) => return Ok((dir, f)),
             Err(std::fs::TryLockError::WouldBlock) => continue,
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(format!("{}: {e}", path.display()))
-            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(format!("{}: {e}", path.display())),
         }
     }
     Err(format!(

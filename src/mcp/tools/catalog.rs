@@ -59,7 +59,8 @@ const TABLES_SQL: &str = "SELECT c.oid::int8 AS oid, n.nspname::text AS schema, 
 
 /// Candidates for a table name: an exact schema, or every schema with the
 /// ones on the search path first.
-const FIND_SQL: &str = "SELECT c.oid::int8 AS oid, n.nspname::text AS schema, c.relname::text AS name, \
+const FIND_SQL: &str =
+    "SELECT c.oid::int8 AS oid, n.nspname::text AS schema, c.relname::text AS name, \
      c.relkind::text AS kind, pg_catalog.obj_description(c.oid, 'pg_class') AS description \
      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
      WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND c.relname = $1::text \

@@ -58,7 +58,14 @@ impl MaskView {
 
     /// The mask on one column, as `{column, rule, mask}`, or `None` if the
     /// caller sees it in clear.
-    pub fn column(&self, oid: u32, attnum: i16, schema: &str, table: &str, col: &str) -> Option<Value> {
+    pub fn column(
+        &self,
+        oid: u32,
+        attnum: i16,
+        schema: &str,
+        table: &str,
+        col: &str,
+    ) -> Option<Value> {
         if self.profile.masks.is_empty() {
             return None;
         }

@@ -22,7 +22,8 @@ pub struct ExplainPolicyArgs {
 }
 
 /// What the server reports about the caller's session.
-const SESSION_SQL: &str = "SELECT current_user::text AS server_role, current_database()::text AS database, \
+const SESSION_SQL: &str =
+    "SELECT current_user::text AS server_role, current_database()::text AS database, \
      current_setting('default_transaction_read_only') AS read_only, \
      current_setting('statement_timeout') AS statement_timeout";
 

@@ -71,12 +71,16 @@ async fn collect(
     while let Some(msg) = stream.next().await {
         match msg.map_err(|e| McpError::from_pg(&e))? {
             SimpleQueryMessage::RowDescription(cols) => {
-                current = Some((cols.iter().map(|c| c.name().to_owned()).collect(), Vec::new()));
+                current = Some((
+                    cols.iter().map(|c| c.name().to_owned()).collect(),
+                    Vec::new(),
+                ));
             }
             SimpleQueryMessage::Row(row) => {
                 if rows >= max_rows || bytes >= max_bytes {
                     if let Some((columns, data)) = current.take() {
-                        results.push(json!({ "columns": columns, "rows": data, "truncated": true }));
+                        results
+                            .push(json!({ "columns": columns, "rows": data, "truncated": true }));
                     }
                     return Ok(Collected {
                         results,
@@ -127,9 +131,7 @@ pub async fn query(
     )
     .await?;
     let max_bytes = shared.config.mcp.max_result_bytes;
-    let c = s
-        .bounded(collect(&s, &args.sql, limit, max_bytes))
-        .await?;
+    let c = s.bounded(collect(&s, &args.sql, limit, max_bytes)).await?;
     if c.truncated {
         s.cancel_running().await;
     }
@@ -165,9 +167,7 @@ pub async fn execute(
     )
     .await?;
     let max_bytes = shared.config.mcp.max_result_bytes;
-    let c = s
-        .bounded(collect(&s, &args.sql, limit, max_bytes))
-        .await?;
+    let c = s.bounded(collect(&s, &args.sql, limit, max_bytes)).await?;
     if c.truncated {
         // The statement itself has run (or is running) to completion: only
         // the RETURNING rows shown are cut.
