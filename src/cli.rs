@@ -48,6 +48,11 @@ pub struct CheckArgs {
     /// Policy files to validate.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    /// Also check the masks against this database's columns (a connection
+    /// string, e.g. postgresql://user:pw@host/db?sslmode=disable): a mask
+    /// that cannot change a value of a column it applies to is an error.
+    #[arg(long, env = "PGWARD_CHECK_DATABASE")]
+    pub database: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -12,8 +12,25 @@ use crate::sql::{self, Access};
 pub fn check(args: &CheckArgs) -> (String, bool) {
     let mut out = String::new();
     let mut ok = true;
+    let columns = match &args.database {
+        None => None,
+        Some(url) => match database_columns(url) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                let _ = writeln!(out, "pgward: --database: {e}");
+                return (out, false);
+            }
+        },
+    };
     for path in &args.files {
         match Policy::from_file(path) {
+            Ok(p)
+                if columns
+                    .as_ref()
+                    .is_some_and(|c| !ineffective_masks(&p, c, path, &mut out)) =>
+            {
+                ok = false;
+            }
             Ok(p) => {
                 let _ = writeln!(
                     out,
@@ -32,6 +49,93 @@ pub fn check(args: &CheckArgs) -> (String, bool) {
         }
     }
     (out, ok)
+}
+
+/// A column of the database `check --database` reads.
+struct DbColumn {
+    schema: String,
+    table: String,
+    name: String,
+    ty: crate::policy::mask_types::ColumnType,
+}
+
+const COLUMNS_SQL: &str = "SELECT n.nspname::text, c.relname::text, a.attname::text, \
+     COALESCE(bt.typname, t.typname)::text, \
+     CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END, \
+     pg_catalog.format_type(a.atttypid, a.atttypmod) \
+     FROM pg_catalog.pg_attribute a \
+     JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
+     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+     JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
+     LEFT JOIN pg_catalog.pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype \
+     WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND a.attnum > 0 AND NOT a.attisdropped \
+     AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'";
+
+/// Every user column of the database at `url`, with its type.
+fn database_columns(url: &str) -> Result<Vec<DbColumn>, String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(conn);
+        let rows = client
+            .query(COLUMNS_SQL, &[])
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let text = |i: usize| r.try_get::<_, String>(i).map_err(|e| e.to_string());
+            out.push(DbColumn {
+                schema: text(0)?,
+                table: text(1)?,
+                name: text(2)?,
+                ty: crate::policy::mask_types::ColumnType {
+                    type_name: text(3)?,
+                    typmod: r.try_get::<_, i32>(4).map_err(|e| e.to_string())?,
+                    display: text(5)?,
+                },
+            });
+        }
+        Ok(out)
+    })
+}
+
+/// Reports the masks of `p` that cannot change a value of a column they
+/// apply to, as FILE:LINE:COLUMN lines; true if there are none.
+fn ineffective_masks(
+    p: &Policy,
+    columns: &[DbColumn],
+    path: &std::path::Path,
+    out: &mut String,
+) -> bool {
+    let mut ok = true;
+    for rule in &p.masking.rules {
+        let mut hits: Vec<(String, String)> = columns
+            .iter()
+            .filter(|c| rule.matches(&c.schema, &c.table, &c.name))
+            .filter_map(|c| {
+                crate::policy::mask_types::ineffective(&rule.function, &c.ty)
+                    .map(|why| (format!("{}.{}.{}", c.schema, c.table, c.name), why))
+            })
+            .collect();
+        hits.sort();
+        for (column, why) in hits {
+            ok = false;
+            let _ = writeln!(
+                out,
+                "{}:{}:{}: mask {:?} on {column}: {why}",
+                path.display(),
+                rule.position.0,
+                rule.position.1,
+                rule.name
+            );
+        }
+    }
+    ok
 }
 
 /// What `explain` found, for callers that want the parts (the MCP
