@@ -28,6 +28,31 @@ pub enum Command {
     /// Serve the MCP endpoint over stdio for an agent's host (the agent runs
     /// SQL through pgward's governed sessions; docs/mcp.md).
     Mcp(McpArgs),
+    /// Read the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Print the events in the audit spool, one line each (oldest first).
+    Tail(AuditTailArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditTailArgs {
+    /// Config file whose audit.spool_dir to read.
+    #[arg(long, env = "PGWARD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The spool directory (instead of a config file).
+    #[arg(long)]
+    pub spool_dir: Option<PathBuf>,
+    /// Keep printing events as they are written.
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Print the events as the JSON lines they are stored as.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

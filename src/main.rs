@@ -27,6 +27,37 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Audit(pgward::cli::AuditCommand::Tail(args)) => {
+            let dir = match (&args.spool_dir, &args.config) {
+                (Some(d), _) => d.clone(),
+                (None, config) => {
+                    let serve = pgward::cli::ServeArgs {
+                        config: config.clone(),
+                        ..Default::default()
+                    };
+                    match Config::load(&serve) {
+                        Ok(Config { audit: Some(a), .. }) => a.spool_dir,
+                        Ok(_) => {
+                            eprintln!("pgward: the config has no audit section (give --spool-dir)");
+                            return ExitCode::from(2);
+                        }
+                        Err(e) => {
+                            eprintln!("pgward: {e}");
+                            return ExitCode::from(2);
+                        }
+                    }
+                }
+            };
+            let mut out = std::io::stdout().lock();
+            match pgward::audit::tail::run(&dir, args.json, args.follow, &mut out) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("pgward: {}: {e}", dir.display());
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Mcp(args) => {
             let mut config = match Config::load(&args.serve) {
                 Ok(c) => c,
