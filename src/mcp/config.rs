@@ -20,6 +20,8 @@ pub struct FileMcp {
     pub statement_timeout: Option<String>,
     /// Longest statement timeout a call may ask for.
     pub max_statement_timeout: Option<String>,
+    /// Tool calls running at once (each holds a server connection); more wait.
+    pub max_concurrent_calls: Option<usize>,
     /// The stdio agent's user (`pgward mcp`); `PGWARD_MCP_USER` and `--user` override it.
     pub user: Option<String>,
     /// The stdio agent's password (a bearer token in auth mode jwt), from a file ...
@@ -50,6 +52,7 @@ pub struct McpConfig {
     pub max_result_bytes: usize,
     pub statement_timeout: Duration,
     pub max_statement_timeout: Duration,
+    pub max_concurrent_calls: usize,
     pub user: Option<String>,
     pub password: Option<PasswordRef>,
     pub http: Option<McpHttpConfig>,
@@ -87,6 +90,7 @@ impl Default for McpConfig {
             max_result_bytes: 1 << 20,
             statement_timeout: Duration::from_secs(30),
             max_statement_timeout: Duration::from_secs(300),
+            max_concurrent_calls: 32,
             user: None,
             password: None,
             http: None,
@@ -144,6 +148,12 @@ impl FileMcp {
                 return Err(invalid("mcp.max_result_bytes", "must be at least 1024"));
             }
             c.max_result_bytes = n;
+        }
+        if let Some(n) = self.max_concurrent_calls {
+            if n == 0 {
+                return Err(invalid("mcp.max_concurrent_calls", "must be at least 1"));
+            }
+            c.max_concurrent_calls = n;
         }
         if let Some(s) = self.statement_timeout {
             c.statement_timeout = duration("mcp.statement_timeout", &s)?;

@@ -11,6 +11,7 @@ use rmcp::model::{
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
+use tokio::sync::Semaphore;
 use tracing::{debug, info};
 
 use super::auth::Caller;
@@ -29,11 +30,23 @@ pub struct Handler {
     shared: Arc<Shared>,
     /// The stdio agent; `None` over HTTP, where each request names its caller.
     fixed: Option<Arc<Caller>>,
+    /// Tool calls at once (`mcp.max_concurrent_calls`), shared by every
+    /// handler of one endpoint: each call holds a server connection.
+    calls: Arc<Semaphore>,
 }
 
 impl Handler {
-    pub fn new(shared: Arc<Shared>, fixed: Option<Arc<Caller>>) -> Handler {
-        Handler { shared, fixed }
+    pub fn new(shared: Arc<Shared>, fixed: Option<Arc<Caller>>, calls: Arc<Semaphore>) -> Handler {
+        Handler {
+            shared,
+            fixed,
+            calls,
+        }
+    }
+
+    /// The semaphore for one endpoint's handlers.
+    pub fn call_limit(shared: &Shared) -> Arc<Semaphore> {
+        Arc::new(Semaphore::new(shared.config.mcp.max_concurrent_calls))
     }
 
     fn caller(&self, ctx: &RequestContext<RoleServer>) -> Result<Arc<Caller>, ErrorData> {
@@ -79,6 +92,11 @@ impl ServerHandler for Handler {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let caller = self.caller(&context)?;
+        let _permit = self
+            .calls
+            .acquire()
+            .await
+            .map_err(|_| ErrorData::internal_error("pgward is shutting down", None))?;
         let started = Instant::now();
         let name = request.name.to_string();
         let args = request.arguments.unwrap_or_default();

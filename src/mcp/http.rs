@@ -155,8 +155,15 @@ fn endpoint(
         "resource_name": "pgward",
     });
     let handler_shared = Arc::clone(shared);
+    let limit = Handler::call_limit(shared);
     let mcp = StreamableHttpService::new(
-        move || Ok(Handler::new(Arc::clone(&handler_shared), None)),
+        move || {
+            Ok(Handler::new(
+                Arc::clone(&handler_shared),
+                None,
+                Arc::clone(&limit),
+            ))
+        },
         Arc::new(NeverSessionManager::default()),
         StreamableHttpServerConfig::default()
             .with_legacy_session_mode(false)

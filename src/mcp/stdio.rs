@@ -71,7 +71,8 @@ pub async fn serve(mut config: Config, user: Option<String>) -> Result<(), Stdio
     let caller = stdio_caller(&shared, &shared.config.mcp, user)
         .map_err(|e| StdioError::Identity(e.to_string()))?;
     info!(user = %caller.user, "MCP endpoint (stdio) started");
-    let handler = Handler::new(Arc::clone(&shared), Some(Arc::new(caller)));
+    let limit = Handler::call_limit(&shared);
+    let handler = Handler::new(Arc::clone(&shared), Some(Arc::new(caller)), limit);
     let running = handler
         .serve(rmcp::transport::stdio())
         .await
