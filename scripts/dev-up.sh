@@ -198,15 +198,21 @@ CONNECT_URL=$(printf "$CONNECT_HINT" "$CONNECT_ADDR")
 
 ARGS=(serve --config "$CONFIG" --upstream "$UPSTREAM")
 # The example config's catalog login (used by masking) is the cluster's postgres user.
+# It is read from .pgward-dev/catalog-password, so `pgward mcp` with the same
+# config finds it too.
 if [[ -z ${PGWARD_UPSTREAM:-} ]]; then
-    export PGWARD_CATALOG_PASSWORD="$PG_PASSWORD"
-elif [[ -z ${PGWARD_CATALOG_PASSWORD:-} ]]; then
+    catalog_password=$PG_PASSWORD
+elif [[ -n ${PGWARD_CATALOG_PASSWORD:-} ]]; then
+    catalog_password=$PGWARD_CATALOG_PASSWORD
+else
     pgw_die "set PGWARD_CATALOG_PASSWORD to the password of the upstream's postgres user (masking reads the catalog with it; see catalog: in $CONFIG)"
 fi
+(umask 077 && printf '%s\n' "$catalog_password" >"$DEV_DIR/catalog-password")
 
 # What to try next (the README's quickstart walks through it).
 try_this() {
-    local bin=${PGWARD_BIN#"$PGW_ROOT"/}
+    local bin=${PGWARD_BIN#"$PGW_ROOT"/} up=""
+    [[ $UPSTREAM == 127.0.0.1:54329 ]] || up=" --upstream $UPSTREAM"
     cat <<EOF
 
 Try (README, Quickstart):
@@ -214,7 +220,7 @@ Try (README, Quickstart):
     psql "postgresql://analyst-ann:analyst@$CONNECT_ADDR/shop" -c "SELECT full_name, email, ssn FROM shop.customers LIMIT 3"
     $bin audit tail --config $CONFIG -f
     curl -s http://127.0.0.1:9187/metrics | grep '^pgward_statements_total'
-    PGWARD_MCP_PASSWORD=analyst .pgward-dev/venv/bin/python scripts/mcp-client.py --stdio -- $bin mcp --config $CONFIG --user analyst-ann tools
+    PGWARD_MCP_PASSWORD=analyst .pgward-dev/venv/bin/python scripts/mcp-client.py --stdio -- $bin mcp --config $CONFIG$up --user analyst-ann tools
 EOF
 }
 
