@@ -8,7 +8,6 @@
 use bytes::{Bytes, BytesMut};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use pgward::wire::frame::put_frame;
-use pgward::wire::stream::write_chunks;
 use pgward::wire::{Chunk, Disposition, FrameScanner};
 
 fn backend_disposition(tag: u8) -> Disposition {
@@ -82,8 +81,14 @@ fn bench(c: &mut Criterion) {
                         Chunk::Frame(f) => chunks.push(f.into_bytes()),
                     }
                 }
-                rt.block_on(write_chunks(&mut sink, &mut chunks))
-                    .expect("sink write");
+                rt.block_on(async {
+                    use tokio::io::AsyncWriteExt;
+                    for c in chunks.drain(..) {
+                        sink.write_all(&c).await?;
+                    }
+                    sink.flush().await
+                })
+                .expect("sink write");
             });
         });
     }

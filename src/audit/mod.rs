@@ -192,6 +192,27 @@ impl Auditor {
         self.push(event, None).await
     }
 
+    /// Queues an event without waiting: `Err(event)` when queueing it would
+    /// wait (a full queue under `on_full: block`, or every event durable),
+    /// for the caller to [`Auditor::emit`] it instead.
+    pub fn try_emit(&self, mut event: AuditEvent) -> Result<Result<(), AuditError>, AuditEvent> {
+        if self.durable_by_default {
+            return Err(event);
+        }
+        if self.statement_text == StatementText::None {
+            event.remove(attr::DB_QUERY_TEXT);
+        }
+        match self.queue.try_push(Item {
+            event,
+            durable: None,
+        }) {
+            Ok(()) => Ok(Ok(())),
+            Err(queue::TryPushError::WouldBlock(item)) => Err(item.event),
+            Err(queue::TryPushError::Push(PushError::Full(ev))) => Ok(Err(AuditError::Full(ev))),
+            Err(queue::TryPushError::Push(PushError::Closed)) => Ok(Err(AuditError::Closed)),
+        }
+    }
+
     /// Queues an event and resolves once it is fsynced into the spool.
     pub async fn emit_durable(&self, event: AuditEvent) -> Result<(), AuditError> {
         let (tx, rx) = oneshot::channel();

@@ -37,6 +37,13 @@ pub(crate) enum PushError {
     Closed,
 }
 
+pub(crate) enum TryPushError {
+    /// The queue is full and its policy is to wait: the caller gets the
+    /// item back, to push it with [`Queue::push`].
+    WouldBlock(Item),
+    Push(PushError),
+}
+
 struct State {
     items: VecDeque<Item>,
     closed: bool,
@@ -73,6 +80,49 @@ impl Queue {
         // A panic while holding this lock leaves a consistent deque (every
         // critical section is a single push or pop), so poisoning is ignored.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Pushes unless that would wait (the queue is full and the policy is
+    /// to block); then the item is handed back.
+    pub fn try_push(&self, item: Item) -> Result<(), TryPushError> {
+        let result = {
+            let mut st = self.lock();
+            if st.closed {
+                item.dropped();
+                Err(PushError::Closed)
+            } else if st.items.len() < self.cap {
+                st.items.push_back(item);
+                self.note_len(st.items.len());
+                Ok(())
+            } else {
+                match self.policy {
+                    OnFull::Block => return Err(TryPushError::WouldBlock(item)),
+                    OnFull::RefuseSessions => {
+                        self.counters.refused.fetch_add(1, Ordering::Relaxed);
+                        Err(PushError::Full(Box::new(item.event)))
+                    }
+                    OnFull::DropOldest => {
+                        if let Some(old) = st.items.pop_front() {
+                            old.dropped();
+                        }
+                        st.items.push_back(item);
+                        self.counters.note_dropped(1);
+                        Ok(())
+                    }
+                    OnFull::DropNewest => {
+                        item.dropped();
+                        self.counters.note_dropped(1);
+                        Ok(())
+                    }
+                }
+            }
+        };
+        if result.is_ok() {
+            self.counters.emitted.fetch_add(1, Ordering::Relaxed);
+            self.readable.notify_one();
+        }
+        self.counters.bump();
+        result.map_err(TryPushError::Push)
     }
 
     pub async fn push(&self, item: Item) -> Result<(), PushError> {

@@ -15,6 +15,13 @@ pub use volatility::{load_volatile_functions, Volatility};
 use crate::session::peer::PeerError;
 use crate::wire::backend::ErrorSummary;
 
+/// A function's schema and name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FunctionName {
+    pub schema: String,
+    pub name: String,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
     #[error("the server refused the catalog query: {} ({})", .0.message, .0.code)]

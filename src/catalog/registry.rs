@@ -154,6 +154,55 @@ impl DbCatalog {
     }
 }
 
+impl DbCatalog {
+    /// The schema and name of the function with this OID (a fast-path
+    /// call names its function only by OID); `None` if there is none.
+    pub async fn function_name(
+        &self,
+        catalogs: &Catalogs,
+        oid: u32,
+    ) -> Result<Option<super::FunctionName>, CatalogError> {
+        let source = catalogs
+            .source
+            .as_ref()
+            .ok_or(CatalogError::NotConfigured)?;
+        let mut conn = self.conn.lock().await;
+        let sql = format!(
+            "SELECT n.nspname, p.proname FROM pg_catalog.pg_proc p \
+             JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE p.oid = {oid}"
+        );
+        let rows = tokio::time::timeout(LOAD_TIMEOUT, async {
+            if conn.is_none() {
+                *conn = Some(connect(source, &self.upstream, &self.database).await?);
+            }
+            let peer = conn
+                .as_mut()
+                .ok_or(CatalogError::Protocol("no connection"))?;
+            super::query::simple_query(peer, &sql).await
+        })
+        .await
+        .unwrap_or(Err(CatalogError::Timeout(LOAD_TIMEOUT)));
+        let rows = match rows {
+            Ok(r) => r,
+            Err(e) => {
+                *conn = None;
+                return Err(e);
+            }
+        };
+        Ok(rows
+            .into_iter()
+            .next()
+            .and_then(|r| r.into_iter().next())
+            .and_then(|row| match row.as_slice() {
+                [Some(schema), Some(name)] => Some(super::FunctionName {
+                    schema: schema.clone(),
+                    name: name.clone(),
+                }),
+                _ => None,
+            }))
+    }
+}
+
 async fn connect(
     source: &CatalogSource,
     upstream: &Upstream,
@@ -172,6 +221,10 @@ async fn connect(
             ("application_name", "pgward catalog"),
             ("client_encoding", "UTF8"),
             ("DateStyle", "ISO"),
+            // A session holding a lock a catalog read needs (a view's
+            // table, in a transaction that altered it) must not make the
+            // read wait for that session, which waits for the read.
+            ("options", "-c lock_timeout=2s -c statement_timeout=20s"),
         ],
     ));
     peer.flush()

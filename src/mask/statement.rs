@@ -126,6 +126,7 @@ impl Evaluation<'_> {
             object: None,
             message,
             hint: Some(hint.to_owned()),
+            unqualified: false,
         })
     }
 

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use super::compile::{AllowSet, DenyRule, Profile};
 use super::model::{Mode, OnUnparseable};
-use crate::sql::{Access, Analysis, Effect, ParseFailure, Statement};
+use crate::sql::{Access, Analysis, Effect, Naming, ParseFailure, Statement};
 
 /// What happens to a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,13 +46,36 @@ pub struct Denial {
     pub object: Option<String>,
     pub message: String,
     pub hint: Option<String>,
+    /// The rule matched (or failed to exempt) a name the statement did not
+    /// qualify: knowing the session's search path better may change it.
+    pub unqualified: bool,
 }
 
 /// Session facts the decision needs.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct DecisionContext<'a> {
-    /// Schemas an unqualified name may resolve to; `None` if unknown.
+    /// Schemas an unqualified name may be looked up in (pg_catalog first);
+    /// `None` if unknown.
     pub search_path: Option<&'a [String]>,
+    /// Schemas an unqualified CREATE may put its relation in; `None` if
+    /// unknown.
+    pub create_path: Option<&'a [String]>,
+}
+
+impl<'a> DecisionContext<'a> {
+    /// The schemas an unqualified relation name may mean.
+    fn candidates(&self, naming: Naming) -> Option<&'a [String]> {
+        match naming {
+            Naming::Existing => self.search_path,
+            Naming::Created { temporary: true } => Some(temp_schema()),
+            Naming::Created { temporary: false } => self.create_path,
+        }
+    }
+}
+
+fn temp_schema() -> &'static [String] {
+    static TEMP: std::sync::OnceLock<[String; 1]> = std::sync::OnceLock::new();
+    TEMP.get_or_init(|| ["pg_temp".to_owned()])
 }
 
 fn qualified(schema: &Option<String>, name: &str) -> String {
@@ -101,6 +124,7 @@ fn unparseable(profile: &Profile, failure: &ParseFailure) -> Option<Denial> {
             failure.message, profile.name
         ),
         hint: Some("check the statement's syntax; statements PostgreSQL itself accepts are analyzed with its own grammar".into()),
+        unqualified: false,
     })
 }
 
@@ -146,13 +170,14 @@ fn check_statement(
             object: target,
             message,
             hint,
+            unqualified: false,
         });
     }
     profile
         .deny
         .iter()
-        .find_map(|rule| rule_matches(rule, st, ctx).map(|object| (rule, object)))
-        .map(|(rule, object)| {
+        .find_map(|rule| rule_matches(rule, st, ctx).map(|m| (rule, m)))
+        .map(|(rule, (object, unqualified))| {
             let mut message = format!(
                 "permission denied by pgward policy: rule \"{}\" of profile \"{}\" forbids this {}",
                 rule.name, profile.name, st.command_tag
@@ -171,6 +196,7 @@ fn check_statement(
                 object,
                 message,
                 hint: None,
+                unqualified,
             }
         })
 }
@@ -183,7 +209,7 @@ fn exempt(
     o: &crate::sql::ObjectRef,
     ctx: DecisionContext<'_>,
 ) -> bool {
-    match (&o.schema, ctx.search_path) {
+    match (&o.schema, ctx.candidates(o.naming)) {
         (Some(s), _) => g.is_match(Some(s), &o.name, None),
         (None, Some(cands)) => {
             let user_schemas: Vec<&String> = cands
@@ -214,8 +240,9 @@ fn rule_matches(
     rule: &DenyRule,
     st: &Statement,
     ctx: DecisionContext<'_>,
-) -> Option<Option<String>> {
+) -> Option<(Option<String>, bool)> {
     let mut what: Option<String> = None;
+    let mut unqualified = false;
     if !rule.effects.is_empty() {
         let hit = rule.effects.iter().find(|e| st.effects.contains(e))?;
         what = Some(format!("{} statement", hit.name()));
@@ -226,9 +253,10 @@ fn rule_matches(
                 && rule
                     .objects
                     .iter()
-                    .any(|g| g.is_match(o.schema.as_deref(), &o.name, ctx.search_path))
+                    .any(|g| g.is_match(o.schema.as_deref(), &o.name, ctx.candidates(o.naming)))
                 && !rule.except_objects.iter().any(|g| exempt(g, o, ctx))
         })?;
+        unqualified |= hit.schema.is_none();
         let access = match hit.access {
             Access::Read => "read of",
             Access::Write => "write to",
@@ -242,13 +270,14 @@ fn rule_matches(
                 // Built-in functions resolve to pg_catalog whether or not the
                 // statement says so.
                 let cands = ["pg_catalog".to_string()];
-                g.is_match(
+                g.is_match_routine(
                     f.schema.as_deref(),
                     &f.name,
                     Some(ctx.search_path.unwrap_or(&cands)),
                 )
             })
         })?;
+        unqualified |= hit.schema.is_none();
         what = Some(format!("call of {}()", qualified(&hit.schema, &hit.name)));
     }
     if rule.dml_without_where {
@@ -257,5 +286,5 @@ fn rule_matches(
         }
         what = Some(format!("{} without a WHERE clause", st.command_tag));
     }
-    Some(what)
+    Some((what, unqualified))
 }

@@ -94,17 +94,126 @@ impl QualifiedGlob {
                 .iter()
                 .filter(|c| could_resolve_into(c, name))
                 .any(|c| s.is_match(c)),
+            // Any schema may be meant, except that the system's own schemas
+            // hold only their own names.
+            (Some(s), None, None) => {
+                let literal = s.as_string();
+                !RESERVED_SCHEMAS.contains(&literal.as_str()) || could_resolve_into(&literal, name)
+            }
+        }
+    }
+}
+
+impl QualifiedGlob {
+    /// Matches a function or procedure name. Routines have no naming rule
+    /// per schema (pg_catalog has `lo_import` as well as `pg_sleep`), so an
+    /// unqualified name matches if any candidate schema does.
+    pub fn is_match_routine(
+        &self,
+        schema: Option<&str>,
+        name: &str,
+        candidates: Option<&[String]>,
+    ) -> bool {
+        if !self.name.is_match(name) {
+            return false;
+        }
+        match (&self.schema, schema, candidates) {
+            (None, _, _) => true,
+            (Some(s), Some(schema), _) => s.is_match(schema),
+            (Some(s), None, Some(cands)) => cands.iter().any(|c| s.is_match(c)),
             (Some(_), None, None) => true,
         }
     }
 }
 
+/// Schemas only the system creates relations in.
+const RESERVED_SCHEMAS: [&str; 3] = ["pg_catalog", "information_schema", "pg_toast"];
+
+/// The relations of information_schema (PostgreSQL 15).
+const INFORMATION_SCHEMA: [&str; 69] = [
+    "_pg_foreign_data_wrappers",
+    "_pg_foreign_servers",
+    "_pg_foreign_table_columns",
+    "_pg_foreign_tables",
+    "_pg_user_mappings",
+    "administrable_role_authorizations",
+    "applicable_roles",
+    "attributes",
+    "character_sets",
+    "check_constraint_routine_usage",
+    "check_constraints",
+    "collation_character_set_applicability",
+    "collations",
+    "column_column_usage",
+    "column_domain_usage",
+    "column_options",
+    "column_privileges",
+    "column_udt_usage",
+    "columns",
+    "constraint_column_usage",
+    "constraint_table_usage",
+    "data_type_privileges",
+    "domain_constraints",
+    "domain_udt_usage",
+    "domains",
+    "element_types",
+    "enabled_roles",
+    "foreign_data_wrapper_options",
+    "foreign_data_wrappers",
+    "foreign_server_options",
+    "foreign_servers",
+    "foreign_table_options",
+    "foreign_tables",
+    "information_schema_catalog_name",
+    "key_column_usage",
+    "parameters",
+    "referential_constraints",
+    "role_column_grants",
+    "role_routine_grants",
+    "role_table_grants",
+    "role_udt_grants",
+    "role_usage_grants",
+    "routine_column_usage",
+    "routine_privileges",
+    "routine_routine_usage",
+    "routine_sequence_usage",
+    "routine_table_usage",
+    "routines",
+    "schemata",
+    "sequences",
+    "sql_features",
+    "sql_implementation_info",
+    "sql_parts",
+    "sql_sizing",
+    "table_constraints",
+    "table_privileges",
+    "tables",
+    "transforms",
+    "triggered_update_columns",
+    "triggers",
+    "udt_privileges",
+    "usage_privileges",
+    "user_defined_types",
+    "user_mapping_options",
+    "user_mappings",
+    "view_column_usage",
+    "view_routine_usage",
+    "view_table_usage",
+    "views",
+];
+
 /// pg_catalog is searched first, but only holds system objects, all named
 /// `pg_*` (other names cannot be created there without
 /// allow_system_table_mods, a server setting): an unqualified `orders` can
-/// never be a pg_catalog relation.
+/// never be a pg_catalog relation. Likewise information_schema holds its
+/// fixed set of views and pg_toast only `pg_toast_*` tables.
 fn could_resolve_into(schema: &str, name: &str) -> bool {
-    schema != "pg_catalog" || name.starts_with("pg_")
+    match schema {
+        "pg_catalog" => name.starts_with("pg_"),
+        "pg_toast" => name.starts_with("pg_toast_"),
+        "information_schema" => INFORMATION_SCHEMA.contains(&name),
+        _ => true,
+    }
 }
 
 #[cfg(test)]

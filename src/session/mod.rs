@@ -7,6 +7,7 @@ pub mod guard;
 pub mod peer;
 pub mod relay;
 pub mod results;
+pub mod settings;
 pub mod stamping;
 pub mod statements;
 
@@ -500,6 +501,7 @@ fn guard_for(
         .find(|(k, _)| k == "search_path")
         .map(|(_, v)| v.as_str());
     let search_path = guard::startup_search_path(startup.params(), forced_path);
+    let session_settings = settings::SessionSettings::new(search_path);
     let bytes = if settings.is_empty() && service_user.is_none() {
         startup.raw().clone()
     } else {
@@ -529,7 +531,7 @@ fn guard_for(
         Arc::clone(&shared.analysis_cache),
         identity,
         resolution,
-        search_path,
+        session_settings,
         Some(masking),
         attribution,
     );

@@ -1,21 +1,37 @@
 //! One end of a proxied session: its stream, what has been read from it and
 //! not yet handled, and what is queued to be written to it.
+//!
+//! Reads and writes are offered as poll functions so the relay can wait on
+//! both ends and both directions at once: a relay that awaited a write to
+//! one side while that side was itself blocked writing to pgward would
+//! deadlock (PostgreSQL does not read while its send buffer is full).
 
-use bytes::{Bytes, BytesMut};
-use tokio::io::AsyncReadExt;
+use bytes::{Buf, Bytes, BytesMut};
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use tokio::io::AsyncWrite;
 
-use crate::wire::stream::write_chunks;
 use crate::wire::{Chunk, Disposition, Frame, FrameError, FrameScanner, Stream};
 
 /// Read buffer size; a read never asks for less than this much room.
 const READ_CHUNK: usize = 16 * 1024;
+/// Chunks handed to one vectored write.
+const MAX_IOVECS: usize = 64;
 
 pub struct Peer {
     pub stream: Stream,
     pub rbuf: BytesMut,
     pub scanner: FrameScanner,
-    /// Chunks waiting to be written to this peer, in order.
-    pub wq: Vec<Bytes>,
+    /// Chunks waiting to be written to this peer, in order; the front one
+    /// may be partly written already.
+    wq: VecDeque<Bytes>,
+    /// Bytes in `wq`.
+    queued: usize,
+    /// Something was written since the stream was last flushed.
+    unflushed: bool,
     /// Bytes received from this peer.
     pub bytes_in: u64,
     /// Bytes written to this peer.
@@ -38,7 +54,9 @@ impl Peer {
             stream,
             rbuf: BytesMut::with_capacity(READ_CHUNK),
             scanner: FrameScanner::new(max_len),
-            wq: Vec::with_capacity(8),
+            wq: VecDeque::with_capacity(8),
+            queued: 0,
+            unflushed: false,
             bytes_in: 0,
             bytes_out: 0,
         }
@@ -52,14 +70,25 @@ impl Peer {
         }
     }
 
+    /// Reads whatever is available into the read buffer; `Ok(0)` at end of
+    /// stream. Registers for readiness when nothing is available.
+    pub fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        self.prepare_read();
+        let n = ready!(tokio_util::io::poll_read_buf(
+            Pin::new(&mut self.stream),
+            cx,
+            &mut self.rbuf
+        ))?;
+        self.bytes_in += n as u64;
+        Poll::Ready(Ok(n))
+    }
+
     /// Reads whatever is available; `Closed` at end of stream.
     pub async fn read_more(&mut self) -> Result<usize, PeerError> {
-        self.prepare_read();
-        let n = self.stream.read_buf(&mut self.rbuf).await?;
+        let n = poll_fn(|cx| self.poll_read(cx)).await?;
         if n == 0 {
             return Err(PeerError::Closed);
         }
-        self.bytes_in += n as u64;
         Ok(n)
     }
 
@@ -86,28 +115,117 @@ impl Peer {
     }
 
     pub fn queue(&mut self, b: Bytes) {
-        self.wq.push(b);
+        if b.is_empty() {
+            return;
+        }
+        self.queued += b.len();
+        self.wq.push_back(b);
+    }
+
+    /// Bytes queued and not yet written.
+    pub fn queued(&self) -> usize {
+        self.queued
+    }
+
+    /// True while queued bytes are unwritten or written bytes unflushed.
+    pub fn wants_write(&self) -> bool {
+        !self.wq.is_empty() || self.unflushed
+    }
+
+    /// Writes queued chunks (vectored, as few system calls as the stream
+    /// allows) until the queue is empty, then flushes. Pending while the
+    /// stream cannot take more; what was written so far stays written.
+    pub fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while !self.wq.is_empty() {
+            let mut slices: [IoSlice<'_>; MAX_IOVECS] = [IoSlice::new(&[]); MAX_IOVECS];
+            let mut n = 0;
+            for c in self.wq.iter().take(MAX_IOVECS) {
+                slices[n] = IoSlice::new(c);
+                n += 1;
+            }
+            let written = ready!(Pin::new(&mut self.stream).poll_write_vectored(cx, &slices[..n]))?;
+            if written == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.unflushed = true;
+            self.bytes_out += written as u64;
+            self.queued -= written;
+            let mut left = written;
+            while left > 0 {
+                let Some(front) = self.wq.front_mut() else {
+                    break;
+                };
+                if front.len() <= left {
+                    left -= front.len();
+                    self.wq.pop_front();
+                } else {
+                    front.advance(left);
+                    left = 0;
+                }
+            }
+        }
+        if self.unflushed {
+            ready!(Pin::new(&mut self.stream).poll_flush(cx))?;
+            self.unflushed = false;
+        }
+        Poll::Ready(Ok(()))
     }
 
     /// Writes everything queued and flushes.
-    pub async fn flush(&mut self) -> std::io::Result<()> {
-        if self.wq.is_empty() {
-            return Ok(());
-        }
-        self.bytes_out += self.wq.iter().map(|b| b.len() as u64).sum::<u64>();
-        write_chunks(&mut self.stream, &mut self.wq).await
+    pub async fn flush(&mut self) -> io::Result<()> {
+        poll_fn(|cx| self.poll_drain(cx)).await
     }
 
     /// Best-effort final message and close, for ends where the peer may already be gone.
     pub async fn close_with(&mut self, last: Option<Bytes>) {
         use tokio::io::AsyncWriteExt;
         if let Some(b) = last {
-            self.wq.push(b);
+            self.queue(b);
         }
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
             let _ = self.flush().await;
             let _ = self.stream.shutdown().await;
         })
         .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    async fn pair() -> (Peer, tokio::net::TcpStream) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = l.local_addr().expect("addr");
+        let (c, s) = tokio::join!(tokio::net::TcpStream::connect(addr), l.accept());
+        (
+            Peer::new(Stream::Plain(c.expect("connect")), 1 << 20),
+            s.expect("accept").0,
+        )
+    }
+
+    #[tokio::test]
+    async fn drain_writes_every_chunk_in_order_across_partial_writes() {
+        let (mut p, mut other) = pair().await;
+        let mut expected = Vec::new();
+        for i in 0..200u32 {
+            let chunk: Vec<u8> = (0..(i * 97 % 5000 + 1)).map(|j| (i + j) as u8).collect();
+            expected.extend_from_slice(&chunk);
+            p.queue(Bytes::from(chunk));
+        }
+        p.queue(Bytes::new());
+        assert_eq!(p.queued(), expected.len());
+        let reader = tokio::spawn(async move {
+            let mut got = vec![0u8; expected.len()];
+            other.read_exact(&mut got).await.expect("read");
+            assert_eq!(got, expected);
+        });
+        p.flush().await.expect("flush");
+        assert_eq!(p.queued(), 0);
+        assert!(!p.wants_write());
+        reader.await.expect("reader");
     }
 }

@@ -40,6 +40,92 @@ pub struct ObjectRef {
     pub schema: Option<String>,
     pub name: String,
     pub access: Access,
+    /// Whether an unqualified name is looked up or created: PostgreSQL
+    /// creates in the first existing schema of the search path, but looks
+    /// names up in pg_catalog and the temporary schema first.
+    #[serde(default, skip_serializing_if = "Naming::is_existing")]
+    pub naming: Naming,
+}
+
+/// How the server finds the schema of an unqualified relation name.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Naming {
+    /// An existing relation: pg_catalog, then the search path.
+    #[default]
+    Existing,
+    /// A relation this statement creates: the first existing schema of the
+    /// search path (the temporary schema for temporary relations).
+    Created { temporary: bool },
+}
+
+impl Naming {
+    pub fn is_existing(&self) -> bool {
+        *self == Naming::Existing
+    }
+}
+
+/// A value a statement gives to one of the session's run-time parameters.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SettingChange {
+    /// Lower case; `all` for RESET ALL / DISCARD ALL.
+    pub name: String,
+    pub value: SettingValue,
+    pub scope: SettingScope,
+}
+
+/// The new value of a parameter, as far as the text shows it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum SettingValue {
+    /// `SET name TO a, b`: the list items, each as the server receives it
+    /// (identifiers and strings alike; for list parameters such as
+    /// search_path each item is one element, quoted or not).
+    Items(Vec<String>),
+    /// A whole value string the server parses itself (set_config, SET
+    /// SESSION CHARACTERISTICS): `'a, b'` is two search_path elements.
+    Text(String),
+    /// RESET, SET ... TO DEFAULT: back to the session's default.
+    Default,
+    /// Computed at run time (set_config with an expression).
+    Unknown,
+}
+
+/// How long a change lasts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum SettingScope {
+    /// Until changed again (or the transaction it ran in rolls back).
+    Session,
+    /// SET LOCAL, set_config(..., true): until the transaction ends.
+    Local,
+    /// set_config with a computed is_local.
+    Unknown,
+}
+
+/// A transaction-control statement, for following how setting changes are
+/// kept or undone.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum TxnControl {
+    Begin,
+    /// COMMIT, END, PREPARE TRANSACTION (the session's settings are kept
+    /// as on commit).
+    Commit,
+    /// ROLLBACK, ABORT.
+    Rollback,
+    Savepoint,
+    Release,
+    RollbackTo,
 }
 
 /// A function called (or referenced as a trigger function) by a statement.
@@ -67,6 +153,10 @@ pub struct Statement {
     /// Run-time parameters the statement sets or resets (lower case);
     /// `all` for RESET ALL / DISCARD ALL.
     pub settings: Vec<String>,
+    /// The values it gives them, in order, where the text shows them.
+    pub setting_changes: Vec<SettingChange>,
+    /// For BEGIN/COMMIT/ROLLBACK/SAVEPOINT/...: which one.
+    pub transaction: Option<TxnControl>,
     /// For `PREPARE name AS ...`: the name. The prepared statement's own
     /// analysis is merged into this statement.
     pub prepared_name: Option<String>,
@@ -176,7 +266,17 @@ fn analyze_unguarded(
     options: ParseOptions,
     depth: u8,
 ) -> Result<Analysis, ParseFailure> {
-    let parsed = pg_query::parse(sql, options.parser_options())?;
+    let parsed = match pg_query::parse(sql, options.parser_options()) {
+        Ok(p) => p,
+        Err(pg_query::Error::Parse(message)) => {
+            return Err(ParseFailure::syntax(
+                sql,
+                message,
+                options.parser_options().bits(),
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    };
     let mut statements = Vec::with_capacity(parsed.protobuf.stmts.len());
     for raw in &parsed.protobuf.stmts {
         let range = text_range(sql, raw.stmt_location, raw.stmt_len);
@@ -190,6 +290,8 @@ fn analyze_unguarded(
                 functions: Vec::new(),
                 dml_without_where: false,
                 settings: Vec::new(),
+                setting_changes: Vec::new(),
+                transaction: None,
                 prepared_name: None,
                 executes: None,
                 text_range: range,
@@ -238,6 +340,8 @@ fn analyze_statement(
         functions: w.functions,
         dml_without_where: w.dml_without_where,
         settings: w.settings,
+        setting_changes: w.setting_changes,
+        transaction: w.transaction,
         prepared_name: w.prepared_name,
         executes: w.executes,
         text_range,
@@ -304,6 +408,13 @@ struct Walker<'a> {
     seen_functions: HashSet<FunctionRef>,
     dml_without_where: bool,
     settings: Vec<String>,
+    setting_changes: Vec<SettingChange>,
+    transaction: Option<TxnControl>,
+    /// The next relation recorded is created by the statement.
+    creating: Option<Naming>,
+    /// Walking the target list of `SELECT ... FROM pg_settings WHERE name =
+    /// 'x'`: the `name` column is `x`.
+    settings_row: Option<&'a str>,
     prepared_name: Option<String>,
     executes: Option<String>,
 }
@@ -326,6 +437,10 @@ impl<'a> Walker<'a> {
             seen_functions: HashSet::new(),
             dml_without_where: false,
             settings: Vec::new(),
+            setting_changes: Vec::new(),
+            transaction: None,
+            creating: None,
+            settings_row: None,
             prepared_name: None,
             executes: None,
         }
@@ -345,10 +460,12 @@ impl<'a> Walker<'a> {
         } else {
             access
         };
+        let naming = self.creating.take().unwrap_or_default();
         let object = ObjectRef {
             schema: schema.map(str::to_string),
             name: name.to_string(),
             access,
+            naming,
         };
         if self.seen_objects.insert(object.clone()) {
             self.objects.push(object);
@@ -363,6 +480,19 @@ impl<'a> Walker<'a> {
         if self.seen_functions.insert(function.clone()) {
             self.functions.push(function);
         }
+    }
+
+    /// A run-time parameter set or reset by this statement, with the value
+    /// it is given.
+    fn setting_to(&mut self, raw_name: &str, value: SettingValue, scope: SettingScope) {
+        if self.mode == Mode::Executed && !self.stored_config {
+            self.setting_changes.push(SettingChange {
+                name: names::setting_name(raw_name),
+                value,
+                scope,
+            });
+        }
+        self.setting(raw_name);
     }
 
     /// A run-time parameter set or reset by this statement.
@@ -557,7 +687,9 @@ impl<'a> Walker<'a> {
             NodeRef::TransactionStmt(s) => self.transaction_stmt(s),
             NodeRef::DiscardStmt(s) => {
                 match protobuf::DiscardMode::try_from(s.target) {
-                    Ok(protobuf::DiscardMode::DiscardAll) => self.setting("all"),
+                    Ok(protobuf::DiscardMode::DiscardAll) => {
+                        self.setting_to("all", SettingValue::Default, SettingScope::Session)
+                    }
                     Ok(
                         protobuf::DiscardMode::DiscardPlans
                         | protobuf::DiscardMode::DiscardSequences
@@ -667,12 +799,31 @@ impl<'a> Walker<'a> {
                 self.children(node);
             }
 
+            NodeRef::CreateSeqStmt(s) => {
+                let protobuf::CreateSeqStmt {
+                    sequence,
+                    options,
+                    owner_id: _,
+                    for_identity: _,
+                    if_not_exists: _,
+                } = s;
+                self.effect(E::Ddl);
+                self.created_target(sequence);
+                self.with_access(Access::Ddl, |w| w.nodes(options));
+            }
+
             // ----- statements with fixed effects
             NodeRef::VariableShowStmt(_) | NodeRef::ClosePortalStmt(_) | NodeRef::FetchStmt(_) => {
                 self.statement(node, &[E::Read], Access::Read)
             }
             NodeRef::TruncateStmt(_) | NodeRef::RefreshMatViewStmt(_) => {
                 self.statement(node, &[E::Write], Access::Write)
+            }
+            // ACCESS SHARE is the lock every SELECT takes (pg_dump takes it
+            // explicitly): a read. Any stronger mode blocks other sessions'
+            // reads or writes.
+            NodeRef::LockStmt(s) if s.mode == pg_query::LockMode::AccessShareLock as i32 => {
+                self.statement(node, &[E::Read], Access::Read)
             }
             NodeRef::LockStmt(_) => self.statement(node, &[E::Lock], Access::Write),
             NodeRef::VacuumStmt(_)
@@ -684,7 +835,6 @@ impl<'a> Walker<'a> {
             | NodeRef::AlterDomainStmt(_)
             | NodeRef::AlterTableMoveAllStmt(_)
             | NodeRef::CreateForeignTableStmt(_)
-            | NodeRef::CreateSeqStmt(_)
             | NodeRef::AlterSeqStmt(_)
             | NodeRef::DefineStmt(_)
             | NodeRef::CreateDomainStmt(_)
@@ -947,6 +1097,19 @@ impl<'a> Walker<'a> {
         }
     }
 
+    /// The relation a CREATE makes: an unqualified name goes to the first
+    /// existing schema of the search path, not to wherever lookups look.
+    fn created_target(&mut self, rv: &'a Option<protobuf::RangeVar>) {
+        if let Some(rv) = rv {
+            // 't' is RELPERSISTENCE_TEMP: created in the temporary schema.
+            self.creating = Some(Naming::Created {
+                temporary: rv.relpersistence == "t",
+            });
+            self.relation(rv, Access::Ddl, true);
+            self.creating = None;
+        }
+    }
+
     // ------------------------------------------------------------------ DML
 
     /// Walks a WITH clause and leaves its scope pushed (the caller pops it).
@@ -1039,7 +1202,12 @@ impl<'a> Walker<'a> {
         self.lock = None;
 
         self.nodes(distinct_clause);
+        let outer_row = std::mem::replace(
+            &mut self.settings_row,
+            pg_settings_row_name(from_clause, where_clause.as_deref()),
+        );
         self.nodes(target_list);
+        self.settings_row = None;
         self.opt_node(where_clause);
         self.nodes(group_clause);
         self.opt_node(having_clause);
@@ -1057,6 +1225,7 @@ impl<'a> Walker<'a> {
 
         self.end_dml(state);
         self.lock = saved_lock;
+        self.settings_row = outer_row;
     }
 
     fn visit_into_clause(&mut self, into: &'a protobuf::IntoClause) {
@@ -1070,7 +1239,7 @@ impl<'a> Walker<'a> {
             view_query,
             skip_data: _,
         } = into;
-        self.opt_target(rel, Access::Ddl);
+        self.created_target(rel);
         self.nodes(col_names);
         self.nodes(options);
         if let Some(q) = view_query {
@@ -1260,7 +1429,7 @@ impl<'a> Walker<'a> {
             with_check_option: _,
         } = s;
         self.effect(Effect::Ddl);
-        self.opt_target(view, Access::Ddl);
+        self.created_target(view);
         self.nodes(aliases);
         self.nodes(options);
         if let Some(q) = query {
@@ -1349,7 +1518,7 @@ impl<'a> Walker<'a> {
             if_not_exists: _,
         } = s;
         self.effect(Effect::Ddl);
-        self.opt_target(relation, Access::Ddl);
+        self.created_target(relation);
         self.with_access(Access::Ddl, |w| {
             // INHERITS / PARTITION OF alter the parent too.
             w.nodes(inh_relations);
@@ -1450,14 +1619,22 @@ impl<'a> Walker<'a> {
             name,
             args,
             jumble_args: _,
-            is_local: _,
+            is_local,
             location: _,
         } = s;
+        let scope = if *is_local {
+            SettingScope::Local
+        } else {
+            SettingScope::Session
+        };
         match K::try_from(*kind) {
-            Ok(K::VarSetValue | K::VarSetDefault | K::VarSetCurrent | K::VarReset) => {
-                self.setting(name);
+            Ok(K::VarSetValue) => self.setting_to(name, set_items(args), scope),
+            Ok(K::VarSetDefault | K::VarReset) => {
+                self.setting_to(name, SettingValue::Default, scope)
             }
-            Ok(K::VarResetAll) => self.setting("all"),
+            // SET ... FROM CURRENT: meaningful in a function's SET clause only.
+            Ok(K::VarSetCurrent) => self.setting_to(name, SettingValue::Unknown, scope),
+            Ok(K::VarResetAll) => self.setting_to("all", SettingValue::Default, scope),
             Ok(K::VarSetMulti) => match name.as_str() {
                 "TRANSACTION" => {
                     self.effect(Effect::Transaction);
@@ -1492,7 +1669,25 @@ impl<'a> Walker<'a> {
                 // Changes default_transaction_*: any read-only mode change counts.
                 let default_name = format!("default_{name}");
                 if effects::is_read_only_setting(&default_name) {
-                    self.effect(Effect::ReadOnlyChange);
+                    if is_true_constant(d.arg.as_deref()) {
+                        // SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY
+                        // keeps read-only mode on: the guard decides that.
+                        self.effect(Effect::Session);
+                    } else {
+                        self.effect(Effect::ReadOnlyChange);
+                    }
+                    let value = if is_true_constant(d.arg.as_deref()) {
+                        SettingValue::Text("on".into())
+                    } else {
+                        SettingValue::Unknown
+                    };
+                    if self.mode == Mode::Executed && !self.stored_config {
+                        self.setting_changes.push(SettingChange {
+                            name: default_name.clone(),
+                            value,
+                            scope: SettingScope::Session,
+                        });
+                    }
                 }
                 self.session_setting(default_name);
                 continue;
@@ -1515,6 +1710,18 @@ impl<'a> Walker<'a> {
             chain: _,
             location: _,
         } = s;
+        let control = match K::try_from(*kind) {
+            Ok(K::TransStmtBegin | K::TransStmtStart) => Some(TxnControl::Begin),
+            Ok(K::TransStmtCommit | K::TransStmtPrepare) => Some(TxnControl::Commit),
+            Ok(K::TransStmtRollback) => Some(TxnControl::Rollback),
+            Ok(K::TransStmtSavepoint) => Some(TxnControl::Savepoint),
+            Ok(K::TransStmtRelease) => Some(TxnControl::Release),
+            Ok(K::TransStmtRollbackTo) => Some(TxnControl::RollbackTo),
+            _ => None,
+        };
+        if self.mode == Mode::Executed && self.transaction.is_none() {
+            self.transaction = control;
+        }
         match K::try_from(*kind) {
             Ok(K::TransStmtBegin | K::TransStmtStart) => {
                 self.effect(Effect::Transaction);
@@ -1658,10 +1865,28 @@ impl<'a> Walker<'a> {
         }
         match rule {
             ArgRule::None => {}
-            ArgRule::SetConfig => match args.and_then(set_config_name) {
-                Some(setting) => self.setting(setting),
+            ArgRule::SetConfig => match args.and_then(|a| self.set_config_name(a)) {
+                Some(setting) => {
+                    let value = args
+                        .and_then(|a| positional_arg(a, 1))
+                        .and_then(names::string_constant)
+                        .map_or(SettingValue::Unknown, |v| SettingValue::Text(v.to_owned()));
+                    let scope = match args.and_then(|a| positional_arg(a, 2)) {
+                        Some(arg) if is_true_constant(Some(arg)) => SettingScope::Local,
+                        Some(arg) if is_false_constant(Some(arg)) => SettingScope::Session,
+                        _ => SettingScope::Unknown,
+                    };
+                    self.setting_to(setting, value, scope)
+                }
                 None => {
                     // Unknown parameter name: could be any of them.
+                    if self.mode == Mode::Executed && !self.stored_config {
+                        self.setting_changes.push(SettingChange {
+                            name: "all".to_owned(),
+                            value: SettingValue::Unknown,
+                            scope: SettingScope::Unknown,
+                        });
+                    }
                     self.effect(Effect::ReadOnlyChange);
                     self.effect(Effect::SetRole);
                     self.effect(Effect::Session);
@@ -1712,6 +1937,26 @@ impl<'a> Walker<'a> {
             ArgRule::ReadsMany => {
                 self.effects.insert(Effect::Unknown);
             }
+        }
+    }
+
+    /// The parameter set_config is asked to change: a constant, or the
+    /// `name` column of a `pg_settings` row the enclosing SELECT pins to
+    /// one name.
+    fn set_config_name(&self, args: &'a [protobuf::Node]) -> Option<&'a str> {
+        if let Some(name) = set_config_name(args) {
+            return Some(name);
+        }
+        let row_name = self.settings_row?;
+        match positional_arg(args, 0)?.node.as_ref()? {
+            N::ColumnRef(c) => match c.fields.as_slice() {
+                [f] | [_, f] => match f.node.as_ref()? {
+                    N::String(s) if s.sval == "name" => Some(row_name),
+                    _ => None,
+                },
+                _ => None,
+            },
+            _ => None,
         }
     }
 
@@ -1813,6 +2058,78 @@ pub(crate) fn positional_arg(args: &[protobuf::Node], index: usize) -> Option<&p
         Some(N::NamedArgExpr(_)) | None => None,
         Some(_) => Some(arg),
     }
+}
+
+/// The items of `SET name TO a, b, ...` as the server receives them, or
+/// `Unknown` for forms that are not plain constants (SET TIME ZONE INTERVAL).
+fn set_items(args: &[protobuf::Node]) -> SettingValue {
+    use protobuf::a_const::Val;
+    let mut items = Vec::with_capacity(args.len());
+    for a in args {
+        let item = match a.node.as_ref() {
+            Some(N::AConst(c)) => match c.val.as_ref() {
+                Some(Val::Sval(s)) => s.sval.clone(),
+                Some(Val::Ival(i)) => i.ival.to_string(),
+                Some(Val::Fval(f)) => f.fval.clone(),
+                Some(Val::Boolval(b)) => if b.boolval { "on" } else { "off" }.to_owned(),
+                _ => return SettingValue::Unknown,
+            },
+            _ => return SettingValue::Unknown,
+        };
+        items.push(item);
+    }
+    SettingValue::Items(items)
+}
+
+/// `SELECT ... FROM pg_settings WHERE name = 'x'`: the one parameter name
+/// the rows of this SELECT carry in their `name` column (pg_dump calls
+/// `set_config(name, ...)` this way).
+fn pg_settings_row_name<'a>(
+    from: &'a [protobuf::Node],
+    where_clause: Option<&'a protobuf::Node>,
+) -> Option<&'a str> {
+    let [item] = from else { return None };
+    let Some(N::RangeVar(rv)) = item.node.as_ref() else {
+        return None;
+    };
+    if rv.relname != "pg_settings" || !matches!(rv.schemaname.as_str(), "" | "pg_catalog") {
+        return None;
+    }
+    fn name_equals(node: &protobuf::Node) -> Option<&str> {
+        match node.node.as_ref()? {
+            N::AExpr(e) => {
+                let op = names::qualified_from_nodes(&e.name)?;
+                if op.1 != "="
+                    || protobuf::AExprKind::try_from(e.kind).ok()? != protobuf::AExprKind::AexprOp
+                {
+                    return None;
+                }
+                let (l, r) = (e.lexpr.as_deref()?, e.rexpr.as_deref()?);
+                let is_name = |n: &protobuf::Node| match n.node.as_ref() {
+                    Some(N::ColumnRef(c)) => matches!(
+                        c.fields.last().and_then(|f| f.node.as_ref()),
+                        Some(N::String(s)) if s.sval == "name"
+                    ),
+                    _ => false,
+                };
+                if is_name(l) {
+                    names::string_constant(r)
+                } else if is_name(r) {
+                    names::string_constant(l)
+                } else {
+                    None
+                }
+            }
+            N::BoolExpr(b)
+                if protobuf::BoolExprType::try_from(b.boolop).ok()?
+                    == protobuf::BoolExprType::AndExpr =>
+            {
+                b.args.iter().find_map(name_equals)
+            }
+            _ => None,
+        }
+    }
+    name_equals(where_clause?)
 }
 
 /// The parameter name given to set_config, when it is a constant.
@@ -2378,6 +2695,14 @@ mod tests {
             schema: schema.map(str::to_string),
             name: name.to_string(),
             access,
+            naming: Naming::Existing,
+        }
+    }
+
+    fn created(schema: Option<&str>, name: &str) -> ObjectRef {
+        ObjectRef {
+            naming: Naming::Created { temporary: false },
+            ..obj(schema, name, Access::Ddl)
         }
     }
 
@@ -2929,7 +3254,7 @@ mod tests {
             ]
         );
         let st = one("CREATE TABLE c (id int REFERENCES p(id), LIKE tmpl) INHERITS (base)");
-        assert!(st.objects.contains(&obj(None, "c", Access::Ddl)));
+        assert!(st.objects.contains(&created(None, "c")));
         assert!(st.objects.contains(&obj(None, "p", Access::Read)));
         assert!(st.objects.contains(&obj(None, "tmpl", Access::Read)));
         assert!(st.objects.contains(&obj(None, "base", Access::Ddl)));
@@ -2938,8 +3263,14 @@ mod tests {
         let st = one("CREATE VIEW v AS SELECT * FROM t");
         assert_eq!(
             st.objects,
-            vec![obj(None, "v", Access::Ddl), obj(None, "t", Access::Read)]
+            vec![created(None, "v"), obj(None, "t", Access::Read)]
         );
+        let st = one("CREATE TEMP TABLE tt AS SELECT 1; ");
+        assert_eq!(st.objects[0].naming, Naming::Created { temporary: true });
+        let st = one("CREATE SEQUENCE sq");
+        assert_eq!(st.objects, vec![created(None, "sq")]);
+        let st = one("INSERT INTO t VALUES (1)");
+        assert_eq!(st.objects[0].naming, Naming::Existing);
         let st = one("GRANT SELECT, UPDATE ON TABLE s.t, u TO bob");
         assert_eq!(
             st.objects,

@@ -341,7 +341,8 @@ const CORPUS: &[Case] = &[
     // ----- locks
     c("LOCK TABLE t IN ACCESS EXCLUSIVE MODE", &[Lock], &[("t", A::Write)], false),
     c("LOCK t", &[Lock], &[("t", A::Write)], false),
-    c("LOCK TABLE public.tt IN ACCESS SHARE MODE", &[Lock], &[("public.tt", A::Write)], false),
+    c("LOCK TABLE public.tt IN ACCESS SHARE MODE", &[Read], &[("public.tt", A::Read)], false),
+    c("LOCK TABLE t IN ROW SHARE MODE", &[Lock], &[("t", A::Write)], false),
     c("SELECT pg_advisory_lock(1)", &[Read, Lock], &[], false),
     c("SELECT pg_try_advisory_xact_lock(1, 2)", &[Read, Lock], &[], false),
     c("SELECT pg_advisory_unlock_all()", &[Read, Lock], &[], false),
@@ -440,7 +441,12 @@ const CORPUS: &[Case] = &[
     c("SELECT c.oid, n.nspname, c.relname FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relname OPERATOR(pg_catalog.~) '^(pg_class)$' COLLATE pg_catalog.default AND pg_catalog.pg_table_is_visible(c.oid) ORDER BY 2, 3;", &[Read], &[("pg_catalog.pg_class", A::Read), ("pg_catalog.pg_namespace", A::Read)], false),
     c("SELECT pg_catalog.set_config('search_path', '', false);", &[Read, Session], &[], false),
     c("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", &[Transaction], &[], false),
-    c("SELECT set_config(name, 'view, foreign-table', false) FROM pg_settings WHERE name = 'restrict_nonsystem_relation_kind'", &[Read, ReadOnlyChange, SetRole, Session], &[("pg_settings", A::Read)], false),
+    // The WHERE pins the rows, so `name` can only be this parameter.
+    c("SELECT set_config(name, 'view, foreign-table', false) FROM pg_settings WHERE name = 'restrict_nonsystem_relation_kind'", &[Read, Session], &[("pg_settings", A::Read)], false),
+    c("SELECT set_config(name, 'off', false) FROM pg_settings WHERE name = 'default_transaction_read_only'", &[Read, ReadOnlyChange], &[("pg_settings", A::Read)], false),
+    c("SELECT set_config(name, 'x', false) FROM pg_settings WHERE name LIKE 'r%'", &[Read, ReadOnlyChange, SetRole, Session], &[("pg_settings", A::Read)], false),
+    c("SELECT set_config(name, 'x', false) FROM pg_settings, pg_class WHERE name = 'work_mem'", &[Read, ReadOnlyChange, SetRole, Session], &[("pg_settings", A::Read), ("pg_class", A::Read)], false),
+    c("SELECT (SELECT set_config(name, 'x', false) FROM pg_settings s2) FROM pg_settings WHERE name = 'work_mem'", &[Read, ReadOnlyChange, SetRole, Session], &[("pg_settings", A::Read)], false),
     c("COPY public.tt (a) TO stdout;", &[Read], &[("public.tt", A::Read)], false),
     c("SET row_security = off", &[Session], &[], false),
     // ----- Backstage migrations
@@ -673,13 +679,24 @@ fn fixture_effects_are_plausible() {
         }
     }
     // pg_dump reads under a read-only snapshot but also locks tables and sets
-    // parameters through set_config(name, ...) over pg_settings.
+    // session parameters (by name, through set_config over pg_settings).
     let (_, analyses) = run_fixture(FIXTURES[1].1);
     let all: BTreeSet<Effect> = analyses.iter().flat_map(|a| a.effects()).collect();
-    for e in [Read, Session, Transaction, Lock, ReadOnlyChange] {
+    for e in [Read, Session, Transaction] {
         assert!(all.contains(&e), "pg_dump lacks {e}: {all:?}");
     }
-    for e in [Write, Ddl, Privilege, Code, ServerFiles, Signal, Config] {
+    for e in [
+        Write,
+        Ddl,
+        Privilege,
+        Code,
+        ServerFiles,
+        Signal,
+        Config,
+        ReadOnlyChange,
+        SetRole,
+        Lock,
+    ] {
         assert!(!all.contains(&e), "pg_dump has {e}: {all:?}");
     }
 }

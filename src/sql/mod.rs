@@ -22,6 +22,7 @@
 //!   ([`classify::analyze_with`], [`ParseOptions`]), which `SET` can change
 //!   (watch [`Statement::settings`] and ParameterStatus messages).
 
+pub mod builtins;
 pub mod cache;
 pub mod classify;
 mod columns;
@@ -36,10 +37,11 @@ mod corpus_tests;
 
 pub use cache::AnalysisCache;
 pub use classify::{
-    analyze, analyze_with, Access, Analysis, FunctionRef, ObjectRef, ParseFailure, ParseOptions,
-    Statement,
+    analyze, analyze_with, Access, Analysis, FunctionRef, Naming, ObjectRef, ParseFailure,
+    ParseOptions, SettingChange, SettingScope, SettingValue, Statement, TxnControl,
 };
 pub use effects::Effect;
+pub use error::FailureKind;
 pub use lineage::{
     view_lineage, CopyFormatKind, CopyOptions, CopySource, CopyTo, Flow, Lineage, Output,
 };

@@ -12,6 +12,11 @@ use super::frame::put_frame;
 pub struct SqlState(&'static str);
 
 impl SqlState {
+    /// A code the server itself would send (five characters).
+    pub const fn from_code(code: &'static str) -> SqlState {
+        SqlState(code)
+    }
+
     pub const PROTOCOL_VIOLATION: SqlState = SqlState("08P01");
     pub const CONNECTION_FAILURE: SqlState = SqlState("08006");
     pub const UNABLE_TO_CONNECT: SqlState = SqlState("08001");
@@ -70,6 +75,8 @@ pub struct ErrorReport {
     pub message: String,
     pub detail: Option<String>,
     pub hint: Option<String>,
+    /// 1-based character position in the statement text.
+    pub position: Option<u32>,
 }
 
 impl ErrorReport {
@@ -80,6 +87,7 @@ impl ErrorReport {
             message: message.into(),
             detail: None,
             hint: None,
+            position: None,
         }
     }
 
@@ -97,6 +105,11 @@ impl ErrorReport {
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn with_position(mut self, position: u32) -> Self {
+        self.position = Some(position);
         self
     }
 
@@ -118,6 +131,9 @@ impl ErrorReport {
         }
         if let Some(h) = &self.hint {
             field(b'H', h);
+        }
+        if let Some(p) = self.position {
+            field(b'P', &p.to_string());
         }
         body.put_u8(0);
         put_frame(out, b'E', &body);

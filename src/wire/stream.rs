@@ -32,18 +32,6 @@ impl Stream {
             _ => None,
         }
     }
-
-    /// Called after a read that did not fill the buffer: the socket is
-    /// drained, so tell the reactor without the extra `recv` that would only
-    /// return EAGAIN. tokio clears readiness only if no newer readiness event
-    /// has arrived meanwhile, so data that lands in between is never missed.
-    pub fn note_drained(&self) {
-        if let Stream::Plain(tcp) = self {
-            let _ = tcp.try_io(tokio::io::Interest::READABLE, || {
-                Err::<(), _>(io::ErrorKind::WouldBlock.into())
-            });
-        }
-    }
 }
 
 impl AsyncRead for Stream {
@@ -114,51 +102,4 @@ impl AsyncWrite for Stream {
             Stream::InProcess(s) => Pin::new(s).poll_shutdown(cx),
         }
     }
-}
-
-/// Writes every chunk, in order, with as few system calls as the stream allows,
-/// then flushes. Chunks are usually slices of a read buffer, so nothing is copied.
-pub async fn write_chunks<W: AsyncWrite + Unpin>(
-    w: &mut W,
-    chunks: &mut Vec<bytes::Bytes>,
-) -> io::Result<()> {
-    use tokio::io::AsyncWriteExt;
-    match chunks.len() {
-        0 => {}
-        1 => w.write_all(&chunks[0]).await?,
-        _ => {
-            let mut first = 0usize; // index of the first chunk not fully written
-            let mut offset = 0usize; // bytes of chunks[first] already written
-            while first < chunks.len() {
-                let mut slices: [io::IoSlice<'_>; 16] =
-                    std::array::from_fn(|_| io::IoSlice::new(&[]));
-                let mut n = 0;
-                for (i, c) in chunks[first..].iter().take(16).enumerate() {
-                    slices[n] = io::IoSlice::new(if i == 0 { &c[offset..] } else { &c[..] });
-                    n += 1;
-                }
-                let mut written = w.write_vectored(&slices[..n]).await?;
-                if written == 0 {
-                    return Err(io::ErrorKind::WriteZero.into());
-                }
-                while written > 0 {
-                    let left = chunks[first].len() - offset;
-                    if written >= left {
-                        written -= left;
-                        first += 1;
-                        offset = 0;
-                    } else {
-                        offset += written;
-                        written = 0;
-                    }
-                }
-                while first < chunks.len() && chunks[first].len() == offset {
-                    first += 1;
-                    offset = 0;
-                }
-            }
-        }
-    }
-    chunks.clear();
-    w.flush().await
 }

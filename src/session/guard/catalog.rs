@@ -1,0 +1,133 @@
+//! The catalog snapshot masking decisions are taken against, kept fresh
+//! before each request is decided.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{Guard, GuardTask, Loaded};
+use crate::catalog::{Catalogs, DbCatalog, Snapshot};
+use crate::mask::index::MaskIndex;
+use crate::policy::masks::ProfileMasks;
+
+/// A failed load is not retried sooner than this (each try may wait for a
+/// connection timeout).
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// What masking decisions are taken against: a catalog snapshot and the
+/// profile's masks applied to it.
+pub struct MaskState {
+    pub catalogs: Arc<Catalogs>,
+    pub db: Arc<DbCatalog>,
+    pub(super) snapshot: Option<Arc<Snapshot>>,
+    pub(super) index: Option<Arc<MaskIndex>>,
+    /// The masks the index was built for (a policy reload replaces them).
+    built_for: Option<Arc<ProfileMasks>>,
+    /// Why there is no snapshot, for the denial message.
+    pub(super) failure: Option<String>,
+    failed_at: Option<Instant>,
+}
+
+impl MaskState {
+    pub fn new(catalogs: Arc<Catalogs>, db: Arc<DbCatalog>) -> Self {
+        MaskState {
+            catalogs,
+            db,
+            snapshot: None,
+            index: None,
+            built_for: None,
+            failure: None,
+            failed_at: None,
+        }
+    }
+
+    fn rebuild_index(&mut self, masks: &Arc<ProfileMasks>) {
+        let stale = self
+            .built_for
+            .as_ref()
+            .is_none_or(|b| !Arc::ptr_eq(b, masks));
+        if let (Some(snap), true) = (&self.snapshot, self.index.is_none() || stale) {
+            self.index = Some(Arc::new(MaskIndex::build(snap, masks)));
+            self.built_for = Some(Arc::clone(masks));
+        }
+    }
+}
+
+impl Guard {
+    /// Called before the next request is decided: picks up a reloaded
+    /// policy, and returns the load to wait for when the catalog snapshot
+    /// is stale (after reported DDL or the refresh interval). A failed load
+    /// is kept: masked requests are then refused, never passed unmasked.
+    pub fn begin_read(&mut self) -> Option<GuardTask> {
+        self.refresh();
+        if !self.masks_active() {
+            return None;
+        }
+        let masks = Arc::clone(&self.resolution.profile.masks);
+        let state = self.masking.as_mut()?;
+        let fresh = state
+            .snapshot
+            .as_ref()
+            .is_some_and(|s| state.catalogs.is_fresh(s));
+        let retry = state.failed_at.is_none_or(|t| t.elapsed() >= RETRY_AFTER);
+        if !fresh && retry {
+            let db = Arc::clone(&state.db);
+            let catalogs = Arc::clone(&state.catalogs);
+            return Some(Box::pin(async move {
+                Loaded::Snapshot(db.fresh(&catalogs).await.map_err(|e| e.to_string()))
+            }));
+        }
+        state.rebuild_index(&masks);
+        None
+    }
+
+    /// The result of a task the guard asked for.
+    pub fn loaded(&mut self, loaded: Loaded) {
+        match loaded {
+            Loaded::Snapshot(r) => {
+                let masks = Arc::clone(&self.resolution.profile.masks);
+                let Some(state) = self.masking.as_mut() else {
+                    return;
+                };
+                match r {
+                    Ok(s) => {
+                        state.snapshot = Some(s);
+                        state.index = None;
+                        state.failure = None;
+                        state.failed_at = None;
+                    }
+                    // Results already in flight keep the old snapshot; new
+                    // requests are refused until a load succeeds.
+                    Err(e) => {
+                        state.failure = Some(e);
+                        state.failed_at = Some(Instant::now());
+                    }
+                }
+                state.rebuild_index(&masks);
+            }
+            Loaded::Function { oid, result } => self.functions.loaded(oid, result),
+        }
+    }
+
+    /// The snapshot and index results are masked against.
+    pub fn mask_view(&self) -> Option<(Arc<Snapshot>, Arc<MaskIndex>)> {
+        let m = self.masking.as_ref()?;
+        Some((
+            Arc::clone(m.snapshot.as_ref()?),
+            Arc::clone(m.index.as_ref()?),
+        ))
+    }
+
+    /// Called at ReadyForQuery: true once a transaction that ran DDL is over
+    /// (the catalog must then be reloaded).
+    pub fn ddl_completed(&mut self, status: crate::wire::backend::TxnStatus) -> bool {
+        if self.ddl_forwarded && status == crate::wire::backend::TxnStatus::Idle {
+            self.ddl_forwarded = false;
+            return true;
+        }
+        false
+    }
+
+    pub fn catalogs(&self) -> Option<&Arc<Catalogs>> {
+        self.masking.as_ref().map(|m| &m.catalogs)
+    }
+}

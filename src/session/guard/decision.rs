@@ -1,0 +1,331 @@
+//! Deciding the SQL of a Query or Parse: analysis under every reading the
+//! server may apply, the policy decision with the session's search path,
+//! SQL-level EXECUTE, volatility and masking.
+
+use bytes::Bytes;
+use std::sync::Arc;
+
+use super::{Guard, Shared};
+use crate::mask::statement::Evaluation;
+use crate::policy::{decide, Decision, DecisionContext, Denial};
+use crate::session::settings::{self, Event, Known};
+use crate::sql::{Analysis, ParseFailure, ParseOptions, Statement};
+
+/// Statements longer than this are analyzed but not cached (they would evict
+/// the short, repeated statements the cache exists for).
+const MAX_CACHED_STATEMENT: usize = 64 * 1024;
+
+/// What deciding a request came to.
+pub(super) enum Step {
+    /// The decision, and for an allowed request the changes it makes to
+    /// the session's followed settings.
+    Decided(Decision, Vec<Event>),
+    /// The decision depends on the search path, which only the server can
+    /// tell: send this question first.
+    Ask(Bytes),
+}
+
+/// Schemas unqualified names may mean, for one decision.
+struct Paths {
+    /// Lookups: pg_catalog (and the temporary schema), then the path.
+    lookup: Option<Vec<String>>,
+    /// Creation: the first existing schema of the path.
+    create: Option<Vec<String>>,
+}
+
+impl Guard {
+    pub(super) fn decide_sql(
+        &mut self,
+        sql: Result<&str, std::str::Utf8Error>,
+        _batch: u64,
+        _kind: u8,
+    ) -> Step {
+        self.refresh();
+        let analysis = self.analysis(sql);
+        let profile = Arc::clone(&self.resolution.profile);
+        let request_events = self.request_events(&analysis);
+        let paths = self.paths(&request_events);
+        let analysis = self.with_volatility(analysis, paths.lookup.as_deref());
+        let ctx = DecisionContext {
+            search_path: paths.lookup.as_deref(),
+            create_path: paths.create.as_deref(),
+        };
+        self.last_analysis = Some(Arc::clone(&analysis));
+        let mut decision = decide(&profile, &analysis, ctx);
+        if let (Decision::Allow, Ok(a)) = (&decision, analysis.as_ref()) {
+            // EXECUTE runs what PREPARE stored: decide that again, under today's policy.
+            for st in &a.statements {
+                if let Some(prepared) = st.executes.as_ref().and_then(|n| self.prepared.get(n)) {
+                    let d = decide(&profile, prepared, ctx);
+                    if !matches!(d, Decision::Allow) {
+                        decision = d;
+                        break;
+                    }
+                }
+            }
+        }
+        self.last_masking = None;
+        if !matches!(decision, Decision::Deny(_)) && self.masks_active() {
+            if let Some(mut d) = self.masking_decision(&analysis, paths.lookup.as_deref()) {
+                d.unqualified = has_unqualified(&analysis);
+                // Masking is never in observe mode: a leak cannot be taken back.
+                decision = Decision::Deny(d);
+            }
+        }
+        if let Decision::Deny(d) = &decision {
+            if d.unqualified && self.can_ask() {
+                return Step::Ask(self.ask());
+            }
+        }
+        let mut events = Vec::new();
+        if !matches!(decision, Decision::Deny(_)) {
+            if let Ok(a) = analysis.as_ref() {
+                self.track(a);
+                if a.statements
+                    .iter()
+                    .any(|st| st.has(crate::sql::Effect::Ddl))
+                {
+                    self.ddl_forwarded = true;
+                    self.settings.schemas_changed();
+                }
+                events = request_events;
+            }
+        }
+        Step::Decided(decision, events)
+    }
+
+    /// The analysis of the text under the reading the server will apply;
+    /// when either reading of string literals is possible, the stricter.
+    fn analysis(&self, sql: Result<&str, std::str::Utf8Error>) -> Shared {
+        if !self.settings.encoding_safe() {
+            return Arc::new(Err(ParseFailure::new(
+                "the session's client_encoding lets quote and backslash bytes hide inside \
+                 multi-byte characters; use UTF8",
+            )));
+        }
+        let Ok(sql) = sql else {
+            return Arc::new(Err(ParseFailure::new(
+                "the statement text is not valid UTF-8 (pgward analyzes SQL in UTF-8 only)",
+            )));
+        };
+        match self.settings.strings().as_deref() {
+            Some([conforming]) => self.analyze_as(sql, *conforming),
+            _ => {
+                // Either reading may be the server's: decide by the stricter.
+                let on = self.analyze_as(sql, true);
+                let off = self.analyze_as(sql, false);
+                let profile = &self.resolution.profile;
+                let allowed = |a: &Shared| {
+                    matches!(
+                        decide(profile, a, DecisionContext::default()),
+                        Decision::Allow
+                    )
+                };
+                if allowed(&on) && !allowed(&off) {
+                    off
+                } else {
+                    on
+                }
+            }
+        }
+    }
+
+    fn analyze_as(&self, sql: &str, conforming: bool) -> Shared {
+        let options = ParseOptions {
+            standard_conforming_strings: conforming,
+        };
+        if sql.len() > MAX_CACHED_STATEMENT {
+            Arc::new(crate::sql::analyze_with(sql, options))
+        } else {
+            self.cache.get_or_analyze_with(sql, options)
+        }
+    }
+
+    /// The setting changes an analysed request makes, in order.
+    fn request_events(&self, analysis: &Shared) -> Vec<Event> {
+        let Ok(a) = analysis.as_ref() else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for st in &a.statements {
+            let opaque = self.is_opaque(st);
+            if st.setting_changes.is_empty() && st.transaction.is_none() && !opaque {
+                continue;
+            }
+            out.extend(settings::statement_events(st, opaque));
+        }
+        out
+    }
+
+    /// Could the statement change settings where its text does not show it?
+    fn is_opaque(&self, st: &Statement) -> bool {
+        st.has(crate::sql::Effect::Code)
+            || st.functions.iter().any(|f| {
+                !matches!(f.schema.as_deref(), None | Some("pg_catalog"))
+                    || !crate::sql::builtins::is_builtin_function(&f.name)
+            })
+            || st.executes.as_ref().is_some_and(|n| {
+                self.prepared.get(n).is_none_or(|p| match p.as_ref() {
+                    Ok(a) => a.statements.iter().any(|s| self.is_opaque(s)),
+                    Err(_) => true,
+                })
+            })
+    }
+
+    /// The schemas unqualified names may mean for a request making
+    /// `events`: the session's path, joined with what the request itself
+    /// sets for its later statements.
+    fn paths(&self, events: &[Event]) -> Paths {
+        let touches = events
+            .iter()
+            .any(|e| matches!(e, Event::Path { .. } | Event::PathReset | Event::Opaque));
+        if !touches {
+            if let Some(r) = self.settings.resolved() {
+                return Paths {
+                    lookup: Some(r.lookup.clone()),
+                    create: Some(r.create.iter().cloned().collect()),
+                };
+            }
+        }
+        let entries = match self.settings.path_with(events) {
+            Known::Value(v) => v,
+            Known::Unknown => {
+                return Paths {
+                    lookup: None,
+                    create: None,
+                }
+            }
+        };
+        let user = self.identity.user_str();
+        let expanded: Vec<String> = entries
+            .iter()
+            .map(|s| {
+                if s == "$user" {
+                    user.to_owned()
+                } else {
+                    s.clone()
+                }
+            })
+            .collect();
+        let mut lookup = vec!["pg_catalog".to_string()];
+        lookup.extend(expanded.iter().cloned());
+        Paths {
+            lookup: Some(lookup),
+            create: Some(expanded),
+        }
+    }
+
+    /// Masking decision for an allowed request: refuse it, or record how its
+    /// results are masked.
+    fn masking_decision(&mut self, analysis: &Shared, cands: Option<&[String]>) -> Option<Denial> {
+        let profile = Arc::clone(&self.resolution.profile);
+        let deny = |rule: &str, message: String| Denial {
+            profile: profile.name.clone(),
+            rule: rule.to_owned(),
+            statement: 0,
+            command: String::new(),
+            object: None,
+            message,
+            hint: None,
+            unqualified: false,
+        };
+        let a = match analysis.as_ref() {
+            Ok(a) => a,
+            Err(_) => {
+                return Some(deny(
+                    "masking-unparseable",
+                    format!(
+                        "permission denied by pgward policy: profile \"{}\" has masked columns, and this statement cannot be analysed",
+                        profile.name
+                    ),
+                ))
+            }
+        };
+        let failure = self.masking.as_ref().and_then(|m| m.failure.clone());
+        let view = self.mask_view().filter(|_| failure.is_none());
+        let Some((snapshot, index)) = view else {
+            let why = failure.unwrap_or_else(|| "no catalog is available".into());
+            return Some(deny(
+                "masking-catalog",
+                format!(
+                    "pgward cannot mask results for profile \"{}\": {why}",
+                    profile.name
+                ),
+            ));
+        };
+        let prepared = |name: &str| self.prepared.get(name).cloned();
+        let eval = Evaluation {
+            snapshot: &snapshot,
+            index: &index,
+            masks: &profile.masks,
+            profile: &profile.name,
+            search_path: cands,
+        };
+        match eval.evaluate(a, &prepared) {
+            Ok(m) => {
+                self.last_masking = Some(Arc::new(m));
+                None
+            }
+            Err(d) => Some(*d),
+        }
+    }
+
+    /// With `volatile_functions: write`: statements that call a volatile user
+    /// function (not exempted by `allow_functions`) get the `volatile` effect.
+    fn with_volatility(&self, analysis: Shared, candidates: Option<&[String]>) -> Shared {
+        let profile = &self.resolution.profile;
+        if profile.volatile_functions != crate::policy::model::VolatileFunctions::Write {
+            return analysis;
+        }
+        let Ok(a) = analysis.as_ref() else {
+            return analysis;
+        };
+        let volatility = match &self.volatility {
+            // A reload moved the session to a profile that asks: fail closed.
+            crate::catalog::Volatility::NotNeeded => &crate::catalog::Volatility::Unknown,
+            v => v,
+        };
+        let hits = |st: &Statement| {
+            st.functions.iter().any(|f| {
+                volatility.may_be_volatile(f.schema.as_deref(), &f.name, candidates)
+                    && !profile
+                        .allow_functions
+                        .iter()
+                        .any(|g| g.is_match_routine(f.schema.as_deref(), &f.name, candidates))
+            })
+        };
+        if !a.statements.iter().any(hits) {
+            return analysis;
+        }
+        let mut marked = a.clone();
+        for st in &mut marked.statements {
+            if hits(st) {
+                st.effects.insert(crate::sql::Effect::Volatile);
+            }
+        }
+        Arc::new(Ok(marked))
+    }
+
+    /// Session state that later decisions depend on.
+    fn track(&mut self, a: &Analysis) {
+        for st in &a.statements {
+            if let Some(name) = &st.prepared_name {
+                self.prepared.insert(
+                    name.clone(),
+                    Arc::new(Ok(Analysis {
+                        statements: vec![st.clone()],
+                    })),
+                );
+            }
+        }
+    }
+}
+
+/// Does the request name a relation without its schema?
+fn has_unqualified(analysis: &Shared) -> bool {
+    analysis.as_ref().as_ref().is_ok_and(|a| {
+        a.statements
+            .iter()
+            .any(|st| st.objects.iter().any(|o| o.schema.is_none()))
+    })
+}

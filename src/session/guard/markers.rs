@@ -1,0 +1,94 @@
+//! The messages a denial is replaced with, and the field decoders of the
+//! messages the guard reads.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use std::sync::OnceLock;
+
+use crate::wire::frame::put_frame;
+
+/// The process-wide marker: an identifier no client statement would use, so
+/// the server's error for it can be recognised and replaced.
+pub(super) fn marker() -> &'static str {
+    static MARKER: OnceLock<String> = OnceLock::new();
+    MARKER.get_or_init(|| {
+        let mut b = [0u8; 8];
+        let _ = getrandom::fill(&mut b);
+        format!("pgward_denied_{:016x}", u64::from_be_bytes(b))
+    })
+}
+
+/// The SQL of a Query body: one NUL-terminated string, nothing after it.
+pub(super) fn query_text(body: &[u8]) -> Option<&[u8]> {
+    let (last, text) = body.split_last()?;
+    if *last != 0 || text.contains(&0) {
+        return None;
+    }
+    Some(text)
+}
+
+/// Statement name, SQL and the parameter-type section (count and OIDs, as
+/// sent) of a Parse body.
+pub(super) fn parse_fields(body: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
+    let n1 = body.iter().position(|&b| b == 0)?;
+    let rest = &body[n1 + 1..];
+    let n2 = rest.iter().position(|&b| b == 0)?;
+    let after = &rest[n2 + 1..];
+    if after.len() < 2 {
+        return None;
+    }
+    let count = i16::from_be_bytes([after[0], after[1]]);
+    if count < 0 || after.len() != 2 + 4 * count as usize {
+        return None;
+    }
+    Some((&body[..n1], &rest[..n2], after))
+}
+
+pub(super) fn marker_query() -> Bytes {
+    query(marker())
+}
+
+/// A Query message carrying `sql`.
+pub(super) fn query(sql: &str) -> Bytes {
+    let mut body = BytesMut::with_capacity(sql.len() + 1);
+    body.extend_from_slice(sql.as_bytes());
+    body.put_u8(0);
+    let mut out = BytesMut::new();
+    put_frame(&mut out, b'Q', &body);
+    out.freeze()
+}
+
+pub(super) fn marker_parse(name: &[u8]) -> Bytes {
+    let mut body = BytesMut::new();
+    body.extend_from_slice(name);
+    body.put_u8(0);
+    body.extend_from_slice(marker().as_bytes());
+    body.put_u8(0);
+    body.put_i16(0);
+    let mut out = BytesMut::new();
+    put_frame(&mut out, b'P', &body);
+    out.freeze()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_fields_are_bounded() {
+        let mut body = b"s1\0select 1\0".to_vec();
+        body.extend_from_slice(&1i16.to_be_bytes());
+        body.extend_from_slice(&23i32.to_be_bytes());
+        assert_eq!(
+            parse_fields(&body),
+            Some((&b"s1"[..], &b"select 1"[..], &body[12..]))
+        );
+        body.push(0);
+        assert_eq!(parse_fields(&body), None, "trailing bytes are refused");
+        assert_eq!(
+            parse_fields(b"s1\0select 1\0\xff\xff"),
+            None,
+            "negative count"
+        );
+        assert_eq!(query_text(b"select 1\0x\0"), None, "embedded NUL");
+    }
+}

@@ -1,0 +1,445 @@
+//! The statement guard: every frontend message that can make the server run
+//! something (Query, Parse, FunctionCall) is decided here before any byte of
+//! it is forwarded.
+//!
+//! A denied message is not answered by pgward directly: it is replaced by a
+//! marker statement that the server rejects at parse time, and the server's
+//! error is rewritten into pgward's 42501 on the way back. This keeps every
+//! protocol property the server guarantees: replies stay in pipeline order, a
+//! denied Parse makes the server skip the following Bind/Execute until Sync,
+//! and a denial inside a transaction aborts it exactly as a server error
+//! would. Nothing of the denied statement reaches the server.
+//!
+//! Parts: deciding SQL (`decision`), the session's followed settings and
+//! the questions pgward asks the server about them (`question`), prepared
+//! statements and portals whose execution changes settings (`portals`),
+//! fast-path calls (`fastpath`), the catalog masking works from
+//! (`catalog`), the stamp and the audit facts (`record`), and the marker
+//! messages (`markers`).
+
+mod catalog;
+mod decision;
+mod fastpath;
+mod markers;
+mod portals;
+mod question;
+mod record;
+
+use bytes::Bytes;
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use tracing::{info, warn};
+
+use crate::catalog::Snapshot;
+use crate::mask::statement::StatementMasking;
+use crate::policy::store::PolicyStore;
+use crate::policy::{Decision, Identity, Resolution};
+use crate::sql::{AnalysisCache, ParseFailure};
+use crate::wire::backend::{ErrorReport, ErrorSummary, SqlState, TxnStatus};
+use crate::wire::Frame;
+
+pub use catalog::MaskState;
+pub use question::startup_search_path;
+
+use super::settings::SessionSettings;
+use super::stamping::Attribution;
+use markers::{marker, parse_fields, query_text};
+
+#[derive(Debug, thiserror::Error)]
+pub enum GuardError {
+    #[error("malformed {0} message")]
+    Malformed(&'static str),
+}
+
+/// What to send upstream in place of a frontend message.
+pub enum Verdict {
+    Forward,
+    Replace(Bytes),
+    /// Hold the message: send this question to the server first, and decide
+    /// again once [`Guard::answer`] has its answer.
+    Ask(Bytes),
+    /// Hold the message until the task is done; hand its result to
+    /// [`Guard::loaded`], then decide again.
+    Load(GuardTask),
+}
+
+/// Something the guard needs loaded before it can decide.
+pub type GuardTask = Pin<Box<dyn Future<Output = Loaded> + Send>>;
+
+/// What a [`GuardTask`] loaded.
+pub enum Loaded {
+    Snapshot(Result<Arc<Snapshot>, String>),
+    Function {
+        oid: u32,
+        result: Result<Option<crate::catalog::FunctionName>, String>,
+    },
+}
+
+/// How a request was decided, as the audit trail records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Allow,
+    /// Allowed, but the rule would have denied it.
+    Observe {
+        rule: String,
+    },
+    Deny {
+        rule: String,
+    },
+}
+
+/// The facts of one decided request, kept for the audit trail only when
+/// the session records them (nothing is copied otherwise).
+pub struct Decided {
+    /// `Q`, `P` or `F`.
+    pub kind: u8,
+    pub outcome: Outcome,
+    pub profile: String,
+    /// The statement text as the client sent it (not the stamped text).
+    pub sql: Option<String>,
+    pub analysis: Option<Shared>,
+    pub masking: Option<Arc<StatementMasking>>,
+    /// The traceparent pgward put into the stamp.
+    pub traceparent: Option<String>,
+    /// A valid traceparent the client's own comment carried.
+    pub client_traceparent: Option<String>,
+}
+
+pub type Shared = Arc<Result<crate::sql::Analysis, ParseFailure>>;
+
+/// A denial whose marker is in flight; its error comes back in `batch`.
+struct PendingDenial {
+    batch: u64,
+    report: ErrorReport,
+}
+
+pub struct Guard {
+    store: Arc<PolicyStore>,
+    cache: Arc<AnalysisCache>,
+    identity: Identity,
+    resolution: Resolution,
+    generation: u64,
+    /// SQL-level prepared statements (PREPARE name AS ...), decided again at EXECUTE.
+    prepared: HashMap<String, Shared>,
+    /// The server's values of the settings decisions depend on.
+    settings: SessionSettings,
+    pending: VecDeque<PendingDenial>,
+    /// Which user functions are volatile, for profiles that ask.
+    volatility: crate::catalog::Volatility,
+    /// Query/Sync/FunctionCall messages sent upstream (each ends a batch).
+    sent_batches: u64,
+    /// ReadyForQuery messages received (each closes a batch).
+    done_batches: u64,
+    /// The last message forwarded ended a batch: a question can go next.
+    at_boundary: bool,
+    /// The question in flight, and its batch.
+    question: Option<question::Question>,
+    /// The held message was decided once with the server's answer: it is
+    /// not asked about again.
+    answered: bool,
+    /// Prepared statements and portals whose execution changes settings.
+    portals: portals::Portals,
+    /// Fast-path function OIDs resolved through the catalog.
+    functions: fastpath::Resolved,
+    /// Catalog and per-profile mask index, for profiles with masks.
+    masking: Option<MaskState>,
+    /// The masking facts of the last Query/Parse decided, for the relay.
+    last_masking: Option<Arc<StatementMasking>>,
+    /// A DDL statement was forwarded; its effect is visible once the
+    /// transaction it ran in is over.
+    ddl_forwarded: bool,
+    /// What the stamp says about this session.
+    attribution: Attribution,
+    /// The analysis of the last Query/Parse decided.
+    last_analysis: Option<Shared>,
+    /// Keep a [`Decided`] per request (the session is audited or metered).
+    record: bool,
+    /// Keep the statement text in it too (the audit trail wants it).
+    record_text: bool,
+    decided: Option<Decided>,
+}
+
+impl Guard {
+    pub fn new(
+        store: Arc<PolicyStore>,
+        cache: Arc<AnalysisCache>,
+        identity: Identity,
+        resolution: Resolution,
+        settings: SessionSettings,
+        masking: Option<MaskState>,
+        attribution: Attribution,
+    ) -> Self {
+        let generation = store.current().generation;
+        Guard {
+            store,
+            cache,
+            identity,
+            resolution,
+            generation,
+            prepared: HashMap::new(),
+            settings,
+            pending: VecDeque::new(),
+            volatility: crate::catalog::Volatility::NotNeeded,
+            sent_batches: 0,
+            done_batches: 0,
+            at_boundary: true,
+            question: None,
+            answered: false,
+            portals: portals::Portals::default(),
+            functions: fastpath::Resolved::default(),
+            masking,
+            last_masking: None,
+            ddl_forwarded: false,
+            attribution,
+            last_analysis: None,
+            record: false,
+            record_text: false,
+            decided: None,
+        }
+    }
+
+    /// Keep the facts of every decided request for [`Guard::take_decided`],
+    /// with the statement text if `with_text`.
+    pub fn record_decisions(&mut self, with_text: bool) {
+        self.record = true;
+        self.record_text = with_text;
+    }
+
+    /// The facts of the Query, Parse or FunctionCall just decided.
+    pub fn take_decided(&mut self) -> Option<Decided> {
+        self.decided.take()
+    }
+
+    pub fn attribution(&self) -> &Attribution {
+        &self.attribution
+    }
+
+    pub fn profile_name(&self) -> &str {
+        &self.resolution.profile.name
+    }
+
+    /// True when results of this session must be masked.
+    pub fn masks_active(&self) -> bool {
+        !self.resolution.profile.masks.is_empty()
+    }
+
+    /// True if the session's profile needs the catalog's function volatility.
+    pub fn wants_volatility(&self) -> bool {
+        self.resolution.profile.volatile_functions == crate::policy::model::VolatileFunctions::Write
+    }
+
+    pub fn set_volatility(&mut self, v: crate::catalog::Volatility) {
+        self.volatility = v;
+    }
+
+    /// The masking facts of the Query or Parse just decided.
+    pub fn take_masking(&mut self) -> Option<Arc<StatementMasking>> {
+        self.last_masking.take()
+    }
+
+    /// Picks up a reloaded policy: the session's profile is resolved again.
+    fn refresh(&mut self) {
+        let installed = self.store.current();
+        if installed.generation != self.generation {
+            let before = self.resolution.profile.name.clone();
+            self.resolution = installed.policy.resolve(&self.identity);
+            self.generation = installed.generation;
+            if before != self.resolution.profile.name {
+                self.attribution.set_profile(&self.resolution.profile.name);
+                info!(
+                    from = %before,
+                    to = %self.resolution.profile.name,
+                    "policy reload changed this session's profile"
+                );
+            }
+        }
+    }
+
+    /// A ParameterStatus message: how the server will read the next request.
+    pub fn parameter_status(&mut self, body: &[u8]) {
+        let mut parts = body.split(|&b| b == 0);
+        if let (Some(name), Some(value)) = (parts.next(), parts.next()) {
+            self.set_parameter(
+                &String::from_utf8_lossy(name),
+                &String::from_utf8_lossy(value),
+            );
+        }
+    }
+
+    /// A run-time parameter value the server reported.
+    pub fn set_parameter(&mut self, name: &str, value: &str) {
+        if name == "application_name" {
+            self.attribution.set_application(value);
+        }
+        self.settings.reported(name, value);
+    }
+
+    /// Decides a frontend message. Query, Parse, FunctionCall and Sync must
+    /// be passed here, and Bind, Execute and Close while
+    /// [`Guard::follows_portals`].
+    pub fn frontend(&mut self, frame: &Frame) -> Result<Verdict, GuardError> {
+        let verdict = match frame.tag() {
+            b'Q' => {
+                let sql = query_text(frame.body()).ok_or(GuardError::Malformed("Query"))?;
+                let batch = self.sent_batches;
+                let text = std::str::from_utf8(sql);
+                let (decision, events) = match self.decide_sql(text, batch, b'Q') {
+                    decision::Step::Decided(d, e) => (d, e),
+                    decision::Step::Ask(q) => return Ok(Verdict::Ask(q)),
+                };
+                self.sent_batches += 1;
+                let stamped = self.stamp(&decision, text.ok(), b'Q');
+                let allowed = !matches!(decision, Decision::Deny(_));
+                let verdict = self.apply(decision, batch, markers::marker_query);
+                if allowed {
+                    self.settings.forwarded(batch, events);
+                }
+                match (verdict, stamped) {
+                    (Verdict::Forward, Some(s)) => {
+                        Verdict::Replace(super::stamping::query_frame(&s))
+                    }
+                    (v, _) => v,
+                }
+            }
+            b'P' => {
+                let (name, sql, params) =
+                    parse_fields(frame.body()).ok_or(GuardError::Malformed("Parse"))?;
+                let batch = self.sent_batches;
+                let text = std::str::from_utf8(sql);
+                let (decision, events) = match self.decide_sql(text, batch, b'P') {
+                    decision::Step::Decided(d, e) => (d, e),
+                    decision::Step::Ask(q) => return Ok(Verdict::Ask(q)),
+                };
+                let stamped = self.stamp(&decision, text.ok(), b'P');
+                let allowed = !matches!(decision, Decision::Deny(_));
+                self.portals
+                    .parsed(name, if allowed { events } else { Vec::new() });
+                let verdict = self.apply(decision, batch, || markers::marker_parse(name));
+                match (verdict, stamped) {
+                    (Verdict::Forward, Some(s)) => {
+                        Verdict::Replace(super::stamping::parse_frame(name, &s, params))
+                    }
+                    (v, _) => v,
+                }
+            }
+            b'F' => match self.fast_path(frame)? {
+                fastpath::Step::Decided(v) => v,
+                fastpath::Step::Load(task) => return Ok(Verdict::Load(task)),
+            },
+            b'S' => {
+                self.sent_batches += 1;
+                Verdict::Forward
+            }
+            b'B' | b'E' | b'C' => {
+                self.portals
+                    .follow(frame, self.sent_batches, &mut self.settings)?;
+                return Ok(Verdict::Forward);
+            }
+            _ => return Ok(Verdict::Forward),
+        };
+        self.answered = false;
+        self.at_boundary = matches!(frame.tag(), b'Q' | b'S' | b'F');
+        Ok(verdict)
+    }
+
+    fn apply(
+        &mut self,
+        decision: Decision,
+        batch: u64,
+        substitute: impl FnOnce() -> Bytes,
+    ) -> Verdict {
+        match decision {
+            Decision::Allow => Verdict::Forward,
+            Decision::Observe(d) => {
+                info!(
+                    profile = %d.profile,
+                    rule = %d.rule,
+                    command = %d.command,
+                    object = d.object.as_deref().unwrap_or(""),
+                    "observe mode: statement would be denied"
+                );
+                Verdict::Forward
+            }
+            Decision::Deny(d) => {
+                let report = match self.syntax_error() {
+                    Some(r) => r,
+                    None => {
+                        warn!(
+                            profile = %d.profile,
+                            rule = %d.rule,
+                            command = %d.command,
+                            object = d.object.as_deref().unwrap_or(""),
+                            "statement denied"
+                        );
+                        let mut report =
+                            ErrorReport::error(SqlState::INSUFFICIENT_PRIVILEGE, d.message.clone())
+                                .with_detail(format!(
+                                    "pgward rule \"{}\" of profile \"{}\" (statement {})",
+                                    d.rule,
+                                    d.profile,
+                                    d.statement + 1
+                                ));
+                        if let Some(h) = &d.hint {
+                            report = report.with_hint(h.clone());
+                        }
+                        report
+                    }
+                };
+                self.pending.push_back(PendingDenial { batch, report });
+                Verdict::Replace(substitute())
+            }
+        }
+    }
+
+    /// The server's own answer to text its grammar rejects: pgward does not
+    /// forward it, but says what the server would.
+    fn syntax_error(&self) -> Option<ErrorReport> {
+        let Some(Err(f)) = self.last_analysis.as_deref() else {
+            return None;
+        };
+        match f.kind {
+            crate::sql::FailureKind::Syntax { sqlstate, position } => {
+                let mut r = ErrorReport::error(SqlState::from_code(sqlstate), f.message.clone());
+                if let Some(p) = position {
+                    r = r.with_position(p);
+                }
+                Some(r)
+            }
+            crate::sql::FailureKind::Refused => None,
+        }
+    }
+
+    /// Called for every backend ErrorResponse: returns pgward's error if this
+    /// is the server's answer to a marker.
+    pub fn backend_error(&mut self, frame: &Frame) -> Option<Bytes> {
+        self.settings.error();
+        let front = self.pending.front()?;
+        if front.batch != self.done_batches {
+            return None;
+        }
+        let summary = ErrorSummary::parse(frame.body())?;
+        if summary.code != "42601" || !summary.message.contains(marker()) {
+            return None;
+        }
+        self.pending.pop_front().map(|p| p.report.to_bytes())
+    }
+
+    /// Called for every backend ReadyForQuery: a batch is over, and any marker
+    /// the server skipped (after an earlier error in the batch) is forgotten.
+    pub fn backend_ready(&mut self, status: TxnStatus) {
+        while self
+            .pending
+            .front()
+            .is_some_and(|p| p.batch <= self.done_batches)
+        {
+            self.pending.pop_front();
+        }
+        self.settings.ready(self.done_batches, status);
+        if status == TxnStatus::Idle {
+            self.portals.transaction_ended();
+        }
+        self.done_batches += 1;
+    }
+}

@@ -1,0 +1,80 @@
+//! What an allowed request carries to the server (the attribution stamp)
+//! and what the audit trail keeps of every decided request.
+
+use super::{Decided, Guard, Outcome};
+use crate::policy::Decision;
+use crate::session::stamping;
+
+impl Guard {
+    /// The stamped text of an allowed request, or `None` to forward it as
+    /// sent. Only text the parser accepted under the server's current string
+    /// syntax is stamped: the comment lexer relies on both. Also records the
+    /// request for the audit trail.
+    pub(super) fn stamp(
+        &mut self,
+        decision: &Decision,
+        sql: Option<&str>,
+        kind: u8,
+    ) -> Option<String> {
+        let profile = &self.resolution.profile;
+        let parsed = self
+            .last_analysis
+            .as_ref()
+            .is_some_and(|a| a.as_ref().is_ok());
+        let stampable = profile.stamp
+            && parsed
+            && self.settings.strings_certain() == Some(true)
+            && self.settings.encoding_safe()
+            && !matches!(decision, Decision::Deny(_));
+        let wants_trace = stampable && profile.traceparent;
+        let client_tp = match sql {
+            Some(sql) if self.record_text || wants_trace => crate::attribution::client_comment(sql)
+                .and_then(|c| c.traceparent().map(str::to_owned)),
+            _ => None,
+        };
+        let tp = if wants_trace {
+            stamping::child_traceparent(client_tp.as_deref())
+        } else {
+            None
+        };
+        let stamped = match sql {
+            Some(sql) if stampable => self.attribution.apply(sql, tp.as_deref()),
+            _ => None,
+        };
+        let tp = tp.filter(|_| stamped.is_some());
+        self.note(kind, decision, sql, tp, client_tp);
+        stamped
+    }
+
+    pub(super) fn note(
+        &mut self,
+        kind: u8,
+        decision: &Decision,
+        sql: Option<&str>,
+        traceparent: Option<String>,
+        client_traceparent: Option<String>,
+    ) {
+        if !self.record {
+            return;
+        }
+        let outcome = match decision {
+            Decision::Allow => Outcome::Allow,
+            Decision::Observe(d) => Outcome::Observe {
+                rule: d.rule.clone(),
+            },
+            Decision::Deny(d) => Outcome::Deny {
+                rule: d.rule.clone(),
+            },
+        };
+        self.decided = Some(Decided {
+            kind,
+            outcome,
+            profile: self.resolution.profile.name.clone(),
+            sql: sql.filter(|_| self.record_text).map(str::to_owned),
+            analysis: self.last_analysis.clone(),
+            masking: self.last_masking.clone(),
+            traceparent,
+            client_traceparent,
+        });
+    }
+}
