@@ -115,6 +115,19 @@ cargo_tests() {
 }
 run_step "cargo test --all-targets" cargo_tests
 
+# The transparency suites again, governed: a policy that allows every effect
+# but analyzes every statement, refuses what it cannot analyze, stamps,
+# follows results for a mask and audits to a spool (tests/common/proxy.rs).
+# shellcheck disable=SC2317  # called through run_step
+governed_tests() {
+    PGWARD_TEST_MODE=governed timeout --signal=INT --kill-after=60s "${PGWARD_TEST_TIMEOUT:-45m}" \
+        cargo test "${CARGO_FLAGS[@]}" --no-fail-fast \
+        --test proxy_protocol --test proxy_tools --test proxy_tls \
+        --test proxy_lifecycle --test proxy_hostile 2>&1 | tee -a "$TEST_LOG"
+    return "${PIPESTATUS[0]}"
+}
+run_step "transparency suites, governed" governed_tests
+
 # --all-targets leaves out doc tests; run them separately.
 # shellcheck disable=SC2317  # called through run_step
 doc_tests() {

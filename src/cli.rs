@@ -20,7 +20,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Accept client connections and relay them to the upstream PostgreSQL.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Validate policy files; errors are printed as FILE:LINE:COLUMN: message.
     Check(CheckArgs),
     /// Show what a policy would do with a SQL string for an identity, without a server.
@@ -154,6 +154,21 @@ pub struct ServeArgs {
     /// Threads that run sessions [default: one per CPU core].
     #[arg(long, env = "PGWARD_WORKERS")]
     pub workers: Option<usize>,
+    /// Directory of the audit spool; turns the audit trail on (events kept
+    /// locally) when the configuration file has none.
+    #[arg(long, env = "PGWARD_AUDIT_SPOOL")]
+    pub audit_spool: Option<PathBuf>,
+    /// Login for pgward's own catalog connection (masking), with its
+    /// password in the environment variable --catalog-password-env names.
+    #[arg(long, env = "PGWARD_CATALOG_USER")]
+    pub catalog_user: Option<String>,
+    /// Environment variable holding the --catalog-user password.
+    #[arg(
+        long,
+        env = "PGWARD_CATALOG_PASSWORD_ENV",
+        default_value = "PGWARD_CATALOG_PASSWORD"
+    )]
+    pub catalog_password_env: String,
     /// Log format on stderr.
     #[arg(long, env = "PGWARD_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,

@@ -711,6 +711,26 @@ impl Config {
         if let Some(l) = &a.log_level {
             self.log.level = l.clone();
         }
+        if let Some(dir) = &a.audit_spool {
+            match self.audit.as_mut() {
+                Some(audit) => audit.spool_dir = dir.clone(),
+                None => {
+                    let yaml = format!("spool_dir: {:?}", dir.display().to_string());
+                    let audit = serde_saphyr::from_str::<crate::audit::AuditConfig>(&yaml)
+                        .map_err(|e| ConfigError::Invalid {
+                            key: "--audit-spool",
+                            message: e.to_string(),
+                        })?;
+                    self.audit = Some(audit);
+                }
+            }
+        }
+        if let Some(user) = &a.catalog_user {
+            self.catalog.credential = Some(ServiceCredential {
+                user: user.clone(),
+                password: PasswordSource::Env(a.catalog_password_env.clone()),
+            });
+        }
         Ok(())
     }
 
@@ -943,7 +963,7 @@ mod tests {
         let mut v = vec!["pgward", "serve"];
         v.extend_from_slice(extra);
         match crate::cli::Cli::try_parse_from(v).expect("args").command {
-            crate::cli::Command::Serve(a) => a,
+            crate::cli::Command::Serve(a) => *a,
             other => panic!("expected serve, got {other:?}"),
         }
     }

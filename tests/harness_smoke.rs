@@ -354,3 +354,43 @@ fn process_harness_with_fake_proxy() {
     assert!(p.wait_exit(Duration::from_millis(200)).is_none());
     drop(p);
 }
+
+/// Governed test mode must really govern: a suite that passes governed
+/// has run with analysis, stamping, masking follow-up and audit on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn governed_test_mode_governs() {
+    let pg = PgCluster::start();
+    let b = common::PgwardBuilder::new()
+        .upstream_port(pg.port())
+        .governed_mode();
+    let spool = b.dir().join("governed-spool");
+    let pgward = b.start();
+    let c = common::connect(pgward.port(), APP_USER, APP_PASSWORD, APP_DB).await;
+    let app = c
+        .simple_query("select query from pg_stat_activity where pid = pg_backend_pid()")
+        .await
+        .expect("own query");
+    let text = app
+        .iter()
+        .find_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
+            _ => None,
+        })
+        .expect("a row");
+    assert!(
+        text.contains("pgward_profile='governed'"),
+        "stamped: {text}"
+    );
+    let err = c.simple_query("selec 1").await.expect_err("refused");
+    assert_eq!(common::sqlstate(&err).as_deref(), Some("42601"));
+    drop(c);
+    let found = common::util::wait_until(std::time::Duration::from_secs(20), || {
+        std::fs::read_dir(&spool).is_ok_and(|d| {
+            d.flatten().any(|f| {
+                std::fs::read_to_string(f.path())
+                    .is_ok_and(|s| s.contains("pg_stat_activity") && s.contains("\"deny\""))
+            })
+        })
+    });
+    assert!(found, "audit events in {}", spool.display());
+}

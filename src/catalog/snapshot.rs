@@ -33,6 +33,8 @@ pub enum RelKind {
     MaterializedView,
     Foreign,
     Partitioned,
+    /// Read by pg_dump (`SELECT last_value, is_called FROM seq`).
+    Sequence,
 }
 
 impl RelKind {
@@ -43,6 +45,7 @@ impl RelKind {
             "m" => RelKind::MaterializedView,
             "f" => RelKind::Foreign,
             "p" => RelKind::Partitioned,
+            "S" => RelKind::Sequence,
             _ => return None,
         })
     }
@@ -53,6 +56,9 @@ pub struct Column {
     pub attnum: i16,
     pub name: String,
     pub type_oid: Oid,
+    /// Part of a unique index or primary key: a mask that maps two values
+    /// to one breaks a restore of masked data.
+    pub unique: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -89,11 +95,13 @@ pub struct Snapshot {
 
 /// User relations and their live columns.
 pub const RELATIONS_SQL: &str =
-    "SELECT c.oid, n.nspname, c.relname, c.relkind, a.attnum, a.attname, a.atttypid \
+    "SELECT c.oid, n.nspname, c.relname, c.relkind, a.attnum, a.attname, a.atttypid, \
+     EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisunique \
+             AND a.attnum = ANY (i.indkey)) \
      FROM pg_catalog.pg_class c \
      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
      JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid \
-     WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p') AND a.attnum > 0 AND NOT a.attisdropped \
+     WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p', 'S') AND a.attnum > 0 AND NOT a.attisdropped \
      AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
      ORDER BY c.oid, a.attnum";
 
@@ -151,6 +159,7 @@ impl Snapshot {
                 attnum: number(row, 4)?,
                 name: field(row, 5)?.to_owned(),
                 type_oid: Oid(number(row, 6)?),
+                unique: row.get(7).and_then(|f| f.as_deref()) == Some("t"),
             });
         }
         for row in &views {

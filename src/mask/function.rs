@@ -86,6 +86,15 @@ pub enum MaskFn {
     Truncate(DateUnit),
 }
 
+impl MaskFn {
+    /// True when distinct values stay distinct (a unique column stays
+    /// unique): only the keyed hash. Every other function maps many values
+    /// to one (NULL too, which a primary key refuses).
+    pub fn keeps_distinct(&self) -> bool {
+        matches!(self, MaskFn::Hash { .. })
+    }
+}
+
 /// Bounds that keep a policy from asking for unreasonable work per value.
 const MAX_PARTIAL_KEEP: usize = 10_000;
 const MAX_ROUND_DIGITS: i32 = 1000;

@@ -46,6 +46,24 @@ pub struct MaskIndex {
     derived: Arc<MaskedColumn>,
 }
 
+/// Warns, once per column and rule in this process, that a mask maps
+/// distinct values of a unique column to one value: a masked copy of the
+/// table (pg_dump, restored elsewhere) would fail its unique index.
+fn warn_collapsing(rel: &Relation, column: &str, rule: &str) {
+    static WARNED: std::sync::Mutex<Option<HashSet<String>>> = std::sync::Mutex::new(None);
+    let key = format!("{}.{}.{} {}", rel.schema, rel.name, column, rule);
+    let mut warned = WARNED.lock().unwrap_or_else(|p| p.into_inner());
+    if warned.get_or_insert_with(HashSet::new).insert(key) {
+        tracing::warn!(
+            table = %format!("{}.{}", rel.schema, rel.name),
+            column,
+            mask = rule,
+            "mask on a unique or primary-key column maps distinct values to one: \
+             masked copies of this table will not restore; use the hash mask to keep values distinct"
+        );
+    }
+}
+
 impl MaskIndex {
     pub fn build(snapshot: &Snapshot, masks: &ProfileMasks) -> MaskIndex {
         let derived = Arc::new(MaskedColumn {
@@ -72,6 +90,9 @@ impl MaskIndex {
             // is masked like a table column.
             for col in &rel.columns {
                 if let Some(rule) = masks.rule_for(&rel.schema, &rel.name, &col.name) {
+                    if col.unique && !rule.function.keeps_distinct() {
+                        warn_collapsing(rel, &col.name, &rule.name);
+                    }
                     idx.insert(
                         rel,
                         col.attnum,

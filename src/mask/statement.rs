@@ -52,6 +52,16 @@ const OPAQUE_CODE: [&str; 6] = [
     "CreateEventTrigStmt",
 ];
 
+/// The snapshot holds user relations only: a system catalog (qualified,
+/// or unqualified with a pg_catalog name, which lookups find first) is not
+/// unknown, and holds nothing masks apply to.
+fn is_system_relation(schema: Option<&str>, name: &str) -> bool {
+    match schema {
+        Some(s) => matches!(s, "pg_catalog" | "information_schema" | "pg_toast"),
+        None => name.starts_with("pg_"),
+    }
+}
+
 /// An analysis as the session keeps it (SQL-level prepared statements).
 pub type SharedAnalysis = Arc<Result<Analysis, ParseFailure>>;
 
@@ -98,6 +108,30 @@ pub struct StatementMasking {
     pub fetches: bool,
     /// Masked columns the request reads (for the audit trail).
     pub masked_columns: BTreeSet<Arc<str>>,
+    /// How columns of relations the catalog snapshot does not know are
+    /// treated.
+    pub unknown: UnknownRelations,
+}
+
+/// Result columns from relations missing from the catalog snapshot.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum UnknownRelations {
+    /// Masked whole (and the catalog reloaded): pgward cannot tell what
+    /// they hold.
+    #[default]
+    Masked,
+    /// Every relation the request names is known, or is a table created in
+    /// this transaction whose columns no mask can match by name.
+    Clear,
+}
+
+/// A table created by the session in its open transaction (not yet
+/// visible to pgward's catalog connection).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewTable {
+    pub schema: Option<String>,
+    pub name: String,
+    pub columns: Vec<String>,
 }
 
 pub struct Evaluation<'a> {
@@ -107,6 +141,8 @@ pub struct Evaluation<'a> {
     pub profile: &'a str,
     /// Schemas unqualified names resolve to; `None` when unknown.
     pub search_path: Option<&'a [String]>,
+    /// Tables created earlier in the session's open transaction.
+    pub new_tables: &'a [NewTable],
 }
 
 impl Evaluation<'_> {
@@ -138,6 +174,49 @@ impl Evaluation<'_> {
         prepared: &dyn Fn(&str) -> Option<SharedAnalysis>,
     ) -> Result<StatementMasking, Box<Denial>> {
         let mut out = StatementMasking::default();
+        let mut new_tables: Vec<NewTable> = self.new_tables.to_vec();
+        let mut unresolved = false;
+        let mut all_clear = true;
+        for st in &analysis.statements {
+            for o in &st.objects {
+                if o.naming != crate::sql::Naming::Existing
+                    || is_system_relation(o.schema.as_deref(), &o.name)
+                    || !self
+                        .snapshot
+                        .resolve(o.schema.as_deref(), &o.name, self.search_path)
+                        .is_empty()
+                {
+                    continue;
+                }
+                unresolved = true;
+                let clear = new_tables.iter().any(|t| {
+                    t.name == o.name
+                        && (o.schema.is_none() || t.schema.is_none() || o.schema == t.schema)
+                        && !t.columns.iter().any(|c| self.masks.could_mask(&t.name, c))
+                });
+                all_clear &= clear;
+            }
+            if let (Some(cols), Some(o)) = (&st.created_columns, st.objects.first()) {
+                new_tables.push(NewTable {
+                    schema: o.schema.clone(),
+                    name: o.name.clone(),
+                    columns: cols.clone(),
+                });
+            }
+        }
+        if unresolved {
+            if all_clear {
+                out.unknown = UnknownRelations::Clear;
+            } else {
+                // What an unknown relation holds, or computes, is unknown.
+                out.derived = true;
+            }
+        }
+        if self.index.is_empty() && (!unresolved || all_clear) {
+            // No column this request can read is masked: nothing to mask,
+            // and nothing for code or writes to leak.
+            return Ok(out);
+        }
         for (i, st) in analysis.statements.iter().enumerate() {
             if let Some(name) = &st.executes {
                 match prepared(name).as_deref() {
@@ -221,7 +300,12 @@ impl Evaluation<'_> {
             }
         }
 
-        if st.has(Effect::Code) || OPAQUE_CODE.contains(&st.kind.as_str()) {
+        // Code pgward cannot see into is refused only where there is masked
+        // data for it to read: a database none of whose columns is masked
+        // has nothing such code could leak.
+        if (st.has(Effect::Code) || OPAQUE_CODE.contains(&st.kind.as_str()))
+            && !self.index.is_empty()
+        {
             return Err(self.deny(
                 st,
                 i,
@@ -553,6 +637,7 @@ masks:
             masks: &profile.masks,
             profile: "analyst",
             search_path: Some(&path),
+            new_tables: &[],
         };
         let analysis = crate::sql::analyze(sql).expect("parses");
         e.evaluate(&analysis, &|_| None)

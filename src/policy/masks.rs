@@ -55,6 +55,11 @@ impl ColumnGlob {
             && self.schema.as_ref().is_none_or(|s| s.is_match(schema))
     }
 
+    /// Matches for some schema.
+    pub fn could_match(&self, table: &str, column: &str) -> bool {
+        self.column.is_match(column) && self.table.as_ref().is_none_or(|t| t.is_match(table))
+    }
+
     pub fn source(&self) -> &str {
         &self.source
     }
@@ -97,6 +102,15 @@ pub struct ProfileMasks {
 impl ProfileMasks {
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
+    }
+
+    /// Could a column of this name, in a table of this name, be masked in
+    /// some schema? (For tables pgward knows by name only.)
+    pub fn could_mask(&self, table: &str, column: &str) -> bool {
+        self.rules
+            .iter()
+            .flat_map(|r| r.columns.iter())
+            .any(|g| g.could_match(table, column))
     }
 
     /// The first rule that masks this column for the profile.

@@ -335,6 +335,12 @@ impl ResultMasker {
                     match view.index.provenance(view.snapshot, Oid(f.table), f.attnum) {
                         Provenance::Clear => None,
                         Provenance::Masked(m) => Some(Arc::clone(&m.function)),
+                        Provenance::Unknown
+                            if masking.unknown
+                                == crate::mask::statement::UnknownRelations::Clear =>
+                        {
+                            None
+                        }
                         Provenance::Unknown => {
                             self.saw_unknown = true;
                             Some(Arc::new(MaskFn::Redact))

@@ -157,6 +157,13 @@ pub struct Statement {
     pub setting_changes: Vec<SettingChange>,
     /// For BEGIN/COMMIT/ROLLBACK/SAVEPOINT/...: which one.
     pub transaction: Option<TxnControl>,
+    /// For a CREATE TABLE whose columns are all written out (no LIKE,
+    /// INHERITS, PARTITION OF or OF type): their names.
+    pub created_columns: Option<Vec<String>>,
+    /// Runs code whose body the analysis cannot see: a call (now, not in a
+    /// stored definition) of a function outside pg_catalog's built-ins,
+    /// DO, CALL.
+    pub runs_unseen_code: bool,
     /// For `PREPARE name AS ...`: the name. The prepared statement's own
     /// analysis is merged into this statement.
     pub prepared_name: Option<String>,
@@ -292,6 +299,8 @@ fn analyze_unguarded(
                 settings: Vec::new(),
                 setting_changes: Vec::new(),
                 transaction: None,
+                created_columns: None,
+                runs_unseen_code: false,
                 prepared_name: None,
                 executes: None,
                 text_range: range,
@@ -342,6 +351,8 @@ fn analyze_statement(
         settings: w.settings,
         setting_changes: w.setting_changes,
         transaction: w.transaction,
+        created_columns: w.created_columns,
+        runs_unseen_code: w.runs_unseen_code,
         prepared_name: w.prepared_name,
         executes: w.executes,
         text_range,
@@ -410,6 +421,8 @@ struct Walker<'a> {
     settings: Vec<String>,
     setting_changes: Vec<SettingChange>,
     transaction: Option<TxnControl>,
+    created_columns: Option<Vec<String>>,
+    runs_unseen_code: bool,
     /// The next relation recorded is created by the statement.
     creating: Option<Naming>,
     /// Walking the target list of `SELECT ... FROM pg_settings WHERE name =
@@ -439,6 +452,8 @@ impl<'a> Walker<'a> {
             settings: Vec::new(),
             setting_changes: Vec::new(),
             transaction: None,
+            created_columns: None,
+            runs_unseen_code: false,
             creating: None,
             settings_row: None,
             prepared_name: None,
@@ -510,6 +525,13 @@ impl<'a> Walker<'a> {
     fn session_setting(&mut self, name: String) {
         if self.mode == Mode::Executed && !self.stored_config && !self.settings.contains(&name) {
             self.settings.push(name);
+        }
+    }
+
+    /// Code runs now whose body the analysis does not see.
+    fn unseen_code(&mut self) {
+        if self.mode == Mode::Executed {
+            self.runs_unseen_code = true;
         }
     }
 
@@ -792,6 +814,7 @@ impl<'a> Walker<'a> {
                 } = l;
             }
             NodeRef::CallStmt(s) => {
+                self.unseen_code();
                 self.effect(E::Code);
                 if s.funcexpr.is_some() {
                     self.effects.insert(E::Unknown);
@@ -889,7 +912,9 @@ impl<'a> Walker<'a> {
             NodeRef::CreateSubscriptionStmt(_)
             | NodeRef::AlterSubscriptionStmt(_)
             | NodeRef::DropSubscriptionStmt(_) => self.statement(node, &[E::Config], Access::Ddl),
-            NodeRef::CreatePlangStmt(_) | NodeRef::DoStmt(_) => {
+            NodeRef::CreatePlangStmt(_) => self.statement(node, &[E::Code], Access::Read),
+            NodeRef::DoStmt(_) => {
+                self.unseen_code();
                 self.statement(node, &[E::Code], Access::Read)
             }
             NodeRef::NotifyStmt(_) => self.statement(node, &[E::Notify], Access::Read),
@@ -1519,6 +1544,18 @@ impl<'a> Walker<'a> {
         } = s;
         self.effect(Effect::Ddl);
         self.created_target(relation);
+        let plain = inh_relations.is_empty() && partbound.is_none() && of_typename.is_none();
+        if plain && self.mode == Mode::Executed {
+            self.created_columns = table_elts
+                .iter()
+                .map(|e| match e.node.as_ref() {
+                    Some(N::ColumnDef(c)) => Some(Some(c.colname.clone())),
+                    Some(N::Constraint(_)) => Some(None),
+                    _ => None,
+                })
+                .collect::<Option<Vec<Option<String>>>>()
+                .map(|cols| cols.into_iter().flatten().collect());
+        }
         self.with_access(Access::Ddl, |w| {
             // INHERITS / PARTITION OF alter the parent too.
             w.nodes(inh_relations);
@@ -1859,6 +1896,11 @@ impl<'a> Walker<'a> {
         if exact_only && found.is_empty() && rule == ArgRule::None {
             return;
         }
+        if !matches!(schema, None | Some("pg_catalog"))
+            || !super::builtins::is_builtin_function(name)
+        {
+            self.unseen_code();
+        }
         self.function_ref(schema, name);
         for e in found {
             self.effect(e);
@@ -1980,6 +2022,9 @@ impl<'a> Walker<'a> {
                     }
                     if st.dml_without_where {
                         self.dml_without_where();
+                    }
+                    if st.runs_unseen_code {
+                        self.unseen_code();
                     }
                     for s in st.settings {
                         self.session_setting(s);

@@ -1,6 +1,6 @@
 //! Parse failures, and the server's answer to a syntax error.
 
-use std::ffi::{c_char, c_int, CString};
+use std::ffi::{c_char, c_int, CStr, CString};
 
 /// The SQL could not be analysed. The policy must treat this as "deny /
 /// unknown"; a syntax error is answered as the server would answer it.
@@ -21,6 +21,10 @@ pub enum FailureKind {
     Syntax {
         sqlstate: &'static str,
         position: Option<u32>,
+        /// The parser routine and source file that raised it, as the
+        /// server reports them (`scanner_yyerror`, `scan.l`).
+        routine: Option<String>,
+        file: Option<String>,
     },
     /// pgward cannot read the text safely (encoding, nesting, an internal
     /// failure): not a property of the SQL.
@@ -39,10 +43,13 @@ impl ParseFailure {
     /// The parser's own failure for `sql`, with the server's SQLSTATE and
     /// the error position.
     pub(crate) fn syntax(sql: &str, message: String, options: i32) -> Self {
+        let at = error_location(sql, options);
         ParseFailure {
             kind: FailureKind::Syntax {
                 sqlstate: sqlstate_for(&message),
-                position: error_position(sql, options),
+                position: at.position,
+                routine: at.routine,
+                file: at.file,
             },
             message,
         }
@@ -151,24 +158,43 @@ extern "C" {
     fn pg_query_free_parse_result(result: PgQueryParseResult);
 }
 
+/// Where the parser raised its error.
+#[derive(Default)]
+struct Location {
+    position: Option<u32>,
+    routine: Option<String>,
+    file: Option<String>,
+}
+
 /// The parser's error position for text it rejects (1-based, in
-/// characters, as the server reports it); `None` if it accepts the text or
-/// gives no position.
-fn error_position(sql: &str, options: i32) -> Option<u32> {
-    let input = CString::new(sql).ok()?;
+/// characters, as the server reports it) and the routine that raised it;
+/// empty if it accepts the text.
+fn error_location(sql: &str, options: i32) -> Location {
+    let Ok(input) = CString::new(sql) else {
+        return Location::default();
+    };
+    let text = |p: *mut c_char| {
+        // SAFETY: non-null pointers in the error are NUL-terminated strings
+        // owned by the result, which is alive while this runs.
+        (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
+    };
     // SAFETY: `input` is a valid NUL-terminated string that outlives the
     // call; the result is read only while it is alive and freed exactly once
     // with the library's own function.
     unsafe {
         let result = pg_query_parse_opts(input.as_ptr(), options);
-        let pos = if result.error.is_null() {
-            None
+        let at = if result.error.is_null() {
+            Location::default()
         } else {
             let e = &*result.error;
-            u32::try_from(e.cursorpos).ok().filter(|p| *p > 0)
+            Location {
+                position: u32::try_from(e.cursorpos).ok().filter(|p| *p > 0),
+                routine: text(e.funcname),
+                file: text(e.filename),
+            }
         };
         pg_query_free_parse_result(result);
-        pos
+        at
     }
 }
 
@@ -196,7 +222,9 @@ mod tests {
             f.kind,
             FailureKind::Syntax {
                 sqlstate: "42601",
-                position: Some(1)
+                position: Some(1),
+                routine: Some("scanner_yyerror".into()),
+                file: Some("scan.l".into()),
             }
         );
         let f = ParseFailure::syntax("SELECT 1 FORM t", "x".into(), 0);
@@ -221,6 +249,6 @@ mod tests {
             sqlstate_for("CURRENT_USER cannot be used as a role name here"),
             "42939"
         );
-        assert_eq!(error_position("SELECT 1", 0), None);
+        assert_eq!(error_location("SELECT 1", 0).position, None);
     }
 }

@@ -77,6 +77,10 @@ pub struct ErrorReport {
     pub hint: Option<String>,
     /// 1-based character position in the statement text.
     pub position: Option<u32>,
+    /// Where in the server's source the error was raised (file, routine),
+    /// for errors pgward answers as the server would.
+    pub file: Option<String>,
+    pub routine: Option<String>,
 }
 
 impl ErrorReport {
@@ -88,6 +92,8 @@ impl ErrorReport {
             detail: None,
             hint: None,
             position: None,
+            file: None,
+            routine: None,
         }
     }
 
@@ -134,6 +140,12 @@ impl ErrorReport {
         }
         if let Some(p) = self.position {
             field(b'P', &p.to_string());
+        }
+        if let Some(f) = &self.file {
+            field(b'F', f);
+        }
+        if let Some(r) = &self.routine {
+            field(b'R', r);
         }
         body.put_u8(0);
         put_frame(out, b'E', &body);

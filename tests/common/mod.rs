@@ -28,5 +28,5 @@ pub use cluster::{
     PgCluster, PgClusterOptions, APP_DB, APP_PASSWORD, APP_USER, MD5_PASSWORD, MD5_USER,
     PW_PASSWORD, PW_USER, SUPERUSER, SUPERUSER_PASSWORD, TRUST_USER,
 };
-pub use proxy::{Pgward, PgwardBuilder};
+pub use proxy::{governed, Pgward, PgwardBuilder};
 pub use raw::RawConn;

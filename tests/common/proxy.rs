@@ -22,6 +22,29 @@ pub const LISTEN_LINE_PREFIX: &str = "pgward listening on ";
 /// Upper bound on waiting for the readiness line.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// True when the suites run in governed test mode (see
+/// [`PgwardBuilder`]'s `apply_test_mode`).
+pub fn governed() -> bool {
+    std::env::var("PGWARD_TEST_MODE").is_ok_and(|m| m == "governed")
+}
+
+/// The policy of governed test mode: everything allowed, everything
+/// analyzed and stamped, unparseable text refused, results followed for a
+/// mask on a table the suites never create.
+pub const GOVERNED_POLICY: &str = r#"
+version: 1
+default_profile: governed
+profiles:
+  governed:
+    description: every effect allowed; analyzed, stamped, audited, results followed for masking
+    allow: all
+    on_unparseable: deny
+masks:
+  - name: governed-sentinel
+    columns: ["pgward_governed.sentinel.secret"]
+    function: redact
+"#;
+
 /// Builder for a pgward `serve` process.
 pub struct PgwardBuilder {
     dir: tempfile::TempDir,
@@ -29,6 +52,8 @@ pub struct PgwardBuilder {
     upstream: Option<String>,
     args: Vec<String>,
     env: Vec<(String, String)>,
+    /// Apply the suite's test mode (governed or not) to this process.
+    test_mode: bool,
 }
 
 impl Default for PgwardBuilder {
@@ -49,6 +74,7 @@ impl PgwardBuilder {
             upstream: None,
             args: Vec::new(),
             env: Vec::new(),
+            test_mode: true,
         }
     }
 
@@ -104,6 +130,13 @@ impl PgwardBuilder {
         self.arg("--config").arg(path.display().to_string())
     }
 
+    /// Start exactly as configured, whatever the suite's test mode (for
+    /// tests that compare both modes themselves).
+    pub fn exactly_as_given(mut self) -> Self {
+        self.test_mode = false;
+        self
+    }
+
     /// The temp dir files are written to.
     pub fn dir(&self) -> &Path {
         self.dir.path()
@@ -124,9 +157,54 @@ impl PgwardBuilder {
         v
     }
 
+    /// Governed test mode (`PGWARD_TEST_MODE=governed`): a pgward the test
+    /// did not give a policy or configuration file of its own runs with
+    /// governance on: a profile that allows every effect but analyzes every
+    /// statement, refuses what it cannot analyze, stamps, follows results
+    /// for a mask (on a table the tests do not use) and writes an audit
+    /// spool. Transparency suites must pass in both modes.
+    fn apply_test_mode(self) -> Self {
+        if !self.test_mode
+            || !governed()
+            || self
+                .args
+                .iter()
+                .any(|a| a == "--policy" || a == "--config" || a == "--audit-spool")
+        {
+            return self;
+        }
+        self.governed_mode()
+    }
+
+    /// The settings of governed test mode, whatever the suite's mode.
+    pub fn governed_mode(mut self) -> Self {
+        self.test_mode = false;
+        let policy = self.write_file("governed-policy.yaml", GOVERNED_POLICY);
+        let spool = self.dir.path().join("governed-spool");
+        self.args.extend([
+            "--policy".to_string(),
+            policy.display().to_string(),
+            "--audit-spool".to_string(),
+            spool.display().to_string(),
+            "--catalog-user".to_string(),
+            super::cluster::SUPERUSER.to_string(),
+            "--catalog-password-env".to_string(),
+            "PGWARD_TEST_CATALOG_PASSWORD".to_string(),
+        ]);
+        self.env(
+            "PGWARD_TEST_CATALOG_PASSWORD",
+            super::cluster::SUPERUSER_PASSWORD,
+        )
+    }
+
     /// Spawn and wait for the readiness line; Err(stderr log etc.) if the
     /// process exits or stays silent for [`READY_TIMEOUT`].
     pub fn try_start(self) -> Result<Pgward, String> {
+        let this = self.apply_test_mode();
+        this.spawn_now()
+    }
+
+    fn spawn_now(self) -> Result<Pgward, String> {
         let mut cmd = Command::new(PGWARD_BIN);
         cmd.args(self.command_args());
         cmd.env("RUST_BACKTRACE", "1");
@@ -138,8 +216,9 @@ impl PgwardBuilder {
 
     /// Spawn and wait for readiness; panics with the log on failure.
     pub fn start(self) -> Pgward {
-        let args = self.command_args();
-        self.try_start()
+        let this = self.apply_test_mode();
+        let args = this.command_args();
+        this.spawn_now()
             .unwrap_or_else(|e| panic!("pgward {} failed to start: {e}", args.join(" ")))
     }
 }

@@ -108,6 +108,12 @@ impl Guard {
         }
     }
 
+    /// True when the session's profile has masks and this database may hold
+    /// masked columns (an empty mask index means none of its columns is).
+    pub(super) fn masked_data_here(&self) -> bool {
+        self.masks_active() && self.mask_view().is_none_or(|(_, index)| !index.is_empty())
+    }
+
     /// The snapshot and index results are masked against.
     pub fn mask_view(&self) -> Option<(Arc<Snapshot>, Arc<MaskIndex>)> {
         let m = self.masking.as_ref()?;

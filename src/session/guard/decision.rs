@@ -97,7 +97,9 @@ impl Guard {
     /// The analysis of the text under the reading the server will apply;
     /// when either reading of string literals is possible, the stricter.
     fn analysis(&self, sql: Result<&str, std::str::Utf8Error>) -> Shared {
-        if !self.settings.encoding_safe() {
+        // Multi-byte characters of these encodings start with a byte of at
+        // least 0x81: text of ASCII bytes alone reads the same in all.
+        if !self.settings.encoding_safe() && !sql.is_ok_and(str::is_ascii) {
             return Arc::new(Err(ParseFailure::new(
                 "the session's client_encoding lets quote and backslash bytes hide inside \
                  multi-byte characters; use UTF8",
@@ -159,11 +161,7 @@ impl Guard {
 
     /// Could the statement change settings where its text does not show it?
     fn is_opaque(&self, st: &Statement) -> bool {
-        st.has(crate::sql::Effect::Code)
-            || st.functions.iter().any(|f| {
-                !matches!(f.schema.as_deref(), None | Some("pg_catalog"))
-                    || !crate::sql::builtins::is_builtin_function(&f.name)
-            })
+        st.runs_unseen_code
             || st.executes.as_ref().is_some_and(|n| {
                 self.prepared.get(n).is_none_or(|p| match p.as_ref() {
                     Ok(a) => a.statements.iter().any(|s| self.is_opaque(s)),
@@ -260,6 +258,7 @@ impl Guard {
             masks: &profile.masks,
             profile: &profile.name,
             search_path: cands,
+            new_tables: &self.new_tables,
         };
         match eval.evaluate(a, &prepared) {
             Ok(m) => {
@@ -309,6 +308,13 @@ impl Guard {
     /// Session state that later decisions depend on.
     fn track(&mut self, a: &Analysis) {
         for st in &a.statements {
+            if let (Some(cols), Some(o)) = (&st.created_columns, st.objects.first()) {
+                self.new_tables.push(crate::mask::statement::NewTable {
+                    schema: o.schema.clone(),
+                    name: o.name.clone(),
+                    columns: cols.clone(),
+                });
+            }
             if let Some(name) = &st.prepared_name {
                 self.prepared.insert(
                     name.clone(),

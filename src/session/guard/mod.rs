@@ -150,6 +150,9 @@ pub struct Guard {
     /// A DDL statement was forwarded; its effect is visible once the
     /// transaction it ran in is over.
     ddl_forwarded: bool,
+    /// Tables created in the open transaction, which pgward's catalog
+    /// connection cannot see yet.
+    new_tables: Vec<crate::mask::statement::NewTable>,
     /// What the stamp says about this session.
     attribution: Attribution,
     /// The analysis of the last Query/Parse decided.
@@ -192,6 +195,7 @@ impl Guard {
             masking,
             last_masking: None,
             ddl_forwarded: false,
+            new_tables: Vec::new(),
             attribution,
             last_analysis: None,
             record: false,
@@ -399,12 +403,17 @@ impl Guard {
         let Some(Err(f)) = self.last_analysis.as_deref() else {
             return None;
         };
-        match f.kind {
-            crate::sql::FailureKind::Syntax { sqlstate, position } => {
+        match &f.kind {
+            crate::sql::FailureKind::Syntax {
+                sqlstate,
+                position,
+                routine,
+                file,
+            } => {
                 let mut r = ErrorReport::error(SqlState::from_code(sqlstate), f.message.clone());
-                if let Some(p) = position {
-                    r = r.with_position(p);
-                }
+                r.position = *position;
+                r.routine = routine.clone();
+                r.file = file.clone();
                 Some(r)
             }
             crate::sql::FailureKind::Refused => None,
@@ -439,6 +448,9 @@ impl Guard {
         self.settings.ready(self.done_batches, status);
         if status == TxnStatus::Idle {
             self.portals.transaction_ended();
+            // Committed ones are in the next catalog snapshot (DDL makes
+            // it stale); rolled back ones are gone.
+            self.new_tables.clear();
         }
         self.done_batches += 1;
     }

@@ -24,7 +24,7 @@ impl Guard {
         let stampable = profile.stamp
             && parsed
             && self.settings.strings_certain() == Some(true)
-            && self.settings.encoding_safe()
+            && (self.settings.encoding_safe() || sql.is_some_and(str::is_ascii))
             && !matches!(decision, Decision::Deny(_));
         let wants_trace = stampable && profile.traceparent;
         let client_tp = match sql {
