@@ -27,7 +27,7 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Serve the MCP endpoint over stdio for an agent's host (the agent runs
     /// SQL through pgward's governed sessions; docs/mcp.md).
-    Mcp(McpArgs),
+    Mcp(Box<McpArgs>),
     /// Read the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),

@@ -59,6 +59,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Mcp(args) => {
+            let args = *args;
             let mut config = match Config::load(&args.serve) {
                 Ok(c) => c,
                 Err(e) => {
