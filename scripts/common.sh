@@ -75,6 +75,7 @@ _pgw_have() {
             { command -v ldconfig >/dev/null 2>&1 && ldconfig -p 2>/dev/null | grep -q 'libclang[-.0-9]*\.so'; }
         ;;
     shellcheck) command -v shellcheck >/dev/null 2>&1 ;;
+    python3-venv) command -v python3 >/dev/null 2>&1 && python3 -c 'import venv, ensurepip' >/dev/null 2>&1 ;;
     *) _pgw_dpkg_installed "$1" ;;
     esac
 }
@@ -103,6 +104,28 @@ pgw_ensure_packages() {
     for p in "${missing[@]}"; do
         _pgw_have "$p" || pgw_die "package $p was installed but is still not usable"
     done
+}
+
+# --- Python ----------------------------------------------------------------
+
+# pgw_ensure_venv DIR REQUIREMENTS — a virtualenv in DIR with the packages of
+# the REQUIREMENTS file (pinned versions) installed; rebuilt only when the
+# file changes. Prints the venv's python.
+pgw_ensure_venv() {
+    local dir=$1 req=$2 stamp
+    pgw_ensure_packages python3-venv >&2
+    stamp="$dir/.requirements.sha256"
+    if [[ -x $dir/bin/python ]] && [[ -f $stamp ]] && sha256sum --status -c "$stamp" 2>/dev/null; then
+        printf '%s\n' "$dir/bin/python"
+        return 0
+    fi
+    pgw_info "creating python venv $dir ($(basename "$req"))"
+    rm -rf "$dir"
+    python3 -m venv "$dir" >&2 || pgw_die "python3 -m venv $dir failed"
+    "$dir/bin/python" -m pip install -q --disable-pip-version-check -r "$req" >&2 ||
+        pgw_die "pip install -r $req failed"
+    sha256sum "$req" >"$stamp"
+    printf '%s\n' "$dir/bin/python"
 }
 
 # --- Rust ------------------------------------------------------------------

@@ -3,6 +3,8 @@
 #
 #   scripts/dev-up.sh               build pgward, start a throwaway PostgreSQL,
 #                                   run pgward in the foreground (Ctrl-C stops it)
+#                                   with config/quickstart.yaml; a Python venv
+#                                   with the MCP SDK for scripts/mcp-client.py
 #   scripts/dev-up.sh --background  same, but pgward runs in the background;
 #                                   scripts/dev-down.sh stops everything
 #
@@ -43,7 +45,7 @@ PGDATA_DIR="$DEV_DIR/pg"
 PG_LOG="$DEV_DIR/postgres.log"
 PG_PORT="${PGWARD_DEV_PG_PORT:-54329}"
 PG_PASSWORD=postgres
-CONFIG=config/pgward.yaml
+CONFIG=config/quickstart.yaml
 SAMPLE_MARKER="$DEV_DIR/sample-loaded"
 # When the cluster had to live elsewhere (see below), these are symlinks; use
 # the real paths, which the postgres user can reach.
@@ -69,6 +71,11 @@ PGWARD_BIN="${CARGO_TARGET_DIR:-$PGW_ROOT/target}/release/pgward"
 [[ -x $PGWARD_BIN ]] || pgw_die "build finished but $PGWARD_BIN is missing"
 
 mkdir -p "$DEV_DIR"
+
+# The MCP client of the quickstart (scripts/mcp-client.py) needs the MCP SDK.
+pgw_section "python venv for the MCP client"
+MCP_PY=$(pgw_ensure_venv "$DEV_DIR/venv" scripts/requirements-mcp.txt)
+pgw_info "$("$MCP_PY" --version 2>&1) in .pgward-dev/venv"
 
 # --- upstream PostgreSQL ---------------------------------------------------
 start_dev_cluster() {
@@ -191,11 +198,31 @@ CONNECT_URL=$(printf "$CONNECT_HINT" "$CONNECT_ADDR")
 
 ARGS=(serve --config "$CONFIG" --upstream "$UPSTREAM")
 # The example config's catalog login (used by masking) is the cluster's postgres user.
+# It is read from .pgward-dev/catalog-password, so `pgward mcp` with the same
+# config finds it too.
 if [[ -z ${PGWARD_UPSTREAM:-} ]]; then
-    export PGWARD_CATALOG_PASSWORD="$PG_PASSWORD"
-elif [[ -z ${PGWARD_CATALOG_PASSWORD:-} ]]; then
+    catalog_password=$PG_PASSWORD
+elif [[ -n ${PGWARD_CATALOG_PASSWORD:-} ]]; then
+    catalog_password=$PGWARD_CATALOG_PASSWORD
+else
     pgw_die "set PGWARD_CATALOG_PASSWORD to the password of the upstream's postgres user (masking reads the catalog with it; see catalog: in $CONFIG)"
 fi
+(umask 077 && printf '%s\n' "$catalog_password" >"$DEV_DIR/catalog-password")
+
+# What to try next (the README's quickstart walks through it).
+try_this() {
+    local bin=${PGWARD_BIN#"$PGW_ROOT"/} up=""
+    [[ $UPSTREAM == 127.0.0.1:54329 ]] || up=" --upstream $UPSTREAM"
+    cat <<EOF
+
+Try (README, Quickstart):
+    psql "postgresql://analyst-ann:analyst@$CONNECT_ADDR/shop" -c "DELETE FROM shop.orders"
+    psql "postgresql://analyst-ann:analyst@$CONNECT_ADDR/shop" -c "SELECT full_name, email, ssn FROM shop.customers LIMIT 3"
+    $bin audit tail --config $CONFIG -f
+    curl -s http://127.0.0.1:9187/metrics | grep '^pgward_statements_total'
+    PGWARD_MCP_PASSWORD=analyst .pgward-dev/venv/bin/python scripts/mcp-client.py --stdio -- $bin mcp --config $CONFIG$up --user analyst-ann tools
+EOF
+}
 
 if [[ $BACKGROUND -eq 1 ]]; then
     log="$DEV_DIR/pgward.log"
@@ -219,9 +246,11 @@ Connect with:
 
 Stop everything with: scripts/dev-down.sh
 EOF
+    try_this
     exit 0
 fi
 
+try_this
 cat <<EOF
 Starting pgward in the foreground (Ctrl-C to stop), upstream $UPSTREAM.
 Connect from another terminal with:

@@ -72,12 +72,17 @@ done
 PG_BIN=$(pgw_pg_bindir)
 [[ -n $PG_BIN ]] || pgw_die "PostgreSQL server binaries not found (set PG_BIN)"
 export PG_BIN
+# The MCP tests drive pgward with the official MCP Python SDK, and the
+# Kubernetes example is checked against the API schemas; both from PyPI.
+PGWARD_TEST_PYTHON=$(pgw_ensure_venv "${CARGO_TARGET_DIR:-$PGW_ROOT/target}/mcp-venv" scripts/requirements-mcp.txt)
+export PGWARD_TEST_PYTHON
 cargo --version
 rustc --version
 cargo fmt --version
 cargo clippy --version
 printf 'postgres:  %s\n' "$("$PG_BIN/postgres" --version)"
 printf 'pgbouncer: %s\n' "$( (pgbouncer --version 2>/dev/null || /usr/sbin/pgbouncer --version) | head -n1)"
+printf 'python:    %s (mcp %s)\n' "$("$PGWARD_TEST_PYTHON" --version 2>&1)" "$("$PGWARD_TEST_PYTHON" -c 'import importlib.metadata as m; print(m.version("mcp"))')"
 
 CARGO_FLAGS=()
 if [[ -n ${CI:-} ]]; then
@@ -131,6 +136,16 @@ doc_tests() {
 }
 if grep -q '^\[lib\]' Cargo.toml || [[ -f src/lib.rs ]]; then
     run_step "cargo test --doc" doc_tests
+fi
+
+# --- deployment examples -----------------------------------------------------
+shopt -s nullglob
+MANIFESTS=(deploy/kubernetes/*.yaml)
+shopt -u nullglob
+if [[ ${#MANIFESTS[@]} -eq 0 ]]; then
+    skip_step "kubernetes manifests" "no deploy/kubernetes/*.yaml"
+else
+    run_step "kubernetes manifests" "$(dirname "$PGWARD_TEST_PYTHON")/kubernetes-validate" --strict --quiet "${MANIFESTS[@]}"
 fi
 
 # --- policy files ----------------------------------------------------------

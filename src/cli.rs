@@ -25,6 +25,47 @@ pub enum Command {
     Check(CheckArgs),
     /// Show what a policy would do with a SQL string for an identity, without a server.
     Explain(ExplainArgs),
+    /// Serve the MCP endpoint over stdio for an agent's host (the agent runs
+    /// SQL through pgward's governed sessions; docs/mcp.md).
+    Mcp(Box<McpArgs>),
+    /// Read the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Print the events in the audit spool, one line each (oldest first).
+    Tail(AuditTailArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditTailArgs {
+    /// Config file whose audit.spool_dir to read.
+    #[arg(long, env = "PGWARD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The spool directory (instead of a config file).
+    #[arg(long)]
+    pub spool_dir: Option<PathBuf>,
+    /// Keep printing events as they are written.
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Print the events as the JSON lines they are stored as.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    /// The agent's database user (in auth mode jwt: the token's user, by default).
+    #[arg(long, env = "PGWARD_MCP_USER")]
+    pub user: Option<String>,
+    /// Database the tools connect to [default: mcp.database, else the user's name].
+    #[arg(long, env = "PGWARD_MCP_DATABASE")]
+    pub database: Option<String>,
+    /// The same settings as `pgward serve` (config file, policy, upstream, ...).
+    #[command(flatten)]
+    pub serve: ServeArgs,
 }
 
 #[derive(Debug, Args)]
@@ -32,6 +73,11 @@ pub struct CheckArgs {
     /// Policy files to validate.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    /// Also check the masks against this database's columns (a connection
+    /// string, e.g. postgresql://user:pw@host/db?sslmode=disable): a mask
+    /// that cannot change a value of a column it applies to is an error.
+    #[arg(long, env = "PGWARD_CHECK_DATABASE")]
+    pub database: Option<String>,
 }
 
 #[derive(Debug, Args)]

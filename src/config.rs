@@ -67,6 +67,7 @@ struct FileConfig {
     admin: Option<FileAdmin>,
     metrics: Option<FileMetrics>,
     branches: Option<FileBranches>,
+    mcp: Option<crate::mcp::config::FileMcp>,
 }
 
 /// Database branches: more upstreams besides `upstream` (which serves the
@@ -249,6 +250,8 @@ pub struct Config {
     pub admin: Option<AdminConfig>,
     pub metrics: MetricsConfig,
     pub branches: BranchesConfig,
+    /// The MCP endpoint (`pgward mcp` over stdio, and the HTTP listener when set).
+    pub mcp: crate::mcp::config::McpConfig,
 }
 
 /// Branches besides the default one (which `upstream` serves).
@@ -382,6 +385,7 @@ impl Default for Config {
             },
             audit: None,
             admin: None,
+            mcp: crate::mcp::config::McpConfig::default(),
             metrics: MetricsConfig {
                 per_user: false,
                 max_tools: 50,
@@ -624,6 +628,12 @@ impl Config {
                 });
             }
         }
+        if let Some(m) = f.mcp {
+            self.mcp = m.resolve().map_err(|e| ConfigError::Invalid {
+                key: e.key,
+                message: e.message,
+            })?;
+        }
         if let Some(l) = f.log {
             if let Some(fmt) = l.format {
                 self.log.format = fmt;
@@ -816,6 +826,9 @@ impl FileConfig {
             fix(&mut a.users_file);
             fix(&mut a.jwks_file);
             fix(&mut a.upstream_password_file);
+        }
+        if let Some(m) = self.mcp.as_mut() {
+            m.resolve_paths(dir);
         }
         if let Some(a) = self.audit.as_mut() {
             if a.spool_dir.is_relative() {

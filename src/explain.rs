@@ -5,15 +5,32 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use crate::cli::{CheckArgs, ExplainArgs};
-use crate::policy::{decide, Decision, DecisionContext, Identity, Policy, UserName};
+use crate::policy::{decide, Decision, DecisionContext, Denial, Identity, Policy, UserName};
 use crate::sql::{self, Access};
 
 /// Validates every file; returns the report and whether all were valid.
 pub fn check(args: &CheckArgs) -> (String, bool) {
     let mut out = String::new();
     let mut ok = true;
+    let columns = match &args.database {
+        None => None,
+        Some(url) => match database_columns(url) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                let _ = writeln!(out, "pgward: --database: {e}");
+                return (out, false);
+            }
+        },
+    };
     for path in &args.files {
         match Policy::from_file(path) {
+            Ok(p)
+                if columns
+                    .as_ref()
+                    .is_some_and(|c| !ineffective_masks(&p, c, path, &mut out)) =>
+            {
+                ok = false;
+            }
             Ok(p) => {
                 let _ = writeln!(
                     out,
@@ -34,6 +51,106 @@ pub fn check(args: &CheckArgs) -> (String, bool) {
     (out, ok)
 }
 
+/// A column of the database `check --database` reads.
+struct DbColumn {
+    schema: String,
+    table: String,
+    name: String,
+    ty: crate::policy::mask_types::ColumnType,
+}
+
+const COLUMNS_SQL: &str = "SELECT n.nspname::text, c.relname::text, a.attname::text, \
+     COALESCE(bt.typname, t.typname)::text, \
+     CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END, \
+     pg_catalog.format_type(a.atttypid, a.atttypmod) \
+     FROM pg_catalog.pg_attribute a \
+     JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
+     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+     JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
+     LEFT JOIN pg_catalog.pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype \
+     WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND a.attnum > 0 AND NOT a.attisdropped \
+     AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'";
+
+/// Every user column of the database at `url`, with its type.
+fn database_columns(url: &str) -> Result<Vec<DbColumn>, String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(conn);
+        let rows = client
+            .query(COLUMNS_SQL, &[])
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let text = |i: usize| r.try_get::<_, String>(i).map_err(|e| e.to_string());
+            out.push(DbColumn {
+                schema: text(0)?,
+                table: text(1)?,
+                name: text(2)?,
+                ty: crate::policy::mask_types::ColumnType {
+                    type_name: text(3)?,
+                    typmod: r.try_get::<_, i32>(4).map_err(|e| e.to_string())?,
+                    display: text(5)?,
+                },
+            });
+        }
+        Ok(out)
+    })
+}
+
+/// Reports the masks of `p` that cannot change a value of a column they
+/// apply to, as FILE:LINE:COLUMN lines; true if there are none.
+fn ineffective_masks(
+    p: &Policy,
+    columns: &[DbColumn],
+    path: &std::path::Path,
+    out: &mut String,
+) -> bool {
+    let mut ok = true;
+    for rule in &p.masking.rules {
+        let mut hits: Vec<(String, String)> = columns
+            .iter()
+            .filter(|c| rule.matches(&c.schema, &c.table, &c.name))
+            .filter_map(|c| {
+                crate::policy::mask_types::ineffective(&rule.function, &c.ty)
+                    .map(|why| (format!("{}.{}.{}", c.schema, c.table, c.name), why))
+            })
+            .collect();
+        hits.sort();
+        for (column, why) in hits {
+            ok = false;
+            let _ = writeln!(
+                out,
+                "{}:{}:{}: mask {:?} on {column}: {why}",
+                path.display(),
+                rule.position.0,
+                rule.position.1,
+                rule.name
+            );
+        }
+    }
+    ok
+}
+
+/// What `explain` found, for callers that want the parts (the MCP
+/// `explain_policy` tool) as well as the text.
+#[derive(Debug)]
+pub struct Report {
+    pub text: String,
+    pub profile: String,
+    /// Why the profile applies: an identity rule's name, `default_profile`, or `--profile`.
+    pub chosen_by: String,
+    /// `allow`, `deny`, ...: [`Decision::label`].
+    pub decision: String,
+    pub denial: Option<Denial>,
+}
+
 /// Explains a decision. Errors (bad policy, unknown profile) are returned as text.
 pub fn explain(args: &ExplainArgs) -> Result<String, String> {
     let policy = Policy::from_file(&args.policy).map_err(|e| e.to_string())?;
@@ -44,18 +161,30 @@ pub fn explain(args: &ExplainArgs) -> Result<String, String> {
         groups: args.groups.clone(),
         ..Identity::default()
     };
-    let (profile, rule) = match &args.profile {
-        Some(name) => (
-            policy.profile(name).ok_or_else(|| {
-                format!(
-                    "profile {name:?} is not defined in {}",
-                    args.policy.display()
-                )
-            })?,
-            "--profile".to_owned(),
-        ),
+    let forced = match &args.profile {
+        Some(name) => Some(policy.profile(name).ok_or_else(|| {
+            format!(
+                "profile {name:?} is not defined in {}",
+                args.policy.display()
+            )
+        })?),
+        None => None,
+    };
+    Ok(report(&policy, &identity, forced, &args.sql).text)
+}
+
+/// The decision for `sql` by `identity` (or by the `forced` profile), as
+/// sessions would take it, without a server.
+pub fn report(
+    policy: &Policy,
+    identity: &Identity,
+    forced: Option<Arc<crate::policy::Profile>>,
+    sql_text: &str,
+) -> Report {
+    let (profile, rule) = match forced {
+        Some(p) => (p, "--profile".to_owned()),
         None => {
-            let r = policy.resolve(&identity);
+            let r = policy.resolve(identity);
             (Arc::clone(&r.profile), r.rule)
         }
     };
@@ -63,15 +192,16 @@ pub fn explain(args: &ExplainArgs) -> Result<String, String> {
     let _ = writeln!(
         out,
         "identity:  user={} application={} client_address={} groups=[{}]",
-        args.user,
-        args.application.as_deref().unwrap_or("-"),
-        args.client_address
+        identity.user_str(),
+        identity.application.as_deref().unwrap_or("-"),
+        identity
+            .client_addr
             .map(|a| a.to_string())
             .unwrap_or_else(|| "-".into()),
-        args.groups.join(",")
+        identity.groups.join(",")
     );
     let _ = writeln!(out, "profile:   {} (chosen by {rule})", profile.name);
-    let analysis = sql::analyze(&args.sql);
+    let analysis = sql::analyze(sql_text);
     match &analysis {
         Err(f) => {
             let _ = writeln!(out, "analysis:  cannot parse: {}", f.message);
@@ -184,5 +314,11 @@ pub fn explain(args: &ExplainArgs) -> Result<String, String> {
             "note:      the session also runs with default_transaction_read_only = on"
         );
     }
-    Ok(out)
+    Report {
+        text: out,
+        profile: profile.name.clone(),
+        chosen_by: rule,
+        decision: decision.label().to_string(),
+        denial: decision.denial().cloned(),
+    }
 }

@@ -18,6 +18,7 @@ pub mod diagnostics;
 pub mod explain;
 pub mod logging;
 pub mod mask;
+pub mod mcp;
 pub mod metrics;
 pub mod policy;
 pub mod server;

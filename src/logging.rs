@@ -6,8 +6,14 @@ use tracing_subscriber::EnvFilter;
 use crate::config::{LogConfig, LogFormat};
 
 pub fn init(cfg: &LogConfig) -> Result<(), String> {
-    let filter = EnvFilter::try_new(&cfg.level)
+    let mut filter = EnvFilter::try_new(&cfg.level)
         .map_err(|e| format!("invalid log level {:?}: {e}", cfg.level))?;
+    // The MCP library logs every message at info; pgward logs the tool calls itself.
+    if !cfg.level.contains("rmcp") {
+        if let Ok(d) = "rmcp=warn".parse() {
+            filter = filter.add_directive(d);
+        }
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -27,6 +27,69 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Audit(pgward::cli::AuditCommand::Tail(args)) => {
+            let dir = match (&args.spool_dir, &args.config) {
+                (Some(d), _) => d.clone(),
+                (None, config) => {
+                    let serve = pgward::cli::ServeArgs {
+                        config: config.clone(),
+                        ..Default::default()
+                    };
+                    match Config::load(&serve) {
+                        Ok(Config { audit: Some(a), .. }) => a.spool_dir,
+                        Ok(_) => {
+                            eprintln!("pgward: the config has no audit section (give --spool-dir)");
+                            return ExitCode::from(2);
+                        }
+                        Err(e) => {
+                            eprintln!("pgward: {e}");
+                            return ExitCode::from(2);
+                        }
+                    }
+                }
+            };
+            let mut out = std::io::stdout().lock();
+            match pgward::audit::tail::run(&dir, args.json, args.follow, &mut out) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("pgward: {}: {e}", dir.display());
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Mcp(args) => {
+            let args = *args;
+            let mut config = match Config::load(&args.serve) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("pgward: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            if let Some(db) = args.database {
+                config.mcp.database = Some(db);
+            }
+            // Logs go to stderr; stdout is the MCP channel.
+            if let Err(e) = pgward::logging::init(&config.log) {
+                eprintln!("pgward: {e}");
+                return ExitCode::from(2);
+            }
+            let runtime = match runtime(&config) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("pgward: cannot start runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(pgward::mcp::stdio::serve(config, args.user)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("pgward: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Serve(args) => {
             let config = match Config::load(&args) {
                 Ok(c) => c,
@@ -39,15 +102,7 @@ fn main() -> ExitCode {
                 eprintln!("pgward: {e}");
                 return ExitCode::from(2);
             }
-            // pg_query's parser recurses deeply on nested statements: give every
-            // worker room for the deepest statement it accepts (about 2 MiB in a
-            // debug build), with margin.
-            let mut builder = tokio::runtime::Builder::new_multi_thread();
-            builder.enable_all().thread_stack_size(8 << 20);
-            if let Some(n) = config.workers {
-                builder.worker_threads(n);
-            }
-            let runtime = match builder.build() {
+            let runtime = match runtime(&config) {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("pgward: cannot start runtime: {e}");
@@ -63,4 +118,16 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// pg_query's parser recurses deeply on nested statements: give every
+/// worker room for the deepest statement it accepts (about 2 MiB in a
+/// debug build), with margin.
+fn runtime(config: &Config) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all().thread_stack_size(8 << 20);
+    if let Some(n) = config.workers {
+        builder.worker_threads(n);
+    }
+    builder.build()
 }

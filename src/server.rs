@@ -75,6 +75,8 @@ pub enum ServeError {
     Audit(#[from] crate::audit::AuditError),
     #[error("{0}")]
     Admin(#[from] crate::admin::AdminError),
+    #[error("{0}")]
+    Mcp(#[from] crate::mcp::http::HttpStartError),
 }
 
 impl Shared {
@@ -221,6 +223,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     }
     let admin_stop = CancellationToken::new();
     let admin = crate::admin::start(Arc::clone(&shared), admin_stop.clone()).await?;
+    let mcp = crate::mcp::http::start(Arc::clone(&shared), admin_stop.clone()).await?;
     if let (Some(usage), Some(cfg)) = (&shared.usage, &shared.config.metrics.otlp) {
         let mut id = [0u8; 8];
         let _ = getrandom::fill(&mut id);
@@ -242,6 +245,9 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         let _ = writeln!(out, "pgward listening on {local}");
         if let Some(a) = admin {
             let _ = writeln!(out, "pgward admin listening on {a}");
+        }
+        if let Some(a) = mcp {
+            let _ = writeln!(out, "pgward mcp listening on {a}");
         }
         let _ = out.flush();
     }
@@ -372,7 +378,7 @@ const AUDIT_DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
 /// Writes out what is queued and lets the shippers deliver. The auditor is
 /// shared with sessions; the ones still alive after the drain are aborted
 /// anyway, so their references go within moments.
-async fn stop_auditor(a: Arc<crate::audit::Auditor>, drain: std::time::Duration) {
+pub(crate) async fn stop_auditor(a: Arc<crate::audit::Auditor>, drain: std::time::Duration) {
     let mut a = a;
     for _ in 0..100 {
         match Arc::try_unwrap(a) {

@@ -327,6 +327,12 @@ fn process_harness_with_fake_proxy() {
     )
     .expect("fake proxy starts");
     assert_eq!(p.port(), 54321);
+    // The script may not have reached its log line when the ready line is
+    // read; signalling before it would race the trap.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !p.log_contents().contains("log line") && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     p.terminate();
     let status = p
         .wait_exit(Duration::from_secs(10))

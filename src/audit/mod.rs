@@ -18,6 +18,7 @@ mod queue;
 mod shipper;
 mod spool;
 mod stats;
+pub mod tail;
 mod writer;
 
 pub use config::{

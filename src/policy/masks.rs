@@ -70,6 +70,8 @@ pub struct MaskRule {
     pub name: String,
     pub columns: Vec<ColumnGlob>,
     pub function: Arc<MaskFn>,
+    /// Line and column of the function in the policy file.
+    pub position: (u64, u64),
     exempt: Vec<String>,
     only: Option<Vec<String>>,
 }
@@ -202,6 +204,7 @@ pub fn compile(
         if def.columns.is_none() && def.tags.is_none() {
             issues.push((pos, format!("mask {name:?} needs columns or tags")));
         }
+        let position = def.function.as_ref().map(at).unwrap_or(pos);
         let function = match &def.function {
             None => {
                 issues.push((
@@ -263,6 +266,7 @@ pub fn compile(
             name,
             columns,
             function: Arc::new(function),
+            position,
             exempt,
             only,
         }));

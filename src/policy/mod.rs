@@ -5,6 +5,7 @@ pub mod compile;
 pub mod decide;
 pub mod glob;
 pub mod identity;
+pub mod mask_types;
 pub mod masks;
 pub mod model;
 pub mod store;

@@ -235,12 +235,29 @@ enum Negotiated {
 
 /// Entry point for an accepted connection.
 pub async fn run(tcp: TcpStream, peer_addr: SocketAddr, shared: Arc<Shared>) {
+    let _ = tcp.set_nodelay(true);
+    run_on(PreStartup::Tcp(Some(tcp)), peer_addr, shared).await
+}
+
+/// Entry point for a client in pgward's own process (the MCP endpoint):
+/// the same session as a network client's, over an in-memory pipe, with
+/// `peer_addr` standing for where the client really is.
+pub async fn run_in_process(
+    stream: tokio::io::DuplexStream,
+    peer_addr: SocketAddr,
+    shared: Arc<Shared>,
+) {
+    let stream = Stream::InProcess(stream);
+    run_on(PreStartup::Ready(Some(stream)), peer_addr, shared).await
+}
+
+async fn run_on(pre: PreStartup, peer_addr: SocketAddr, shared: Arc<Shared>) {
     let id = SessionId::random();
     let span = tracing::info_span!("session", id = %id, client = %peer_addr);
     async move {
         let started = Instant::now();
         let mut facts = Facts::default();
-        let result = drive(tcp, peer_addr, &shared, &mut facts, id).await;
+        let result = drive(pre, peer_addr, &shared, &mut facts, id).await;
         let duration_ms = started.elapsed().as_millis() as u64;
         if let Some(a) = facts.audit.clone() {
             record_end(&a, &facts, &result, started.elapsed()).await;
@@ -278,18 +295,16 @@ pub async fn run(tcp: TcpStream, peer_addr: SocketAddr, shared: Arc<Shared>) {
 }
 
 async fn drive(
-    tcp: TcpStream,
+    mut pre_client: PreStartup,
     peer_addr: SocketAddr,
     shared: &Shared,
     facts: &mut Facts,
     id: SessionId,
 ) -> Result<Option<RelayEnd>, SessionError> {
-    let _ = tcp.set_nodelay(true);
     let limits = &shared.config.limits;
     let deadline = tokio::time::Instant::now() + limits.startup_timeout;
 
     // Encryption negotiation and the startup packet, bounded by the startup timeout.
-    let mut pre_client = PreStartup::Tcp(Some(tcp));
     let negotiated = tokio::select! {
         r = tokio::time::timeout_at(deadline, negotiate(&mut pre_client, shared)) => match r {
             Ok(r) => r,

@@ -124,6 +124,15 @@ impl StartupMessage {
                     continue;
                 }
             }
+            // The server applies a startup parameter after `options`, so a
+            // client's own `default_transaction_read_only=off` (any setting
+            // pgward sets) would undo pgward's: it is dropped.
+            if settings
+                .iter()
+                .any(|(name, _)| name.eq_ignore_ascii_case(k))
+            {
+                continue;
+            }
             if k == "options" {
                 had_options = true;
                 params.push((
@@ -429,6 +438,31 @@ mod tests {
             Some("-c work_mem=4MB -c default_transaction_read_only=on -c x.y=a\\ b")
         );
         assert_eq!(m2.user(), Some("app"));
+    }
+
+    #[test]
+    fn a_client_parameter_cannot_override_a_setting() {
+        let raw = build_startup(
+            ProtocolVersion::V3_0,
+            &[
+                ("user", "app"),
+                ("Default_Transaction_Read_Only", "off"),
+                ("application_name", "x"),
+            ],
+        );
+        let StartupPacket::Startup(m) = parse_packet(raw).expect("parse") else {
+            panic!("startup")
+        };
+        let out = m.with_settings(&[("default_transaction_read_only".into(), "on".into())]);
+        let StartupPacket::Startup(m2) = parse_packet(out).expect("parse") else {
+            panic!("startup")
+        };
+        assert_eq!(m2.param("Default_Transaction_Read_Only"), None);
+        assert_eq!(m2.param("application_name"), Some("x"));
+        assert_eq!(
+            m2.param("options"),
+            Some("-c default_transaction_read_only=on")
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadBuf};
 use tokio::net::TcpStream;
 
 pub enum Stream {
@@ -13,9 +13,14 @@ pub enum Stream {
     ServerTls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
     /// An upstream connection on which pgward is the TLS client.
     ClientTls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+    /// A client inside pgward's own process (the MCP endpoint), joined to
+    /// its session by an in-memory pipe. No byte of it crosses a network, so
+    /// it counts as confidential as TLS would make it.
+    InProcess(DuplexStream),
 }
 
 impl Stream {
+    /// Encrypted, or never on a network at all (an in-process client).
     pub fn is_tls(&self) -> bool {
         !matches!(self, Stream::Plain(_))
     }
@@ -39,6 +44,7 @@ impl AsyncRead for Stream {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Stream::ServerTls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
             Stream::ClientTls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Stream::InProcess(s) => Pin::new(s).poll_read(cx, buf),
         }
     }
 }
@@ -53,6 +59,7 @@ impl AsyncWrite for Stream {
             Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Stream::ServerTls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
             Stream::ClientTls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Stream::InProcess(s) => Pin::new(s).poll_write(cx, buf),
         }
     }
 
@@ -65,6 +72,7 @@ impl AsyncWrite for Stream {
             Stream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             Stream::ServerTls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
             Stream::ClientTls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+            Stream::InProcess(s) => Pin::new(s).poll_write_vectored(cx, bufs),
         }
     }
 
@@ -73,6 +81,7 @@ impl AsyncWrite for Stream {
             Stream::Plain(s) => s.is_write_vectored(),
             Stream::ServerTls(s) => s.is_write_vectored(),
             Stream::ClientTls(s) => s.is_write_vectored(),
+            Stream::InProcess(s) => s.is_write_vectored(),
         }
     }
 
@@ -81,6 +90,7 @@ impl AsyncWrite for Stream {
             Stream::Plain(s) => Pin::new(s).poll_flush(cx),
             Stream::ServerTls(s) => Pin::new(s.as_mut()).poll_flush(cx),
             Stream::ClientTls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Stream::InProcess(s) => Pin::new(s).poll_flush(cx),
         }
     }
 
@@ -89,6 +99,7 @@ impl AsyncWrite for Stream {
             Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Stream::ServerTls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
             Stream::ClientTls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Stream::InProcess(s) => Pin::new(s).poll_shutdown(cx),
         }
     }
 }

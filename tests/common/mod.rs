@@ -12,6 +12,7 @@
 pub mod certs;
 pub mod clients;
 pub mod cluster;
+pub mod mcp_client;
 pub mod otlp_receiver;
 pub mod polling;
 pub mod proxy;
