@@ -11,7 +11,7 @@ use std::time::Duration;
 use tracing::{debug, info, warn};
 
 use super::query::simple_query;
-use super::snapshot::{Snapshot, FUNCTIONS_SQL, RELATIONS_SQL, VIEWS_SQL};
+use super::snapshot::{Oid, Snapshot, FUNCTIONS_SQL, RELATIONS_SQL, VIEWS_SQL, VIEW_DEFINITIONS_SQL};
 use super::CatalogError;
 use crate::auth::client_login::{Secret, UpstreamLogin};
 use crate::auth::local::service_login;
@@ -139,6 +139,7 @@ impl DbCatalog {
         }
         // Read before the load: DDL reported during the load makes the result stale.
         let generation = self.generation();
+        let previous = self.current();
         let loaded = tokio::time::timeout(LOAD_TIMEOUT, async {
             if conn.is_none() {
                 *conn = Some(connect(source, &self.upstream, &self.database).await?);
@@ -146,7 +147,7 @@ impl DbCatalog {
             let peer = conn
                 .as_mut()
                 .ok_or(CatalogError::Protocol("no connection"))?;
-            load(peer, generation).await
+            load(peer, generation, previous.as_deref()).await
         })
         .await
         .unwrap_or(Err(CatalogError::Timeout(LOAD_TIMEOUT)));
@@ -285,8 +286,13 @@ async fn connect(
     Ok(peer)
 }
 
-async fn load(peer: &mut Peer, generation: u64) -> Result<Snapshot, CatalogError> {
-    // One round trip, one snapshot: the three reads run in one transaction.
+async fn load(
+    peer: &mut Peer,
+    generation: u64,
+    prev: Option<&Snapshot>,
+) -> Result<Snapshot, CatalogError> {
+    // One round trip, one consistent picture, no locks: the reads run in
+    // one transaction and touch only catalog tables.
     let sql = format!(
         "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; {RELATIONS_SQL}; {VIEWS_SQL}; {FUNCTIONS_SQL}; COMMIT"
     );
@@ -295,5 +301,49 @@ async fn load(peer: &mut Peer, generation: u64) -> Result<Snapshot, CatalogError
     let relations = results.next().unwrap_or_default();
     let views = results.next().unwrap_or_default();
     let functions = results.next().unwrap_or_default();
-    Snapshot::from_rows(relations, views, functions, generation)
+    let mut snap = Snapshot::from_rows(relations, Vec::new(), functions, generation)?;
+    snap.set_view_meta(&views)?;
+    let missing = snap.carry_definitions(prev);
+    for (oid, def) in view_definitions(peer, &missing).await {
+        snap.set_definition(oid, def);
+    }
+    Ok(snap)
+}
+
+/// Reads view definitions, which takes locks on the views' tables: briefly
+/// bounded, and one view at a time when a batch fails (a view dropped or a
+/// table locked meanwhile). A view left without one is traced through the
+/// relations it depends on.
+async fn view_definitions(peer: &mut Peer, views: &[Oid]) -> Vec<(Oid, String)> {
+    let query = |oids: &[Oid]| {
+        let list: Vec<String> = oids.iter().map(|o| o.0.to_string()).collect();
+        format!(
+            "BEGIN; SET LOCAL lock_timeout = '250ms'; {VIEW_DEFINITIONS_SQL}({}); COMMIT",
+            list.join(",")
+        )
+    };
+    let parse = |results: Vec<super::query::Rows>| -> Vec<(Oid, String)> {
+        results
+            .into_iter()
+            .flatten()
+            .filter_map(|row| match row.as_slice() {
+                [Some(oid), Some(def)] => Some((Oid(oid.parse().ok()?), def.clone())),
+                _ => None,
+            })
+            .collect()
+    };
+    if views.is_empty() {
+        return Vec::new();
+    }
+    if let Ok(r) = simple_query(peer, &query(views)).await {
+        return parse(r);
+    }
+    let mut out = Vec::new();
+    for v in views {
+        match simple_query(peer, &query(std::slice::from_ref(v))).await {
+            Ok(r) => out.extend(parse(r)),
+            Err(e) => debug!(view = v.0, error = %e, "view definition not read; traced through its dependencies"),
+        }
+    }
+    out
 }

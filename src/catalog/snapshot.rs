@@ -71,6 +71,13 @@ pub struct Relation {
     pub columns: Vec<Column>,
     /// `pg_get_viewdef` for views and materialized views.
     pub definition: Option<String>,
+    /// Views: the relations their rule depends on (from pg_depend, read
+    /// without locks): what a view whose definition could not be read is
+    /// traced through.
+    pub depends_on: Vec<Oid>,
+    /// Views: the rule's OID and row version, so an unchanged view keeps
+    /// the definition read for it earlier.
+    pub version: Option<String>,
 }
 
 impl Relation {
@@ -105,11 +112,24 @@ pub const RELATIONS_SQL: &str =
      AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
      ORDER BY c.oid, a.attnum";
 
-/// Definitions of user views and materialized views.
-pub const VIEWS_SQL: &str = "SELECT c.oid, pg_catalog.pg_get_viewdef(c.oid) \
+/// User views and materialized views: their rule's version and the
+/// relations it depends on. Plain catalog reads: no lock is taken, so
+/// concurrent DDL can neither block nor break them (`pg_get_viewdef` can:
+/// it locks the view's tables, and fails on one dropped meanwhile).
+pub const VIEWS_SQL: &str = "SELECT c.oid, r.oid::pg_catalog.text || ':' || r.xmin::pg_catalog.text, \
+     pg_catalog.string_agg(DISTINCT d.refobjid::pg_catalog.text, ',') \
      FROM pg_catalog.pg_class c \
      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-     WHERE c.relkind IN ('v', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')";
+     JOIN pg_catalog.pg_rewrite r ON r.ev_class = c.oid AND r.rulename = '_RETURN' \
+     LEFT JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass \
+          AND d.objid = r.oid AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass \
+          AND d.refobjid <> c.oid \
+     WHERE c.relkind IN ('v', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+     GROUP BY c.oid, r.oid, r.xmin";
+
+/// The definitions of these views (a comma-separated OID list follows).
+pub const VIEW_DEFINITIONS_SQL: &str =
+    "SELECT c.oid, pg_catalog.pg_get_viewdef(c.oid) FROM pg_catalog.pg_class c WHERE c.oid IN ";
 
 /// Functions outside the system schemas, whatever their volatility.
 pub const FUNCTIONS_SQL: &str = "SELECT DISTINCT n.nspname, p.proname \
@@ -150,6 +170,8 @@ impl Snapshot {
                 kind,
                 columns: Vec::new(),
                 definition: None,
+                depends_on: Vec::new(),
+                version: None,
             });
             if rel.name.is_empty() {
                 rel.schema = field(row, 1)?.to_owned();
@@ -186,6 +208,79 @@ impl Snapshot {
             generation,
             loaded_at: Instant::now(),
         })
+    }
+
+    /// Records views' rule versions and dependencies (rows of [`VIEWS_SQL`]).
+    pub fn set_view_meta(&mut self, rows: &Rows) -> Result<(), CatalogError> {
+        for row in rows {
+            let oid = Oid(number(row, 0)?);
+            let Some(rel) = self.relations.get_mut(&oid).and_then(Arc::get_mut) else {
+                continue;
+            };
+            rel.version = row.get(1).cloned().flatten();
+            rel.depends_on = row
+                .get(2)
+                .and_then(|f| f.as_deref())
+                .map(|list| {
+                    list.split(',')
+                        .filter_map(|o| o.parse().ok().map(Oid))
+                        .collect()
+                })
+                .unwrap_or_default();
+        }
+        Ok(())
+    }
+
+    /// Takes the definitions of views unchanged since `prev`; returns the
+    /// views whose definitions must still be read.
+    /// A view's text names its tables' columns: it is carried over only if
+    /// the view's rule and the columns of everything it depends on are
+    /// unchanged (a renamed column changes the text the server prints).
+    pub fn carry_definitions(&mut self, prev: Option<&Snapshot>) -> Vec<Oid> {
+        let unchanged = |oid: &Oid| -> bool {
+            let (Some(p), Some(now)) = (prev.and_then(|p| p.relation(*oid)), self.relations.get(oid)) else {
+                return false;
+            };
+            p.version == now.version
+                && p.definition.is_some()
+                && p.depends_on == now.depends_on
+                && now.depends_on.iter().all(|d| {
+                    match (prev.and_then(|p| p.relation(*d)), self.relations.get(d)) {
+                        (Some(a), Some(b)) => a.columns == b.columns && a.name == b.name,
+                        // Outside the snapshot (system relations): as before.
+                        (None, None) => true,
+                        _ => false,
+                    }
+                })
+        };
+        let views: Vec<Oid> = self
+            .relations
+            .values()
+            .filter(|r| matches!(r.kind, RelKind::View | RelKind::MaterializedView))
+            .map(|r| r.oid)
+            .collect();
+        let mut missing = Vec::new();
+        let mut carried = Vec::new();
+        for oid in views {
+            match unchanged(&oid)
+                .then(|| prev.and_then(|p| p.relation(oid)).and_then(|r| r.definition.clone()))
+                .flatten()
+            {
+                Some(def) => carried.push((oid, def)),
+                None => missing.push(oid),
+            }
+        }
+        for (oid, def) in carried {
+            self.set_definition(oid, def);
+        }
+        missing
+    }
+
+    /// A view's definition, read separately.
+    pub fn set_definition(&mut self, oid: Oid, definition: String) {
+        if let Some(rel) = self.relations.get_mut(&oid).and_then(Arc::get_mut) {
+            rel.definition = Some(definition);
+        }
     }
 
     pub fn relation(&self, oid: Oid) -> Option<&Arc<Relation>> {

@@ -139,15 +139,16 @@ impl MaskIndex {
             .as_deref()
             .and_then(|d| crate::sql::analyze(d).ok());
         let statement = analysis.as_ref().and_then(|a| a.statements.first());
-        let reads: Vec<Oid> = statement
-            .map(|st| {
-                st.objects
-                    .iter()
-                    .flat_map(|o| snapshot.resolve(o.schema.as_deref(), &o.name, None))
-                    .map(|r| r.oid)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let reads: Vec<Oid> = match statement {
+            Some(st) => st
+                .objects
+                .iter()
+                .flat_map(|o| snapshot.resolve(o.schema.as_deref(), &o.name, None))
+                .map(|r| r.oid)
+                .collect(),
+            // No definition to read: what the view's rule depends on.
+            None => view.depends_on.clone(),
+        };
         let reads_masked = reads.iter().any(|o| self.masked_relations.contains(o));
         let outputs = statement.and_then(|st| {
             let outs = st.lineage.outputs.as_ref()?;
