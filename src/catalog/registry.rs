@@ -318,7 +318,9 @@ async fn view_definitions(peer: &mut Peer, views: &[Oid]) -> Vec<(Oid, String)> 
     let query = |oids: &[Oid]| {
         let list: Vec<String> = oids.iter().map(|o| o.0.to_string()).collect();
         format!(
-            "BEGIN; SET LOCAL lock_timeout = '250ms'; {VIEW_DEFINITIONS_SQL}({}); COMMIT",
+            // No BEGIN: a failure rolls the implicit transaction back and
+            // leaves the connection usable; SET LOCAL lasts for it.
+            "SET LOCAL lock_timeout = '250ms'; {VIEW_DEFINITIONS_SQL}({})",
             list.join(",")
         )
     };

@@ -146,7 +146,8 @@ impl MaskIndex {
                 .flat_map(|o| snapshot.resolve(o.schema.as_deref(), &o.name, None))
                 .map(|r| r.oid)
                 .collect(),
-            // No definition to read: what the view's rule depends on.
+            // No definition (or none pgward can analyse): what the view's
+            // rule depends on, as pg_depend records it.
             None => view.depends_on.clone(),
         };
         let reads_masked = reads.iter().any(|o| self.masked_relations.contains(o));
@@ -157,7 +158,9 @@ impl MaskIndex {
             .then_some((outs, st))
         });
         let Some((outputs, st)) = outputs else {
-            if statement.is_none() || reads_masked {
+            // Not lined up (or no definition): whole, if it can show
+            // anything masked at all.
+            if reads_masked {
                 for col in &view.columns {
                     changed |= self.mask_view_column(view, col.attnum, &col.name, None);
                 }
