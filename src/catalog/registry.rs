@@ -11,7 +11,9 @@ use std::time::Duration;
 use tracing::{debug, info, warn};
 
 use super::query::simple_query;
-use super::snapshot::{Oid, Snapshot, FUNCTIONS_SQL, RELATIONS_SQL, VIEWS_SQL, VIEW_DEFINITIONS_SQL};
+use super::snapshot::{
+    Oid, Snapshot, FUNCTIONS_SQL, RELATIONS_SQL, VIEWS_SQL, VIEW_DEFINITIONS_SQL,
+};
 use super::CatalogError;
 use crate::auth::client_login::{Secret, UpstreamLogin};
 use crate::auth::local::service_login;
@@ -344,7 +346,9 @@ async fn view_definitions(peer: &mut Peer, views: &[Oid]) -> Vec<(Oid, String)> 
     for v in views {
         match simple_query(peer, &query(std::slice::from_ref(v))).await {
             Ok(r) => out.extend(parse(r)),
-            Err(e) => debug!(view = v.0, error = %e, "view definition not read; traced through its dependencies"),
+            Err(e) => {
+                debug!(view = v.0, error = %e, "view definition not read; traced through its dependencies")
+            }
         }
     }
     out

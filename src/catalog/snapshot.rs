@@ -116,7 +116,8 @@ pub const RELATIONS_SQL: &str =
 /// relations it depends on. Plain catalog reads: no lock is taken, so
 /// concurrent DDL can neither block nor break them (`pg_get_viewdef` can:
 /// it locks the view's tables, and fails on one dropped meanwhile).
-pub const VIEWS_SQL: &str = "SELECT c.oid, r.oid::pg_catalog.text || ':' || r.xmin::pg_catalog.text, \
+pub const VIEWS_SQL: &str =
+    "SELECT c.oid, r.oid::pg_catalog.text || ':' || r.xmin::pg_catalog.text, \
      pg_catalog.string_agg(DISTINCT d.refobjid::pg_catalog.text, ',') \
      FROM pg_catalog.pg_class c \
      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
@@ -238,7 +239,9 @@ impl Snapshot {
     /// unchanged (a renamed column changes the text the server prints).
     pub fn carry_definitions(&mut self, prev: Option<&Snapshot>) -> Vec<Oid> {
         let unchanged = |oid: &Oid| -> bool {
-            let (Some(p), Some(now)) = (prev.and_then(|p| p.relation(*oid)), self.relations.get(oid)) else {
+            let (Some(p), Some(now)) =
+                (prev.and_then(|p| p.relation(*oid)), self.relations.get(oid))
+            else {
                 return false;
             };
             p.version == now.version
@@ -263,7 +266,10 @@ impl Snapshot {
         let mut carried = Vec::new();
         for oid in views {
             match unchanged(&oid)
-                .then(|| prev.and_then(|p| p.relation(oid)).and_then(|r| r.definition.clone()))
+                .then(|| {
+                    prev.and_then(|p| p.relation(oid))
+                        .and_then(|r| r.definition.clone())
+                })
                 .flatten()
             {
                 Some(def) => carried.push((oid, def)),

@@ -83,9 +83,15 @@ impl Facts {
             .unwrap_or_default();
         let text = match (mode, d.sql) {
             (StatementText::Full, Some(sql)) => Some(sql),
-            // Text that does not parse has no normalized form; its literals
-            // must not reach the trail either.
-            (StatementText::Fingerprint, Some(sql)) => crate::sql::normalize(&sql),
+            // The scanner's tokens, constants replaced by $n (no second
+            // parse). Text it rejects has no literal-free form: nothing of
+            // it reaches the trail. Neither does text the parser refused
+            // (its constants could not be told apart reliably).
+            (StatementText::Fingerprint, Some(sql))
+                if d.analysis.as_deref().is_some_and(|a| a.is_ok()) =>
+            {
+                crate::sql::lexkey::lex_key(&sql).map(|k| k.normalized)
+            }
             _ => None,
         };
         Facts {

@@ -1,4 +1,8 @@
-//! A bounded, concurrent cache of analyses keyed by the exact SQL text.
+//! A bounded, concurrent cache of analyses, keyed by the exact SQL text or,
+//! for statements whose analysis read no constant's value, by their shape:
+//! the token stream from PostgreSQL's own scanner with the constants left
+//! out (`lexkey`), so `... WHERE aid = 1` and `... WHERE aid = 2` are
+//! parsed once.
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
@@ -9,11 +13,31 @@ use dashmap::DashMap;
 
 use super::classify::{analyze_with, Analysis, ParseFailure, ParseOptions};
 
+/// `Entry::options` of entries keyed by shape.
+const SHAPE: u8 = 0x80;
+
+/// Statements whose analysis may serve every text of their shape: the
+/// analyzer read no constant's value (set_config names, sequence names,
+/// `'t'::regclass`, SQL passed as text) and they are plain queries and DML,
+/// where constants are values, never names or options.
+fn shareable(a: &Result<Analysis, ParseFailure>) -> bool {
+    a.as_ref().is_ok_and(|a| {
+        a.statements.iter().all(|st| {
+            matches!(
+                st.kind.as_str(),
+                "SelectStmt" | "InsertStmt" | "UpdateStmt" | "DeleteStmt"
+            )
+        })
+    })
+}
+
 /// The cached outcome of analysing one SQL text.
 pub type CachedAnalysis = Arc<Result<Analysis, ParseFailure>>;
 
 struct Entry {
-    sql: Arc<str>,
+    /// The exact text, or the shape key.
+    sql: Arc<[u8]>,
+    /// The parse options' bits, or [`SHAPE`].
     options: u8,
     result: CachedAnalysis,
     /// Set on every hit, cleared by an eviction sweep (second chance).
@@ -78,23 +102,51 @@ impl AnalysisCache {
     /// computed.
     pub fn get_or_analyze_with(&self, sql: &str, options: ParseOptions) -> CachedAnalysis {
         let bits = options.bits();
-        let key = self.hasher.hash_one((bits, sql.as_bytes()));
-        if let Some(bucket) = self.map.get(&key) {
-            if let Some(entry) = bucket.iter().find(|e| e.options == bits && *e.sql == *sql) {
-                entry.referenced.store(true, Ordering::Relaxed);
-                self.hits.fetch_add(1, Ordering::Relaxed);
-                return Arc::clone(&entry.result);
-            }
+        if let Some(hit) = self.lookup(bits, sql.as_bytes()) {
+            return hit;
+        }
+        // The scanner reads literals as standard_conforming_strings = on.
+        let shape = (options.standard_conforming_strings && sql.len() <= self.max_sql_bytes)
+            .then(|| super::lexkey::lex_key(sql))
+            .flatten()
+            .filter(|k| k.constants > 0);
+        if let Some(hit) = shape.as_ref().and_then(|k| self.lookup(SHAPE, &k.key)) {
+            return hit;
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
-        let result = Arc::new(analyze_with(sql, options));
+        let (result, literal_read) = super::names::tracking_literals(|| analyze_with(sql, options));
+        let result = Arc::new(result);
         if sql.len() <= self.max_sql_bytes {
-            self.insert(key, sql, bits, &result);
+            match shape {
+                Some(k) if !literal_read && shareable(&result) => self.insert(
+                    self.hasher.hash_one((SHAPE, &k.key[..])),
+                    &k.key,
+                    SHAPE,
+                    &result,
+                ),
+                _ => self.insert(
+                    self.hasher.hash_one((bits, sql.as_bytes())),
+                    sql.as_bytes(),
+                    bits,
+                    &result,
+                ),
+            }
         }
         result
     }
 
-    fn insert(&self, key: u64, sql: &str, bits: u8, result: &CachedAnalysis) {
+    fn lookup(&self, bits: u8, key_bytes: &[u8]) -> Option<CachedAnalysis> {
+        let key = self.hasher.hash_one((bits, key_bytes));
+        let bucket = self.map.get(&key)?;
+        let entry = bucket
+            .iter()
+            .find(|e| e.options == bits && *e.sql == *key_bytes)?;
+        entry.referenced.store(true, Ordering::Relaxed);
+        self.hits.fetch_add(1, Ordering::Relaxed);
+        Some(Arc::clone(&entry.result))
+    }
+
+    fn insert(&self, key: u64, sql: &[u8], bits: u8, result: &CachedAnalysis) {
         if self.capacity == 0 {
             return;
         }
@@ -220,17 +272,98 @@ mod tests {
     #[test]
     fn counts_hits_and_misses() {
         let cache = AnalysisCache::new(100);
-        let a = cache.get_or_analyze("SELECT 1");
-        let b = cache.get_or_analyze("SELECT 1");
+        let a = cache.get_or_analyze("SELECT now()");
+        let b = cache.get_or_analyze("SELECT now()");
         assert!(Arc::ptr_eq(&a, &b));
         assert_eq!((cache.hits(), cache.misses(), cache.len()), (1, 1, 1));
-        // Different text (even only whitespace) is a different key.
-        cache.get_or_analyze("SELECT  1");
+        // Without constants the key is the text: whitespace differs.
+        cache.get_or_analyze("SELECT  now()");
         assert_eq!((cache.hits(), cache.misses(), cache.len()), (1, 2, 2));
         assert!(!cache.is_empty());
         cache.clear();
         assert!(cache.is_empty());
         assert_eq!(cache.capacity(), 100);
+    }
+
+    /// The analysis without its text ranges (the one field that depends
+    /// on the constants' lengths, and that nothing outside the analyzer reads).
+    fn comparable(a: &CachedAnalysis) -> Result<Analysis, ParseFailure> {
+        let mut a = a.as_ref().clone();
+        if let Ok(a) = a.as_mut() {
+            for st in &mut a.statements {
+                st.text_range = (0, 0);
+            }
+        }
+        a
+    }
+
+    #[test]
+    fn statements_differing_in_constants_share_one_analysis() {
+        let cache = AnalysisCache::new(100);
+        let first = cache.get_or_analyze("SELECT abalance FROM pgbench_accounts WHERE aid = 1;");
+        for sql in [
+            "SELECT abalance FROM pgbench_accounts WHERE aid = 987654;",
+            "SELECT abalance FROM pgbench_accounts WHERE aid = 5;",
+        ] {
+            let cached = cache.get_or_analyze(sql);
+            assert!(Arc::ptr_eq(&first, &cached), "{sql}");
+            assert_eq!(
+                comparable(&cached),
+                comparable(&Arc::new(analyze_with(sql, ParseOptions::default())))
+            );
+        }
+        assert_eq!((cache.hits(), cache.misses()), (2, 1));
+        // Updates with different values too.
+        let u1 = cache
+            .get_or_analyze("UPDATE pgbench_accounts SET abalance = abalance + 12 WHERE aid = 3;");
+        let u2 = cache.get_or_analyze(
+            "UPDATE pgbench_accounts SET abalance = abalance + 4999 WHERE aid = 77;",
+        );
+        assert!(Arc::ptr_eq(&u1, &u2));
+    }
+
+    #[test]
+    fn analyses_that_read_a_constant_are_not_shared() {
+        let cache = AnalysisCache::new(100);
+        // Each of these reads a constant: names, settings, SQL as text, or a
+        // utility statement's value.
+        for (a, b) in [
+            ("SELECT nextval('a_seq')", "SELECT nextval('b_seq')"),
+            (
+                "SELECT set_config('search_path', 'a', false)",
+                "SELECT set_config('default_transaction_read_only', 'off', false)",
+            ),
+            (
+                "SELECT currval('a'::regclass)",
+                "SELECT currval('pg_class'::regclass)",
+            ),
+            (
+                "SELECT query_to_xml('select 1', true, true, '')",
+                "SELECT query_to_xml('delete from t', true, true, '')",
+            ),
+            ("SET search_path = a", "SET search_path = b"),
+            ("SET statement_timeout = 1", "SET statement_timeout = 2"),
+            (
+                "COPY t TO STDOUT (FORMAT 'csv')",
+                "COPY t TO STDOUT (FORMAT 'binary')",
+            ),
+        ] {
+            let x = cache.get_or_analyze(a);
+            let y = cache.get_or_analyze(b);
+            assert!(!Arc::ptr_eq(&x, &y), "{a} / {b}");
+            assert_eq!(
+                comparable(&y),
+                comparable(&Arc::new(analyze_with(b, ParseOptions::default()))),
+                "{b}"
+            );
+        }
+        // Under the other reading of backslashes the scanner is not asked.
+        let off = ParseOptions {
+            standard_conforming_strings: false,
+        };
+        let x = cache.get_or_analyze_with("SELECT * FROM t WHERE v = 'a'", off);
+        let y = cache.get_or_analyze_with("SELECT * FROM t WHERE v = 'b'", off);
+        assert!(!Arc::ptr_eq(&x, &y));
     }
 
     #[test]
@@ -266,7 +399,7 @@ mod tests {
     fn stays_bounded_under_many_distinct_statements() {
         let cache = AnalysisCache::new(1_000);
         for i in 0..100_000u32 {
-            cache.get_or_analyze(&format!("SELECT {i}"));
+            cache.get_or_analyze(&format!("SELECT c{i} FROM t"));
             assert!(cache.len() <= 1_000);
         }
         assert!(cache.len() <= 1_000);

@@ -2109,6 +2109,7 @@ pub(crate) fn positional_arg(args: &[protobuf::Node], index: usize) -> Option<&p
 /// `Unknown` for forms that are not plain constants (SET TIME ZONE INTERVAL).
 fn set_items(args: &[protobuf::Node]) -> SettingValue {
     use protobuf::a_const::Val;
+    names::note_literal_read();
     let mut items = Vec::with_capacity(args.len());
     for a in args {
         let item = match a.node.as_ref() {
@@ -2194,6 +2195,7 @@ fn set_config_name(args: &[protobuf::Node]) -> Option<&str> {
 /// plainly true values count; anything else is treated as possibly false.
 fn is_true_constant(arg: Option<&protobuf::Node>) -> bool {
     use protobuf::a_const::Val;
+    names::note_literal_read();
     let Some(node) = arg.and_then(|a| a.node.as_ref()) else {
         return false;
     };
@@ -2216,6 +2218,7 @@ fn is_true_constant(arg: Option<&protobuf::Node>) -> bool {
 /// A constant that PostgreSQL's boolean option parsing reads as false.
 fn is_false_constant(arg: Option<&protobuf::Node>) -> bool {
     use protobuf::a_const::Val;
+    names::note_literal_read();
     let Some(node) = arg.and_then(|a| a.node.as_ref()) else {
         // A bare option name means true.
         return false;

@@ -28,6 +28,7 @@ pub mod classify;
 mod columns;
 pub mod effects;
 pub mod error;
+pub mod lexkey;
 pub mod lineage;
 mod names;
 mod walk;

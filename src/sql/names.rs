@@ -32,9 +32,29 @@ pub(crate) fn qualified_from_nodes(parts: &[protobuf::Node]) -> Option<Qualified
     }
 }
 
+thread_local! {
+    /// Set when the analysis running on this thread read a constant's
+    /// value: its result then holds only for these values.
+    static LITERAL_READ: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Records that the running analysis depends on a constant's value.
+pub(crate) fn note_literal_read() {
+    LITERAL_READ.with(|c| c.set(true));
+}
+
+/// Runs `f`, and says whether it read any constant's value.
+pub(crate) fn tracking_literals<T>(f: impl FnOnce() -> T) -> (T, bool) {
+    let before = LITERAL_READ.with(|c| c.replace(false));
+    let out = f();
+    let read = LITERAL_READ.with(|c| c.replace(before));
+    (out, read)
+}
+
 /// The value of a string literal, looking through type casts
 /// (`'x'`, `'x'::text`, `'s'::regclass`, `CAST('x' AS text)`).
 pub(crate) fn string_constant(node: &protobuf::Node) -> Option<&str> {
+    note_literal_read();
     let mut current = node;
     // Casts can nest ('x'::text::regclass); a handful of levels is plenty.
     for _ in 0..8 {
