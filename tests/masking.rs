@@ -654,11 +654,37 @@ async fn catalog_refresh_masks_new_and_renamed_columns() {
         Some("secret-note"),
         "note is not masked yet"
     );
+    admin
+        .batch_execute("create view note_view as select id, note as x from customers")
+        .await
+        .expect("view over note");
+    let v = text_rows(&analyst, "select x from note_view where id = 1")
+        .await
+        .expect("note_view");
+    assert_eq!(v[0][0].as_deref(), Some("secret-note"));
     // Renamed to a name a mask matches, through pgward by an exempt profile.
     admin
         .batch_execute("alter table customers rename column note to tax_id")
         .await
         .expect("rename");
+    // Requests that do not name the column see it masked too: `*`, and a
+    // view whose own column name did not change.
+    let star = text_rows(&analyst, "select * from customers where id = 1")
+        .await
+        .expect("star");
+    assert_no_secret("star after rename", &flatten(&star));
+    assert!(
+        !flatten(&star).contains("secret-note"),
+        "renamed column in clear through *: {star:?}"
+    );
+    let v = text_rows(&analyst, "select x from note_view where id = 1")
+        .await
+        .expect("note_view after rename");
+    assert_eq!(
+        v[0][0].as_deref(),
+        Some("****"),
+        "view over a renamed column"
+    );
     let after = text_rows(&analyst, "select tax_id from customers where id = 1")
         .await
         .expect("tax_id");

@@ -143,13 +143,26 @@ impl DbCatalog {
         let generation = self.generation();
         let previous = self.current();
         let loaded = tokio::time::timeout(LOAD_TIMEOUT, async {
-            if conn.is_none() {
-                *conn = Some(connect(source, &self.upstream, &self.database).await?);
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                if conn.is_none() {
+                    *conn = Some(connect(source, &self.upstream, &self.database).await?);
+                }
+                let peer = conn
+                    .as_mut()
+                    .ok_or(CatalogError::Protocol("no connection"))?;
+                match load(peer, generation, previous.as_deref()).await {
+                    Ok(s) => break Ok(s),
+                    // Once more on a new connection: a reused one may have
+                    // been ended by the server, or left mid-reply.
+                    Err(e) if attempt < 2 => {
+                        debug!(database = %self.database, error = %e, "catalog load retried");
+                        *conn = None;
+                    }
+                    Err(e) => break Err(e),
+                }
             }
-            let peer = conn
-                .as_mut()
-                .ok_or(CatalogError::Protocol("no connection"))?;
-            load(peer, generation, previous.as_deref()).await
         })
         .await
         .unwrap_or(Err(CatalogError::Timeout(LOAD_TIMEOUT)));
@@ -298,15 +311,20 @@ async fn load(
     let sql = format!(
         "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; {RELATIONS_SQL}; {VIEWS_SQL}; {FUNCTIONS_SQL}; COMMIT"
     );
-    let mut results = simple_query(peer, &sql).await?.into_iter();
-    let _begin = results.next();
-    let relations = results.next().unwrap_or_default();
-    let views = results.next().unwrap_or_default();
-    let functions = results.next().unwrap_or_default();
+    let results = simple_query(peer, &sql).await?;
+    // BEGIN, the three reads, COMMIT: one result each.
+    let [_begin, relations, views, functions, _commit]: [super::query::Rows; 5] =
+        results.try_into().map_err(|r: Vec<super::query::Rows>| {
+            warn!(
+                results = r.len(),
+                "catalog query returned an unexpected number of results"
+            );
+            CatalogError::Protocol("unexpected number of results to the catalog query")
+        })?;
     let mut snap = Snapshot::from_rows(relations, Vec::new(), functions, generation)?;
     snap.set_view_meta(&views)?;
     let missing = snap.carry_definitions(prev);
-    for (oid, def) in view_definitions(peer, &missing).await {
+    for (oid, def) in view_definitions(peer, &missing).await? {
         snap.set_definition(oid, def);
     }
     Ok(snap)
@@ -316,7 +334,10 @@ async fn load(
 /// bounded, and one view at a time when a batch fails (a view dropped or a
 /// table locked meanwhile). A view left without one is traced through the
 /// relations it depends on.
-async fn view_definitions(peer: &mut Peer, views: &[Oid]) -> Vec<(Oid, String)> {
+async fn view_definitions(
+    peer: &mut Peer,
+    views: &[Oid],
+) -> Result<Vec<(Oid, String)>, CatalogError> {
     let query = |oids: &[Oid]| {
         let list: Vec<String> = oids.iter().map(|o| o.0.to_string()).collect();
         format!(
@@ -337,19 +358,26 @@ async fn view_definitions(peer: &mut Peer, views: &[Oid]) -> Vec<(Oid, String)> 
             .collect()
     };
     if views.is_empty() {
-        return Vec::new();
+        return Ok(Vec::new());
     }
-    if let Ok(r) = simple_query(peer, &query(views)).await {
-        return parse(r);
+    // Only a refusal (the server answered, through ReadyForQuery) leaves
+    // the connection usable; anything else ends the load.
+    match simple_query(peer, &query(views)).await {
+        Ok(r) => return Ok(parse(r)),
+        Err(CatalogError::Refused(_)) => {}
+        Err(e) => return Err(e),
     }
     let mut out = Vec::new();
     for v in views {
         match simple_query(peer, &query(std::slice::from_ref(v))).await {
             Ok(r) => out.extend(parse(r)),
-            Err(e) => {
-                debug!(view = v.0, error = %e, "view definition not read; traced through its dependencies")
-            }
+            Err(CatalogError::Refused(e)) => debug!(
+                view = v.0,
+                error = %e.message,
+                "view definition not read; traced through its dependencies"
+            ),
+            Err(e) => return Err(e),
         }
     }
-    out
+    Ok(out)
 }

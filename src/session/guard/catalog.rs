@@ -76,9 +76,8 @@ impl Guard {
         }
         let masks = Arc::clone(&self.resolution.profile.masks);
         let state = self.masking.as_mut()?;
-        // DDL anywhere in the database (a column renamed to a masked name)
-        // makes every session's snapshot stale.
-        state.need = state.need.max(state.db.generation());
+        // DDL by other sessions is caught up with per request, only where
+        // the request could see it (`reload_for_request`).
         let fresh = state
             .snapshot
             .as_ref()
@@ -149,6 +148,25 @@ impl Guard {
         if let Some(m) = self.masking.as_mut() {
             m.need = m.db.changed();
         }
+    }
+
+    /// A reload before deciding `analysis`, when other sessions changed the
+    /// catalog since this session's snapshot and the request could see it.
+    pub(super) fn reload_for_request(
+        &mut self,
+        analysis: &super::Shared,
+        search_path: Option<&[String]>,
+    ) -> Option<GuardTask> {
+        let m = self.masking.as_mut()?;
+        let current = m.db.generation();
+        let snap = m.snapshot.as_ref()?;
+        if snap.generation >= current
+            || !crate::mask::statement::sees_catalog_changes(snap, analysis, search_path)
+        {
+            return None;
+        }
+        m.need = current;
+        Some(m.load(current))
     }
 
     pub fn catalogs(&self) -> Option<&Arc<Catalogs>> {

@@ -23,6 +23,9 @@ pub(super) enum Step {
     /// The decision depends on the search path, which only the server can
     /// tell: send this question first.
     Ask(Bytes),
+    /// Other sessions changed the catalog in a way this request could see:
+    /// load a newer snapshot, then decide again.
+    Load(super::GuardTask),
 }
 
 /// Schemas unqualified names may mean, for one decision.
@@ -65,6 +68,12 @@ impl Guard {
             }
         }
         self.last_masking = None;
+        if !matches!(decision, Decision::Deny(_)) && self.masks_active() && !self.reloaded {
+            if let Some(task) = self.reload_for_request(&analysis, paths.lookup.as_deref()) {
+                self.reloaded = true;
+                return Step::Load(task);
+            }
+        }
         if !matches!(decision, Decision::Deny(_)) && self.masks_active() {
             if let Some(mut d) = self.masking_decision(&analysis, paths.lookup.as_deref()) {
                 d.unqualified = has_unqualified(&analysis);

@@ -139,6 +139,8 @@ pub struct Guard {
     /// The held message was decided once with the server's answer: it is
     /// not asked about again.
     answered: bool,
+    /// The held message waited for a newer catalog snapshot once.
+    reloaded: bool,
 
     /// Prepared statements and portals whose execution changes settings.
     portals: portals::Portals,
@@ -191,6 +193,7 @@ impl Guard {
             at_boundary: true,
             question: None,
             answered: false,
+            reloaded: false,
             portals: portals::Portals::default(),
             functions: fastpath::Resolved::default(),
             masking,
@@ -293,6 +296,7 @@ impl Guard {
                 let (decision, events) = match self.decide_sql(text, batch, b'Q') {
                     decision::Step::Decided(d, e) => (d, e),
                     decision::Step::Ask(q) => return Ok(Verdict::Ask(q)),
+                    decision::Step::Load(t) => return Ok(Verdict::Load(t)),
                 };
                 self.sent_batches += 1;
                 let stamped = self.stamp(&decision, text.ok(), b'Q');
@@ -316,6 +320,7 @@ impl Guard {
                 let (decision, events) = match self.decide_sql(text, batch, b'P') {
                     decision::Step::Decided(d, e) => (d, e),
                     decision::Step::Ask(q) => return Ok(Verdict::Ask(q)),
+                    decision::Step::Load(t) => return Ok(Verdict::Load(t)),
                 };
                 let stamped = self.stamp(&decision, text.ok(), b'P');
                 let allowed = !matches!(decision, Decision::Deny(_));
@@ -345,6 +350,7 @@ impl Guard {
             _ => return Ok(Verdict::Forward),
         };
         self.answered = false;
+        self.reloaded = false;
         self.at_boundary = matches!(frame.tag(), b'Q' | b'S' | b'F');
         Ok(verdict)
     }
