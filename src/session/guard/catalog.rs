@@ -47,8 +47,15 @@ impl MaskState {
     fn load(&self, need: u64) -> GuardTask {
         let db = Arc::clone(&self.db);
         let catalogs = Arc::clone(&self.catalogs);
+        // Spawned, not awaited in place: a session that ends while it waits
+        // must not cut a load short on the shared connection (it would be
+        // left with a reply nobody reads).
+        let load = tokio::spawn(async move { db.fresh(&catalogs, need).await });
         Box::pin(async move {
-            Loaded::Snapshot(db.fresh(&catalogs, need).await.map_err(|e| e.to_string()))
+            Loaded::Snapshot(match load.await {
+                Ok(r) => r.map_err(|e| e.to_string()),
+                Err(e) => Err(format!("catalog load did not finish: {e}")),
+            })
         })
     }
 

@@ -83,13 +83,16 @@ impl Guard {
                 (None, Some(m)) if m.catalogs.is_configured() => {
                     let db = Arc::clone(&m.db);
                     let catalogs = Arc::clone(&m.catalogs);
+                    // Spawned: see `MaskState::load`.
+                    let lookup =
+                        tokio::spawn(async move { db.function_name(&catalogs, oid).await });
                     return Ok(Step::Load(Box::pin(async move {
                         Loaded::Function {
                             oid,
-                            result: db
-                                .function_name(&catalogs, oid)
-                                .await
-                                .map_err(|e| e.to_string()),
+                            result: match lookup.await {
+                                Ok(r) => r.map_err(|e| e.to_string()),
+                                Err(e) => Err(format!("lookup did not finish: {e}")),
+                            },
                         }
                     })));
                 }
