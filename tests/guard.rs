@@ -810,12 +810,131 @@ async fn volatile_user_functions_count_for_profiles_that_ask() {
     c.simple_query("select now(), count(*) from t")
         .await
         .expect("built-ins are not user functions");
-    // Without the option (plain read_only) the guard does not ask; the
-    // server's read-only layer still stands behind it.
+    // The built-in read_only asks too (its default).
     let ro = env.client("ro_user").await;
-    ro.simple_query("select bump()")
+    let err = ro
+        .simple_query("select bump()")
         .await
-        .expect("read_only does not classify user functions");
+        .expect_err("read_only refuses volatile user functions by default");
+    assert!(is_denial(&err), "{}", describe_error_pub(&err));
+    ro.simple_query("select pure_add(1, 2)")
+        .await
+        .expect("immutable is fine for read_only");
+}
+
+/// A function body is invisible in its call and the server's read-only
+/// transaction lets `pg_notify` through: the built-in read_only refuses a
+/// call to a volatile user function, whether volatility is read per
+/// session or from the shared catalog snapshot (with a catalog login),
+/// including a function created after the snapshot was loaded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_cannot_notify_through_a_user_function() {
+    for shared_catalog in [false, true] {
+        let pg = PgCluster::start();
+        pg.admin_sql(
+            APP_DB,
+            &format!("create role ro_user login superuser password '{PW}'"),
+        );
+        pg.admin_sql(
+            APP_DB,
+            "create function public.tell() returns int language plpgsql volatile as \
+             $$ begin perform pg_notify('leak', 'secret'); return 1; end $$; \
+             create function public.twice(int) returns int language sql immutable as 'select $1 * 2'",
+        );
+        let mut builder = Pgward::builder().upstream_port(pg.port());
+        let policy = builder.write_file(
+            "policy.yaml",
+            "version: 1\nidentities:\n  - name: readers\n    match: { user: ro_user }\n    profile: read_only\n",
+        );
+        builder = builder.arg("--policy").arg(policy.display().to_string());
+        if shared_catalog {
+            builder = builder
+                .env("PGWARD_TEST_CATALOG_PW", SUPERUSER_PASSWORD)
+                .arg("--catalog-user")
+                .arg(SUPERUSER)
+                .arg("--catalog-password-env")
+                .arg("PGWARD_TEST_CATALOG_PW");
+        }
+        let pgward = builder.start();
+        let direct = format!(
+            "host=127.0.0.1 port={} user={SUPERUSER} password={SUPERUSER_PASSWORD} dbname={APP_DB}",
+            pg.port()
+        );
+        let (listener, mut messages) = connect_with_messages(&direct).await;
+        listener
+            .batch_execute("listen leak; listen probe")
+            .await
+            .expect("listen");
+        let c = connect(pgward.port(), "ro_user", PW, APP_DB).await;
+        for sql in [
+            "select tell()",
+            "select public.tell()",
+            "select 1 where tell() = 1",
+        ] {
+            let err = c.simple_query(sql).await.expect_err(sql);
+            assert!(is_denial(&err), "{sql}: {}", describe_error_pub(&err));
+            assert!(
+                describe_error_pub(&err).contains("volatile"),
+                "{sql}: {}",
+                describe_error_pub(&err)
+            );
+        }
+        c.simple_query("select twice(2), now()")
+            .await
+            .expect("immutable and built-in");
+        // Created after the session (and the snapshot) started.
+        pg.admin_sql(
+            APP_DB,
+            "create function public.tell_later() returns int language sql volatile as \
+             $$ select pg_notify('leak', 'later'); select 1 $$",
+        );
+        let err = c
+            .simple_query("select tell_later()")
+            .await
+            .expect_err("a function newer than the session's view");
+        assert!(is_denial(&err), "{}", describe_error_pub(&err));
+        // Nothing reached the listener: notifications arrive in commit
+        // order, so one sent by a refused call would come before the probe.
+        listener.batch_execute("notify probe").await.expect("probe");
+        loop {
+            let m = tokio::time::timeout(Duration::from_secs(30), messages.recv())
+                .await
+                .expect("probe delivered")
+                .expect("listener open");
+            if let tokio_postgres::AsyncMessage::Notification(n) = m {
+                assert_eq!(
+                    n.channel(),
+                    "probe",
+                    "shared catalog {shared_catalog}: a refused call ran ({})",
+                    n.payload()
+                );
+                break;
+            }
+        }
+        drop(pgward);
+    }
+}
+
+async fn connect_with_messages(
+    connstr: &str,
+) -> (
+    tokio_postgres::Client,
+    tokio::sync::mpsc::UnboundedReceiver<tokio_postgres::AsyncMessage>,
+) {
+    use futures_util::StreamExt;
+    let (client, mut connection) = tokio_postgres::connect(connstr, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut stream = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+    tokio::spawn(async move {
+        while let Some(Ok(m)) = stream.next().await {
+            if tx.send(m).is_err() {
+                break;
+            }
+        }
+    });
+    (client, rx)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,7 +4,7 @@
 //! definitions (so view columns can be traced to base columns) and the user
 //! functions (whose bodies pgward cannot see).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -94,7 +94,8 @@ impl Relation {
 pub struct Snapshot {
     relations: HashMap<Oid, Arc<Relation>>,
     by_name: HashMap<(String, String), Oid>,
-    functions: HashSet<(String, String)>,
+    /// User functions, and which are volatile.
+    functions: Arc<crate::catalog::volatility::UserFunctions>,
     /// The invalidation generation this snapshot was loaded after.
     pub generation: u64,
     pub loaded_at: Instant,
@@ -132,11 +133,14 @@ pub const VIEWS_SQL: &str =
 pub const VIEW_DEFINITIONS_SQL: &str =
     "SELECT c.oid, pg_catalog.pg_get_viewdef(c.oid) FROM pg_catalog.pg_class c WHERE c.oid IN ";
 
-/// Functions outside the system schemas, whatever their volatility.
-pub const FUNCTIONS_SQL: &str = "SELECT DISTINCT n.nspname, p.proname \
+/// Functions outside the system schemas, and whether any overload of each
+/// is volatile.
+pub const FUNCTIONS_SQL: &str =
+    "SELECT n.nspname, p.proname, pg_catalog.bool_or(p.provolatile = 'v') \
      FROM pg_catalog.pg_proc p \
      JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
-     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')";
+     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') \
+     GROUP BY 1, 2";
 
 fn field(row: &[Option<String>], i: usize) -> Result<&str, CatalogError> {
     row.get(i)
@@ -198,14 +202,11 @@ impl Snapshot {
             by_name.insert((rel.schema.clone(), rel.name.clone()), oid);
             out.insert(oid, Arc::new(rel));
         }
-        let mut fns = HashSet::with_capacity(functions.len());
-        for row in &functions {
-            fns.insert((field(row, 0)?.to_owned(), field(row, 1)?.to_owned()));
-        }
+        let fns = crate::catalog::volatility::user_functions(&functions)?;
         Ok(Snapshot {
             relations: out,
             by_name,
-            functions: fns,
+            functions: Arc::new(fns),
             generation,
             loaded_at: Instant::now(),
         })
@@ -326,12 +327,21 @@ impl Snapshot {
         }
     }
 
+    /// The volatile user functions, for `volatile_functions: write`:
+    /// shared by every session on the database, refreshed with the snapshot.
+    pub fn volatility(&self) -> crate::catalog::Volatility {
+        crate::catalog::Volatility::Known(Arc::clone(&self.functions))
+    }
+
     /// Could a call to this function run a user-defined body pgward cannot see?
     pub fn is_user_function(&self, schema: Option<&str>, name: &str) -> bool {
         match schema {
             Some("pg_catalog") | Some("information_schema") => false,
-            Some(s) => self.functions.contains(&(s.to_owned(), name.to_owned())),
-            None => self.functions.iter().any(|(_, n)| n == name),
+            Some(s) => self
+                .functions
+                .all
+                .contains(&(s.to_owned(), name.to_owned())),
+            None => self.functions.all.iter().any(|(_, n)| n == name),
         }
     }
 

@@ -110,17 +110,23 @@ pub fn sees_catalog_changes(
             }
             rels.extend(found);
         }
-        let unknown_function = st.functions.iter().any(|f| {
-            let builtin = matches!(f.schema.as_deref(), None | Some("pg_catalog"))
-                && crate::sql::builtins::is_builtin_function(&f.name);
-            !builtin && !snapshot.is_user_function(f.schema.as_deref(), &f.name)
-        });
+        let unknown_function = calls_unknown_function(snapshot, st);
         let unknown_column = st.referenced_columns.iter().any(|c| {
             !rels
                 .iter()
                 .any(|r| r.columns.iter().any(|col| &col.name == c))
         });
         unknown_function || unknown_column
+    })
+}
+
+/// Does the statement call a function the snapshot does not know (created
+/// since it was loaded, or a name that does not exist)?
+pub fn calls_unknown_function(snapshot: &Snapshot, st: &crate::sql::Statement) -> bool {
+    st.functions.iter().any(|f| {
+        let builtin = matches!(f.schema.as_deref(), None | Some("pg_catalog"))
+            && crate::sql::builtins::is_builtin_function(&f.name);
+        !builtin && !snapshot.is_user_function(f.schema.as_deref(), &f.name)
     })
 }
 

@@ -9,6 +9,10 @@ profiles:
     description: Reads only. Enforced twice - by the statement guard and by the server (default_transaction_read_only = on).
     allow: [read, transaction, session]
     read_only: true
+    # A user function's body is invisible in its call, and the server's
+    # read-only transaction does not stop everything (pg_notify, sequences,
+    # dblink): a call to a volatile one is an effect read_only does not allow.
+    volatile_functions: write
   analyst:
     description: Reads, with sensitive columns masked.
     inherits: read_only

@@ -660,14 +660,19 @@ async fn run_connected(
         idle_in_transaction: limits.idle_in_transaction_timeout,
     };
     let mut guard = guard;
-    if let Some(g) = guard.as_mut().filter(|g| g.wants_volatility()) {
+    // Without a catalog login the session's own connection answers; with
+    // one, the shared catalog snapshot does (no query per session).
+    if let Some(g) = guard
+        .as_mut()
+        .filter(|g| g.wants_volatility() && !shared.catalogs.is_configured())
+    {
         let loaded = tokio::time::timeout_at(
             deadline,
             crate::catalog::load_volatile_functions(&mut server),
         )
         .await;
         let v = match loaded {
-            Ok(Ok(set)) => crate::catalog::Volatility::Known(set),
+            Ok(Ok(functions)) => crate::catalog::Volatility::Known(Arc::new(functions)),
             Err(_) => {
                 warn!("function volatility not read before the startup deadline; every user function counts as volatile");
                 crate::catalog::Volatility::Unknown

@@ -78,7 +78,7 @@ impl Guard {
     /// is kept: masked requests are then refused, never passed unmasked.
     pub fn begin_read(&mut self) -> Option<GuardTask> {
         self.refresh();
-        if !self.masks_active() {
+        if !self.masks_active() && !self.volatility_from_catalog() {
             return None;
         }
         let masks = Arc::clone(&self.resolution.profile.masks);
@@ -164,16 +164,35 @@ impl Guard {
         analysis: &super::Shared,
         search_path: Option<&[String]>,
     ) -> Option<GuardTask> {
+        let masks = self.masks_active();
         let m = self.masking.as_mut()?;
         let current = m.db.generation();
         let snap = m.snapshot.as_ref()?;
-        if snap.generation >= current
-            || !crate::mask::statement::sees_catalog_changes(snap, analysis, search_path)
-        {
+        let sees = if masks {
+            crate::mask::statement::sees_catalog_changes(snap, analysis, search_path)
+        } else {
+            // Only the volatility of functions is read from the snapshot.
+            analysis.as_ref().as_ref().is_ok_and(|a| {
+                a.statements
+                    .iter()
+                    .any(|st| crate::mask::statement::calls_unknown_function(snap, st))
+            })
+        };
+        if snap.generation >= current || !sees {
             return None;
         }
         m.need = current;
         Some(m.load(current))
+    }
+
+    /// Volatility is read from the shared snapshot when pgward has a catalog
+    /// login (no query per session); otherwise from the session's connection.
+    pub(super) fn volatility_from_catalog(&self) -> bool {
+        self.wants_volatility()
+            && self
+                .masking
+                .as_ref()
+                .is_some_and(|m| m.catalogs.is_configured())
     }
 
     pub fn catalogs(&self) -> Option<&Arc<Catalogs>> {

@@ -68,7 +68,10 @@ impl Guard {
             }
         }
         self.last_masking = None;
-        if !matches!(decision, Decision::Deny(_)) && self.masks_active() && !self.reloaded {
+        if !matches!(decision, Decision::Deny(_))
+            && (self.masks_active() || self.volatility_from_catalog())
+            && !self.reloaded
+        {
             if let Some(task) = self.reload_for_request(&analysis, paths.lookup.as_deref()) {
                 self.reloaded = true;
                 return Step::Load(task);
@@ -289,10 +292,17 @@ impl Guard {
         let Ok(a) = analysis.as_ref() else {
             return analysis;
         };
-        let volatility = match &self.volatility {
+        let from_snapshot = self
+            .masking
+            .as_ref()
+            .filter(|m| m.catalogs.is_configured())
+            .and_then(|m| m.snapshot.as_ref())
+            .map(|s| s.volatility());
+        let volatility = match (&from_snapshot, &self.volatility) {
+            (Some(v), _) => v,
             // A reload moved the session to a profile that asks: fail closed.
-            crate::catalog::Volatility::NotNeeded => &crate::catalog::Volatility::Unknown,
-            v => v,
+            (None, crate::catalog::Volatility::NotNeeded) => &crate::catalog::Volatility::Unknown,
+            (None, v) => v,
         };
         let hits = |st: &Statement| {
             st.functions.iter().any(|f| {
