@@ -31,6 +31,12 @@ pub enum Effect {
     /// SET ROLE, SET SESSION AUTHORIZATION and their RESET forms,
     /// set_config('role' | 'session_authorization', ...).
     SetRole,
+    /// Could give a `pgward.*` parameter (the identity pgward hands the
+    /// server) a value: SET, SET LOCAL or set_config of such a name or of a
+    /// name the analysis cannot read, ALTER ROLE/DATABASE/SYSTEM ... SET
+    /// and a function's SET clause naming one. Not part of `allow: all`: a
+    /// profile has it only by naming it.
+    IdentitySetting,
     /// GRANT/REVOKE, roles, default privileges, REASSIGN/DROP OWNED, OWNER TO.
     Privilege,
     /// DO, CALL, SECURITY DEFINER or C-language functions, CREATE LANGUAGE,
@@ -68,7 +74,7 @@ pub enum Effect {
 
 impl Effect {
     /// Every effect, in declaration order.
-    pub const ALL: [Effect; 21] = [
+    pub const ALL: [Effect; 22] = [
         Effect::Read,
         Effect::Write,
         Effect::Ddl,
@@ -76,6 +82,7 @@ impl Effect {
         Effect::Session,
         Effect::ReadOnlyChange,
         Effect::SetRole,
+        Effect::IdentitySetting,
         Effect::Privilege,
         Effect::Code,
         Effect::ServerFiles,
@@ -102,6 +109,7 @@ impl Effect {
             Effect::Session => "session",
             Effect::ReadOnlyChange => "read_only_change",
             Effect::SetRole => "set_role",
+            Effect::IdentitySetting => "identity_setting",
             Effect::Privilege => "privilege",
             Effect::Code => "code",
             Effect::ServerFiles => "server_files",
@@ -134,6 +142,16 @@ impl fmt::Display for Effect {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// The namespace of the parameters pgward gives the server session with the
+/// verified identity (`pgward.user`, `pgward.claim.tenant`, ...).
+pub const IDENTITY_PREFIX: &str = "pgward.";
+
+/// True for a parameter in pgward's identity namespace (`name` already
+/// lower-cased).
+pub fn is_identity_setting(name: &str) -> bool {
+    name.starts_with(IDENTITY_PREFIX)
 }
 
 /// Parameters whose change can turn read-only mode off.
