@@ -364,7 +364,6 @@ fn check_policy_statement(f: &RowFilter) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::policy::Policy;
 
     fn policy(filters: &str) -> Result<Policy, String> {
