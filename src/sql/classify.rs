@@ -1938,7 +1938,6 @@ impl<'a> Walker<'a> {
                     }
                     self.effect(Effect::ReadOnlyChange);
                     self.effect(Effect::SetRole);
-                    self.effect(Effect::IdentitySetting);
                     self.effect(Effect::Session);
                 }
             },

@@ -31,10 +31,11 @@ pub enum Effect {
     /// SET ROLE, SET SESSION AUTHORIZATION and their RESET forms,
     /// set_config('role' | 'session_authorization', ...).
     SetRole,
-    /// Could give a `pgward.*` parameter (the identity pgward hands the
-    /// server) a value: SET, SET LOCAL or set_config of such a name or of a
-    /// name the analysis cannot read, ALTER ROLE/DATABASE/SYSTEM ... SET
-    /// and a function's SET clause naming one. Not part of `allow: all`: a
+    /// Gives a `pgward.*` parameter (the identity pgward hands the server)
+    /// a value: SET, SET LOCAL or set_config naming one, ALTER
+    /// ROLE/DATABASE/SYSTEM ... SET and a function's SET clause naming one.
+    /// (A set_config whose name is computed is not: like code, it is
+    /// something the analysis cannot see into.) Not part of `allow: all`: a
     /// profile has it only by naming it.
     IdentitySetting,
     /// GRANT/REVOKE, roles, default privileges, REASSIGN/DROP OWNED, OWNER TO.
