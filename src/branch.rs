@@ -64,6 +64,8 @@ pub enum BranchError {
     Conflict(String, String),
     #[error("startup option {0} is not one pgward knows (only pgward.branch)")]
     UnknownOption(String),
+    #[error("startup parameter {0} is pgward's own: pgward sets pgward.* parameters itself")]
+    ReservedParameter(String),
     #[error("the startup options cannot be read (a trailing backslash?)")]
     Options,
     #[error("branch upstream: {0}")]
@@ -185,6 +187,14 @@ impl Branches {
         startup: &StartupMessage,
     ) -> Result<(Arc<Branch>, Option<StartupMessage>), BranchError> {
         let mut params: Vec<(String, String)> = startup.params().to_vec();
+        // The server reads any other startup parameter as a setting: a
+        // client's own pgward.* would pose as the identity pgward verified.
+        if let Some((k, _)) = params
+            .iter()
+            .find(|(k, _)| k.to_ascii_lowercase().starts_with("pgward."))
+        {
+            return Err(BranchError::ReservedParameter(k.clone()));
+        }
         let mut from_options = None;
         let mut changed = false;
         if let Some(i) = params.iter().position(|(k, _)| k == "options") {

@@ -31,6 +31,39 @@ pub enum Command {
     /// Read the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The server's row-level security for the policy's row filters.
+    #[command(subcommand)]
+    Rls(RlsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RlsCommand {
+    /// Print the SQL (ENABLE/FORCE ROW LEVEL SECURITY, CREATE POLICY) that
+    /// implements the row filters in one database; running it again changes nothing.
+    Plan(RlsArgs),
+    /// Compare databases with the row filters; exit 1 on any difference.
+    Check(RlsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RlsArgs {
+    /// Policy file [default: the policy of --config].
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+    /// A database as a connection string, e.g.
+    /// postgresql://user:pw@host/db?sslmode=disable (repeatable for check).
+    #[arg(long = "url")]
+    pub urls: Vec<String>,
+    /// pgward's configuration: connect to its branches as its catalog does.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// With --config: the database name on each branch.
+    #[arg(long)]
+    pub database: Option<String>,
+    /// With --config: these branches only (repeatable) [default: check
+    /// every fixed branch, plan the default branch].
+    #[arg(long = "branch")]
+    pub branches: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,6 +130,10 @@ pub struct ExplainArgs {
     /// Group membership (repeatable).
     #[arg(long = "group")]
     pub groups: Vec<String>,
+    /// A verified token claim, NAME=VALUE (repeatable; repeat a name for
+    /// several values).
+    #[arg(long = "claim")]
+    pub claims: Vec<String>,
     /// Use this profile instead of resolving one from the identity.
     #[arg(long)]
     pub profile: Option<String>,

@@ -32,9 +32,13 @@ pub fn check(args: &CheckArgs) -> (String, bool) {
                 ok = false;
             }
             Ok(p) => {
+                let filters = match p.row_filters.filters.len() {
+                    0 => String::new(),
+                    n => format!(", {n} row filters"),
+                };
                 let _ = writeln!(
                     out,
-                    "{}: ok ({} profiles, {} identity rules, {} masks, default profile {})",
+                    "{}: ok ({} profiles, {} identity rules, {} masks{filters}, default profile {})",
                     path.display(),
                     p.profiles.len(),
                     p.identities.len(),
@@ -154,11 +158,19 @@ pub struct Report {
 /// Explains a decision. Errors (bad policy, unknown profile) are returned as text.
 pub fn explain(args: &ExplainArgs) -> Result<String, String> {
     let policy = Policy::from_file(&args.policy).map_err(|e| e.to_string())?;
+    let mut claims: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for c in &args.claims {
+        let (k, v) = c
+            .split_once('=')
+            .ok_or_else(|| format!("--claim {c:?}: write NAME=VALUE"))?;
+        claims.entry(k.to_owned()).or_default().push(v.to_owned());
+    }
     let identity = Identity {
         user: Some(UserName::new(args.user.clone())),
         application: args.application.clone(),
         client_addr: args.client_address,
         groups: args.groups.clone(),
+        claims,
         ..Identity::default()
     };
     let forced = match &args.profile {
@@ -258,6 +270,19 @@ pub fn report(
                 if st.dml_without_where {
                     let _ = writeln!(out, "  note:      {} without WHERE", st.command_tag);
                 }
+                let filtered = profile.row_filters.applying(
+                    &sql::Analysis {
+                        statements: vec![st.clone()],
+                    },
+                    None,
+                );
+                if !filtered.is_empty() {
+                    let _ = writeln!(
+                        out,
+                        "  rows:      filtered by the server (row filters {})",
+                        filtered.join(", ")
+                    );
+                }
                 if !profile.masks.is_empty() {
                     let l = &st.lineage;
                     let mut derived: Vec<&str> = l.derived.iter().map(String::as_str).collect();
@@ -308,6 +333,7 @@ pub fn report(
             );
         }
     }
+    identity_lines(policy, identity, &profile, &mut out);
     if matches!(decision, Decision::Allow) && profile.read_only {
         let _ = writeln!(
             out,
@@ -320,5 +346,42 @@ pub fn report(
         chosen_by: rule,
         decision: decision.label().to_string(),
         denial: decision.denial().cloned(),
+    }
+}
+
+/// The identity settings a session would carry and the row filters of its
+/// profile.
+fn identity_lines(
+    policy: &Policy,
+    identity: &Identity,
+    profile: &crate::policy::Profile,
+    out: &mut String,
+) {
+    match policy.identity.values(identity, &profile.name, "<branch>") {
+        Ok(values) => {
+            let _ = writeln!(out, "settings:  (given to the server session at connect)");
+            for (k, v) in values {
+                let _ = writeln!(out, "  {k} = {v:?}");
+            }
+        }
+        Err(e) => {
+            let _ = writeln!(out, "settings:  the session would be refused: {e}");
+        }
+    }
+    if !profile.row_filters.is_empty() {
+        let _ = writeln!(
+            out,
+            "row filters: (enforced by the server's row-level security; pgward rls plan)"
+        );
+        for f in &profile.row_filters.filters {
+            let tables: Vec<&str> = f.tables.iter().map(|t| t.source()).collect();
+            let _ = writeln!(
+                out,
+                "  {}: {} -> {}",
+                f.name,
+                tables.join(", "),
+                f.predicate.split_whitespace().collect::<Vec<_>>().join(" ")
+            );
+        }
     }
 }

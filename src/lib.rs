@@ -21,6 +21,7 @@ pub mod mask;
 pub mod mcp;
 pub mod metrics;
 pub mod policy;
+pub mod rls;
 pub mod server;
 pub mod session;
 pub mod sql;

@@ -17,6 +17,25 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         }
+        Command::Rls(pgward::cli::RlsCommand::Plan(args)) => match pgward::rls::plan(&args) {
+            Ok(sql) => {
+                print!("{sql}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("pgward: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Rls(pgward::cli::RlsCommand::Check(args)) => {
+            let (report, ok) = pgward::rls::check(&args);
+            print!("{report}");
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
         Command::Explain(args) => match pgward::explain::explain(&args) {
             Ok(report) => {
                 print!("{report}");

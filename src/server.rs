@@ -127,7 +127,10 @@ impl Shared {
     }
 }
 
-fn catalog_source(config: &Config) -> Result<Option<crate::catalog::CatalogSource>, ServeError> {
+/// The catalog credential of a configuration, with its password read.
+pub fn catalog_source(
+    config: &Config,
+) -> Result<Option<crate::catalog::CatalogSource>, ServeError> {
     let Some(cred) = config.catalog_credential() else {
         return Ok(None);
     };

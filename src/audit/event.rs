@@ -42,6 +42,8 @@ pub mod attr {
     pub const AUTH_OUTCOME: &str = "pgward.auth.outcome";
     pub const STATEMENT_CLASS: &str = "pgward.statement.class";
     pub const OBJECTS: &str = "pgward.objects";
+    /// Row filters (by name) that apply to the tables a statement names.
+    pub const ROW_FILTERS: &str = "pgward.row_filters";
     /// Events lost to an overflow policy since the previous written event.
     pub const AUDIT_DROPPED: &str = "pgward.audit.dropped";
     /// The event id, repeated as an attribute on the OTLP record, where a log

@@ -77,10 +77,15 @@ pub fn summary(ev: &Value) -> String {
             let _ = write!(line, " {label}={v}");
         }
     }
-    if let Some(masked) = a["pgward.masked_columns"].as_array() {
-        let cols: Vec<&str> = masked.iter().filter_map(Value::as_str).collect();
-        if !cols.is_empty() {
-            let _ = write!(line, " masked={}", cols.join(","));
+    for (label, key) in [
+        ("masked", "pgward.masked_columns"),
+        ("row_filters", "pgward.row_filters"),
+    ] {
+        if let Some(list) = a[key].as_array() {
+            let items: Vec<&str> = list.iter().filter_map(Value::as_str).collect();
+            if !items.is_empty() {
+                let _ = write!(line, " {label}={}", items.join(","));
+            }
         }
     }
     if let Some(rows) = a["pgward.rows"].as_u64() {

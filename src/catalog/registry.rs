@@ -253,7 +253,9 @@ impl DbCatalog {
     }
 }
 
-async fn connect(
+/// Opens pgward's own connection to `database` with the catalog credential
+/// (also used by `pgward rls`).
+pub async fn connect(
     source: &CatalogSource,
     upstream: &Upstream,
     database: &str,

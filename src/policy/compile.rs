@@ -56,6 +56,8 @@ pub struct Profile {
     pub allow_functions: Vec<QualifiedGlob>,
     /// The policy's masks that apply to this profile.
     pub masks: Arc<ProfileMasks>,
+    /// The policy's row filters that apply to this profile.
+    pub row_filters: Arc<super::row_filters::ProfileRowFilters>,
     /// Statements carry the attribution comment.
     pub stamp: bool,
     /// The stamp also carries a per-statement traceparent.
@@ -122,6 +124,9 @@ pub struct Policy {
     pub identities: Vec<IdentityRule>,
     pub profiles: BTreeMap<String, Arc<Profile>>,
     pub masking: Arc<Masking>,
+    /// The parameters sessions hand the server with their identity.
+    pub identity: Arc<super::identity_settings::IdentitySettings>,
+    pub row_filters: Arc<super::row_filters::RowFilters>,
 }
 
 /// Which rule chose a profile for an identity.
@@ -306,11 +311,22 @@ impl Compiler<'_> {
         for (at, message) in mask_issues {
             self.issue(at, message);
         }
+        let (identity, identity_issues) =
+            super::identity_settings::compile(file.identity_settings.as_ref());
+        let (row_filters, filter_issues) = super::row_filters::compile(
+            &file.row_filters,
+            &identity,
+            &profiles.keys().cloned().collect::<Vec<_>>(),
+        );
+        for (at, message) in identity_issues.into_iter().chain(filter_issues) {
+            self.issue(at, message);
+        }
         let profiles: BTreeMap<String, Arc<Profile>> = profiles
             .into_iter()
             .map(|(k, p)| {
                 let mut p = (*p).clone();
                 p.masks = Arc::new(masking.for_profile(&k));
+                p.row_filters = Arc::new(row_filters.for_profile(&k));
                 (k, Arc::new(p))
             })
             .collect();
@@ -376,6 +392,8 @@ impl Compiler<'_> {
             identities,
             profiles,
             masking: Arc::new(masking),
+            identity: Arc::new(identity),
+            row_filters: Arc::new(row_filters),
         })
     }
 
@@ -509,6 +527,7 @@ impl Compiler<'_> {
             volatile_functions: super::model::VolatileFunctions::Allow,
             allow_functions: Vec::new(),
             masks: Arc::default(),
+            row_filters: Arc::default(),
             stamp: true,
             traceparent: false,
         });
@@ -540,6 +559,13 @@ impl Compiler<'_> {
                     self.issue(
                         at,
                         format!("profile {name:?}: {k:?} is not a valid setting name"),
+                    );
+                    continue;
+                }
+                if crate::sql::effects::is_identity_setting(&k.to_ascii_lowercase()) {
+                    self.issue(
+                        at,
+                        format!("profile {name:?}: {k} is one of pgward's identity settings, which pgward sets itself"),
                     );
                     continue;
                 }

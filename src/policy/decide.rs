@@ -95,15 +95,39 @@ pub fn decide(
     ctx: DecisionContext<'_>,
 ) -> Decision {
     let denial = match analysis {
-        Err(failure) => unparseable(profile, failure),
-        Ok(a) => a
-            .statements
-            .iter()
-            .enumerate()
-            .find_map(|(i, st)| check_statement(profile, i, st, ctx)),
+        Err(failure) => {
+            super::protect::unparseable(profile).or_else(|| unparseable(profile, failure))
+        }
+        Ok(a) => {
+            let ordinary = || {
+                a.statements
+                    .iter()
+                    .enumerate()
+                    .find_map(|(i, st)| check_statement(profile, i, st, ctx))
+            };
+            let identity = || {
+                a.statements
+                    .iter()
+                    .enumerate()
+                    .find_map(|(i, st)| super::protect::identity(profile, i, st))
+            };
+            let filters = || {
+                a.statements
+                    .iter()
+                    .enumerate()
+                    .find_map(|(i, st)| super::protect::row_filters(profile, i, st, ctx))
+            };
+            match profile.mode {
+                Mode::Enforce => identity().or_else(ordinary).or_else(filters),
+                // What observe mode would let through must still not forge
+                // the identity or unsettle row filters.
+                Mode::Observe => identity().or_else(filters).or_else(ordinary),
+            }
+        }
     };
     match (denial, profile.mode) {
         (None, _) => Decision::Allow,
+        (Some(d), _) if super::protect::never_observed(&d.rule) => Decision::Deny(d),
         (Some(d), Mode::Enforce) => Decision::Deny(d),
         (Some(d), Mode::Observe) => Decision::Observe(d),
     }
@@ -227,7 +251,9 @@ fn exempt(
 
 fn profile_allows(profile: &Profile, e: Effect) -> bool {
     match &profile.allow {
-        AllowSet::All => true,
+        // `all` leaves pgward's identity parameters out: a profile must
+        // name identity_setting to change them (see `protect`).
+        AllowSet::All => e != Effect::IdentitySetting,
         AllowSet::Only(set) => {
             set.contains(&e)
                 || (e == Effect::Unknown && profile.on_unparseable == OnUnparseable::Allow)

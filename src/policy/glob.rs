@@ -48,7 +48,7 @@ impl Glob {
 }
 
 /// A pattern for a schema-qualified name.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QualifiedGlob {
     schema: Option<Glob>,
     name: Glob,

@@ -5,9 +5,12 @@ pub mod compile;
 pub mod decide;
 pub mod glob;
 pub mod identity;
+pub mod identity_settings;
 pub mod mask_types;
 pub mod masks;
 pub mod model;
+pub mod protect;
+pub mod row_filters;
 pub mod store;
 
 pub use compile::{Policy, PolicyError, Profile, Resolution};

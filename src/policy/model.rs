@@ -27,6 +27,60 @@ pub struct PolicyFile {
     pub masks: Vec<Spanned<MaskDef>>,
     /// Settings shared by every mask.
     pub masking: Option<Spanned<MaskingDef>>,
+    /// Which verified facts pgward hands the server beyond the fixed ones.
+    pub identity_settings: Option<Spanned<IdentitySettingsDef>>,
+    /// Row filters: predicates the server's row-level security enforces
+    /// (`pgward rls plan` writes the policies).
+    #[serde(default)]
+    pub row_filters: Vec<Spanned<RowFilterDef>>,
+}
+
+/// `identity_settings:` — token claims given to the server as
+/// `pgward.claim.<name>`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentitySettingsDef {
+    #[serde(default)]
+    pub claims: Vec<Spanned<ClaimSettingDef>>,
+}
+
+/// A claim as a setting: its name alone (a single text value), or the
+/// long form.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ClaimSettingDef {
+    Name(String),
+    Full(ClaimSettingFull),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimSettingFull {
+    /// The setting is `pgward.claim.<name>`.
+    pub name: String,
+    /// The token claim it carries (default: `name`), for claims whose name
+    /// is not a valid setting name (`https://example.com/tenant`).
+    pub claim: Option<String>,
+    /// `true`: every value, as a text array literal (`{a,b}`); otherwise the
+    /// claim must have at most one value.
+    pub array: Option<bool>,
+}
+
+/// One row filter: a predicate over a table's rows and pgward's settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RowFilterDef {
+    /// Names the server-side policies (`pgward_filter_<name>`).
+    pub name: Spanned<String>,
+    pub description: Option<String>,
+    /// `schema.table` or `table` globs.
+    pub tables: OneOrMany,
+    /// SQL boolean expression; a row is visible (and may be written) when true.
+    pub predicate: Spanned<String>,
+    /// Profiles that see every row (default: admin).
+    pub exempt: Option<OneOrMany>,
+    /// When given, only these profiles are filtered.
+    pub profiles: Option<OneOrMany>,
 }
 
 #[derive(Debug, Deserialize)]

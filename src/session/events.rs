@@ -123,6 +123,9 @@ fn statement_attrs(e: &mut AuditEvent, f: &Facts, tool: &str) {
     if !f.masked_columns.is_empty() {
         e.set(attr::MASKED_COLUMNS, f.masked_columns.clone());
     }
+    if !f.row_filters.is_empty() {
+        e.set(attr::ROW_FILTERS, f.row_filters.clone());
+    }
     if let Some(t) = &f.text {
         e.set(attr::DB_QUERY_TEXT, t.clone());
     }

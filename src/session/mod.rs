@@ -92,6 +92,9 @@ enum SessionError {
     Relay(#[from] RelayError),
     #[error("{0}")]
     Branch(#[from] crate::branch::BranchError),
+    /// The verified identity cannot be handed to the server as settings.
+    #[error("{message}")]
+    Identity { code: SqlState, message: String },
 }
 
 impl SessionError {
@@ -110,7 +113,11 @@ impl SessionError {
             }
             SessionError::ClientTls(_) => return None,
             SessionError::Protocol(m) => ErrorReport::fatal(SqlState::PROTOCOL_VIOLATION, *m),
+            SessionError::Identity { code, message } => ErrorReport::fatal(*code, message.clone()),
             SessionError::Branch(e) => match e {
+                BranchError::ReservedParameter(_) => {
+                    ErrorReport::fatal(SqlState::INVALID_PARAMETER_VALUE, format!("pgward: {e}"))
+                }
                 BranchError::Unknown { .. } => {
                     ErrorReport::fatal(SqlState::INVALID_CATALOG_NAME, format!("pgward: {e}"))
                 }
@@ -404,7 +411,13 @@ async fn drive(
             .unwrap_or_default(),
         tls_subject: client.stream.client_cert_subject(),
     };
-    let (guard, upstream_startup) = guard_for(&startup, identity, shared, id, &branch);
+    let (guard, upstream_startup) = match guard_for(&startup, identity, shared, id, &branch) {
+        Ok(g) => g,
+        Err(e) => {
+            client.close_with(e.report().map(|r| r.to_bytes())).await;
+            return Err(e);
+        }
+    };
     facts.profile = guard.as_ref().map(|g| g.profile_name().to_owned());
     let (result, to_client_mid_frame) = run_connected(
         &mut client,
@@ -468,14 +481,15 @@ async fn drive(
 }
 
 /// With a policy: the session's identity and profile, its guard, and the
-/// startup packet with the profile's settings (read-only among them) applied.
+/// startup packet with the profile's settings (read-only among them) and
+/// the identity settings applied.
 fn guard_for(
     startup: &StartupMessage,
     identity: Identity,
     shared: &Shared,
     id: SessionId,
     branch: &Branch,
-) -> (Option<Guard>, Bytes) {
+) -> Result<(Option<Guard>, Bytes), SessionError> {
     let service_user = shared
         .local_auth
         .as_ref()
@@ -485,7 +499,7 @@ fn guard_for(
             Some(u) => startup.rewrite(Some(u), &[]),
             None => startup.raw().clone(),
         };
-        return (None, bytes);
+        return Ok((None, bytes));
     }
     let installed = shared.policy.current();
     let resolution = installed.policy.resolve(&identity);
@@ -502,11 +516,25 @@ fn guard_for(
         .map(|(_, v)| v.as_str());
     let search_path = guard::startup_search_path(startup.params(), forced_path);
     let session_settings = settings::SessionSettings::new(search_path);
-    let bytes = if settings.is_empty() && service_user.is_none() {
-        startup.raw().clone()
-    } else {
-        startup.rewrite(service_user, &settings)
-    };
+    let identity_params = installed
+        .policy
+        .identity
+        .values(&identity, &resolution.profile.name, branch.name.as_str())
+        .map_err(|e| SessionError::Identity {
+            code: SqlState::INVALID_AUTHORIZATION,
+            message: format!("pgward cannot hand this identity to the database server: {e}"),
+        })?;
+    let bytes = startup.rewrite_with_params(service_user, &settings, &identity_params);
+    if bytes.len() > startup::MAX_STARTUP_LEN {
+        return Err(SessionError::Identity {
+            code: SqlState::PROGRAM_LIMIT_EXCEEDED,
+            message: format!(
+                "pgward cannot hand this identity to the database server: with its settings the startup packet would be {} bytes, and PostgreSQL accepts at most {}",
+                bytes.len(),
+                startup::MAX_STARTUP_LEN
+            ),
+        });
+    }
     debug!(profile = %resolution.profile.name, rule = %resolution.rule, "identity resolved");
     let database = startup
         .database()
@@ -535,7 +563,7 @@ fn guard_for(
         Some(masking),
         attribution,
     );
-    (Some(guard), bytes)
+    Ok((Some(guard), bytes))
 }
 
 /// Records how a session ended, or that its authentication failed.
@@ -568,6 +596,7 @@ async fn record_end(
             Err(SessionError::LocalAuth(LocalAuthError::Refused { code, .. })) => {
                 code.code().to_owned()
             }
+            Err(SessionError::Identity { code, .. }) => code.code().to_owned(),
             // Not an authentication outcome (cancel requests, broken
             // startups): no session to record.
             _ => return,

@@ -47,6 +47,8 @@ pub struct Facts {
     pub text: Option<String>,
     pub traceparent: Option<String>,
     pub client_traceparent: Option<String>,
+    /// Row filters that apply to the tables the request names.
+    pub row_filters: Vec<String>,
 }
 
 impl Facts {
@@ -105,6 +107,7 @@ impl Facts {
             text,
             traceparent: d.traceparent,
             client_traceparent: d.client_traceparent,
+            row_filters: d.row_filters,
         }
     }
 
@@ -396,6 +399,7 @@ mod tests {
             text: None,
             traceparent: None,
             client_traceparent: None,
+            row_filters: vec![],
         })
     }
 

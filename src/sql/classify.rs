@@ -500,6 +500,13 @@ impl<'a> Walker<'a> {
     /// A run-time parameter set or reset by this statement, with the value
     /// it is given.
     fn setting_to(&mut self, raw_name: &str, value: SettingValue, scope: SettingScope) {
+        // Resetting one of pgward's identity parameters returns it to the
+        // value pgward gave at connect; anything else could forge it.
+        if value != SettingValue::Default
+            && effects::is_identity_setting(&names::setting_name(raw_name))
+        {
+            self.effect(Effect::IdentitySetting);
+        }
         if self.mode == Mode::Executed && !self.stored_config {
             self.setting_changes.push(SettingChange {
                 name: names::setting_name(raw_name),

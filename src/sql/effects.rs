@@ -31,6 +31,13 @@ pub enum Effect {
     /// SET ROLE, SET SESSION AUTHORIZATION and their RESET forms,
     /// set_config('role' | 'session_authorization', ...).
     SetRole,
+    /// Gives a `pgward.*` parameter (the identity pgward hands the server)
+    /// a value: SET, SET LOCAL or set_config naming one, ALTER
+    /// ROLE/DATABASE/SYSTEM ... SET and a function's SET clause naming one.
+    /// (A set_config whose name is computed is not: like code, it is
+    /// something the analysis cannot see into.) Not part of `allow: all`: a
+    /// profile has it only by naming it.
+    IdentitySetting,
     /// GRANT/REVOKE, roles, default privileges, REASSIGN/DROP OWNED, OWNER TO.
     Privilege,
     /// DO, CALL, SECURITY DEFINER or C-language functions, CREATE LANGUAGE,
@@ -68,7 +75,7 @@ pub enum Effect {
 
 impl Effect {
     /// Every effect, in declaration order.
-    pub const ALL: [Effect; 21] = [
+    pub const ALL: [Effect; 22] = [
         Effect::Read,
         Effect::Write,
         Effect::Ddl,
@@ -76,6 +83,7 @@ impl Effect {
         Effect::Session,
         Effect::ReadOnlyChange,
         Effect::SetRole,
+        Effect::IdentitySetting,
         Effect::Privilege,
         Effect::Code,
         Effect::ServerFiles,
@@ -102,6 +110,7 @@ impl Effect {
             Effect::Session => "session",
             Effect::ReadOnlyChange => "read_only_change",
             Effect::SetRole => "set_role",
+            Effect::IdentitySetting => "identity_setting",
             Effect::Privilege => "privilege",
             Effect::Code => "code",
             Effect::ServerFiles => "server_files",
@@ -134,6 +143,16 @@ impl fmt::Display for Effect {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// The namespace of the parameters pgward gives the server session with the
+/// verified identity (`pgward.user`, `pgward.claim.tenant`, ...).
+pub const IDENTITY_PREFIX: &str = "pgward.";
+
+/// True for a parameter in pgward's identity namespace (`name` already
+/// lower-cased).
+pub fn is_identity_setting(name: &str) -> bool {
+    name.starts_with(IDENTITY_PREFIX)
 }
 
 /// Parameters whose change can turn read-only mode off.

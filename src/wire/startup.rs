@@ -110,6 +110,19 @@ impl StartupMessage {
     /// As [`with_settings`](Self::with_settings), also replacing the user
     /// (pgward logging in upstream as its service account).
     pub fn rewrite(&self, user: Option<&str>, settings: &[(String, String)]) -> Bytes {
+        self.rewrite_with_params(user, settings, &[])
+    }
+
+    /// As [`rewrite`](Self::rewrite), also adding `params` as startup
+    /// parameters of their own (after every client parameter, and replacing
+    /// any of the same name): the server applies them last, and a value
+    /// there needs no escaping, so no value can be read as another setting.
+    pub fn rewrite_with_params(
+        &self,
+        user: Option<&str>,
+        settings: &[(String, String)],
+        params_added: &[(String, String)],
+    ) -> Bytes {
         let ours: Vec<String> = settings
             .iter()
             .map(|(k, v)| format!("-c {}={}", escape_option(k), escape_option(v)))
@@ -129,6 +142,7 @@ impl StartupMessage {
             // pgward sets) would undo pgward's: it is dropped.
             if settings
                 .iter()
+                .chain(params_added)
                 .any(|(name, _)| name.eq_ignore_ascii_case(k))
             {
                 continue;
@@ -149,6 +163,9 @@ impl StartupMessage {
         }
         if !had_options && !ours.is_empty() {
             params.push(("options", ours));
+        }
+        for (k, v) in params_added {
+            params.push((k.as_str(), v.clone()));
         }
         let borrowed: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
         build_startup(self.version, &borrowed)
@@ -462,6 +479,37 @@ mod tests {
         assert_eq!(
             m2.param("options"),
             Some("-c default_transaction_read_only=on")
+        );
+    }
+
+    #[test]
+    fn added_parameters_stand_alone_and_replace_the_clients() {
+        let raw = build_startup(
+            ProtocolVersion::V3_0,
+            &[
+                ("user", "app"),
+                ("PGWARD.USER", "mallory"),
+                ("options", "-c work_mem=4MB"),
+            ],
+        );
+        let StartupPacket::Startup(m) = parse_packet(raw).expect("parse") else {
+            panic!("startup")
+        };
+        let odd = "a b\\c 'd' -c pgward.profile=admin\u{7f}\u{e9}".to_string();
+        let out = m.rewrite_with_params(
+            Some("svc"),
+            &[("default_transaction_read_only".into(), "on".into())],
+            &[("pgward.user".into(), odd.clone())],
+        );
+        let StartupPacket::Startup(m2) = parse_packet(out).expect("parse") else {
+            panic!("startup")
+        };
+        assert_eq!(m2.user(), Some("svc"));
+        assert_eq!(m2.param("PGWARD.USER"), None);
+        assert_eq!(m2.param("pgward.user"), Some(odd.as_str()));
+        assert_eq!(
+            m2.param("options"),
+            Some("-c work_mem=4MB -c default_transaction_read_only=on")
         );
     }
 

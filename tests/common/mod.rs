@@ -12,11 +12,13 @@
 pub mod certs;
 pub mod clients;
 pub mod cluster;
+pub mod jwt;
 pub mod mcp_client;
 pub mod otlp_receiver;
 pub mod polling;
 pub mod proxy;
 pub mod raw;
+pub mod rls;
 pub mod util;
 
 pub use certs::{IssuedCert, TestCa, TestCerts};

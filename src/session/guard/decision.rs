@@ -45,6 +45,10 @@ impl Guard {
     ) -> Step {
         self.refresh();
         let analysis = self.analysis(sql);
+        if let Some(d) = self.stale_identity_denial() {
+            self.last_analysis = Some(analysis);
+            return Step::Decided(Decision::Deny(d), Vec::new());
+        }
         let profile = Arc::clone(&self.resolution.profile);
         let request_events = self.request_events(&analysis);
         let paths = self.paths(&request_events);

@@ -20,6 +20,7 @@
 mod catalog;
 mod decision;
 mod fastpath;
+mod identity;
 mod markers;
 mod portals;
 mod question;
@@ -105,6 +106,8 @@ pub struct Decided {
     pub traceparent: Option<String>,
     /// A valid traceparent the client's own comment carried.
     pub client_traceparent: Option<String>,
+    /// Row filters of the profile that apply to the tables the request names.
+    pub row_filters: Vec<String>,
 }
 
 pub type Shared = Arc<Result<crate::sql::Analysis, ParseFailure>>;
@@ -165,6 +168,13 @@ pub struct Guard {
     /// Keep the statement text in it too (the audit trail wants it).
     record_text: bool,
     decided: Option<Decided>,
+    /// The row filters of the profile the session started with: the
+    /// server's view of it (`pgward.profile`) cannot change afterwards.
+    identity_filters: Arc<crate::policy::row_filters::ProfileRowFilters>,
+    /// The identity settings the session was given.
+    identity_settings: Arc<crate::policy::identity_settings::IdentitySettings>,
+    /// A reload moved the session to a profile with other row filters.
+    stale_identity: Option<String>,
 }
 
 impl Guard {
@@ -177,7 +187,10 @@ impl Guard {
         masking: Option<MaskState>,
         attribution: Attribution,
     ) -> Self {
-        let generation = store.current().generation;
+        let installed = store.current();
+        let generation = installed.generation;
+        let identity_settings = Arc::clone(&installed.policy.identity);
+        let identity_filters = Arc::clone(&resolution.profile.row_filters);
         Guard {
             store,
             cache,
@@ -205,6 +218,9 @@ impl Guard {
             record: false,
             record_text: false,
             decided: None,
+            identity_filters,
+            identity_settings,
+            stale_identity: None,
         }
     }
 
@@ -254,6 +270,7 @@ impl Guard {
             let before = self.resolution.profile.name.clone();
             self.resolution = installed.policy.resolve(&self.identity);
             self.generation = installed.generation;
+            self.check_identity(&before, &installed.policy.identity);
             if before != self.resolution.profile.name {
                 self.attribution.set_profile(&self.resolution.profile.name);
                 info!(

@@ -66,6 +66,13 @@ impl Guard {
                 rule: d.rule.clone(),
             },
         };
+        let row_filters = match self.last_analysis.as_deref() {
+            Some(Ok(a)) => {
+                let cands = self.settings.resolved().map(|r| r.lookup.as_slice());
+                self.resolution.profile.row_filters.applying(a, cands)
+            }
+            _ => Vec::new(),
+        };
         self.decided = Some(Decided {
             kind,
             outcome,
@@ -75,6 +82,7 @@ impl Guard {
             masking: self.last_masking.clone(),
             traceparent,
             client_traceparent,
+            row_filters,
         });
     }
 }
