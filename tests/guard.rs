@@ -367,6 +367,19 @@ async fn denial_message_names_profile_rule_and_object() {
         "{}",
         db.message()
     );
+    // A write hidden in a WITH of a SELECT is named as that write.
+    let err = c
+        .simple_query("with d as (delete from public.t where true returning *) select * from d")
+        .await
+        .expect_err("denied");
+    let db = err.as_db_error().expect("db error");
+    assert_eq!(db.code().code(), "42501");
+    assert!(
+        db.message()
+            .contains("does not allow write statements (DELETE on public.t, inside a SELECT)"),
+        "{}",
+        db.message()
+    );
     // The session stays usable.
     let n = c.simple_query("select 1").await.expect("usable");
     assert!(!n.is_empty());
