@@ -509,6 +509,8 @@ impl Guard {
                 })
             }
             b'F' => {
+                let call = crate::wire::extended::function_call(frame.body())
+                    .ok_or(GuardError::Malformed("FunctionCall"))?;
                 let batch = self.sent_batches;
                 self.sent_batches += 1;
                 self.refresh();
@@ -526,8 +528,8 @@ impl Guard {
                         object: None,
                         message: format!(
                             "permission denied by pgward policy: profile \"{}\" may not use fast-path function calls \
-                             (the protocol's FunctionCall message names a function only by OID)",
-                            profile.name
+                             (the protocol's FunctionCall message names a function only by OID; this one called OID {})",
+                            profile.name, call.function
                         ),
                         hint: Some("call the function in a SQL statement instead, e.g. SELECT lo_get(...)".into()),
                     };
