@@ -831,7 +831,7 @@ impl Guard {
 }
 
 /// The SQL of a Query body: one NUL-terminated string, nothing after it.
-fn query_text(body: &[u8]) -> Option<&[u8]> {
+pub(crate) fn query_text(body: &[u8]) -> Option<&[u8]> {
     let (last, text) = body.split_last()?;
     if *last != 0 || text.contains(&0) {
         return None;
@@ -841,7 +841,7 @@ fn query_text(body: &[u8]) -> Option<&[u8]> {
 
 /// Statement name, SQL and the parameter-type section (count and OIDs, as
 /// sent) of a Parse body.
-fn parse_fields(body: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
+pub(crate) fn parse_fields(body: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
     let n1 = body.iter().position(|&b| b == 0)?;
     let rest = &body[n1 + 1..];
     let n2 = rest.iter().position(|&b| b == 0)?;
@@ -877,24 +877,28 @@ fn marker_parse(name: &[u8]) -> Bytes {
     out.freeze()
 }
 
-/// Reads `search_path` from startup parameters and `options` (`-c k=v`,
-/// `--k=v`), as the server would apply them; a later setting wins.
+/// The `search_path` a session starts with, as the server applies the
+/// startup packet: the settings of the (last) `options` parameter first,
+/// then the plain parameters in packet order (names are case-insensitive);
+/// a setting pgward forces (appended to `options`, with any plain
+/// parameter of that name removed) wins over both.
 pub fn startup_search_path(params: &[(String, String)], forced: Option<&str>) -> SearchPath {
     let mut value: Option<String> = None;
-    for (k, v) in params {
-        if k == "search_path" {
-            value = Some(v.clone());
-        } else if k == "options" {
-            match crate::wire::startup::options_settings(v) {
-                Some(settings) => {
-                    for (k, v) in settings {
-                        if k == "search_path" {
-                            value = Some(v);
-                        }
+    if let Some((_, options)) = params.iter().rev().find(|(k, _)| k == "options") {
+        match crate::wire::startup::options_settings(options) {
+            Some(settings) => {
+                for (k, v) in settings {
+                    if k == "search_path" {
+                        value = Some(v);
                     }
                 }
-                None => return SearchPath::Unknown,
             }
+            None => return SearchPath::Unknown,
+        }
+    }
+    for (k, v) in params {
+        if k.eq_ignore_ascii_case("search_path") {
+            value = Some(v.clone());
         }
     }
     if let Some(f) = forced {
@@ -906,27 +910,84 @@ pub fn startup_search_path(params: &[(String, String)], forced: Option<&str>) ->
         .unwrap_or(SearchPath::Unknown)
 }
 
-/// Splits a search_path value into schema names (quoted names kept exact,
-/// unquoted folded to lower case).
+/// `scanner_isspace`: the whitespace the server's identifier lists allow.
+fn list_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0c)
+}
+
+/// Splits a search_path value into schema names exactly as the server does
+/// (`SplitIdentifierString`): quoted names kept exact with `""` as a quote,
+/// unquoted ones ending at a comma or whitespace and folded to lower case
+/// (ASCII letters only, as in UTF-8 databases), every name cut to 63 bytes.
+/// `None` for a value the server refuses.
 fn parse_search_path(raw: &str) -> Option<Vec<String>> {
+    let b = raw.as_bytes();
     let mut out = Vec::new();
-    for part in raw.split(',') {
-        let p = part.trim();
-        if p.is_empty() {
-            continue;
-        }
-        if let Some(inner) = p.strip_prefix('"').and_then(|x| x.strip_suffix('"')) {
-            if inner.contains('"') && !inner.contains("\"\"") {
+    let mut i = 0;
+    while b.get(i).copied().is_some_and(list_space) {
+        i += 1;
+    }
+    if i == b.len() {
+        return Some(out);
+    }
+    loop {
+        let mut name = Vec::new();
+        if b.get(i) == Some(&b'"') {
+            i += 1;
+            loop {
+                match b.get(i) {
+                    None => return None,
+                    Some(b'"') if b.get(i + 1) == Some(&b'"') => {
+                        name.push(b'"');
+                        i += 2;
+                    }
+                    Some(b'"') => {
+                        i += 1;
+                        break;
+                    }
+                    Some(&c) => {
+                        name.push(c);
+                        i += 1;
+                    }
+                }
+            }
+        } else {
+            let start = i;
+            while b.get(i).is_some_and(|&c| c != b',' && !list_space(c)) {
+                i += 1;
+            }
+            if i == start {
                 return None;
             }
-            out.push(inner.replace("\"\"", "\""));
-        } else if p.contains('"') {
-            return None;
-        } else {
-            out.push(p.to_lowercase());
+            name.extend(b[start..i].iter().map(u8::to_ascii_lowercase));
+        }
+        while b.get(i).copied().is_some_and(list_space) {
+            i += 1;
+        }
+        let done = match b.get(i) {
+            None => true,
+            Some(b',') => {
+                i += 1;
+                while b.get(i).copied().is_some_and(list_space) {
+                    i += 1;
+                }
+                false
+            }
+            Some(_) => return None,
+        };
+        let mut name = String::from_utf8(name).ok()?;
+        if name.len() > 63 {
+            let mut cut = 63;
+            while !name.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            name.truncate(cut);
+        }
+        out.push(name);
+        if done {
+            return Some(out);
         }
     }
-    Some(out)
 }
 
 #[cfg(test)]
@@ -947,6 +1008,69 @@ mod tests {
             SearchPath::Known(v) => assert_eq!(v, vec!["$user".to_string(), "public".to_string()]),
             SearchPath::Unknown => panic!("known"),
         }
+    }
+
+    /// Found by the `startup_packet` fuzz target: the server applies plain
+    /// parameters after `options` and matches names without regard to case;
+    /// pgward took the packet's order and an exact name.
+    #[test]
+    fn search_path_follows_the_servers_order_and_case() {
+        let p = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+            list.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let known = |sp: SearchPath| match sp {
+            SearchPath::Known(v) => v,
+            SearchPath::Unknown => panic!("known"),
+        };
+        assert_eq!(
+            known(startup_search_path(&p(&[("SEARCH_PATH", "")]), None)),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            known(startup_search_path(
+                &p(&[
+                    ("search_path", "secret"),
+                    ("options", "-c search_path=public")
+                ]),
+                None
+            )),
+            vec!["secret".to_string()],
+            "the plain parameter is applied last whatever its place"
+        );
+        assert_eq!(
+            known(startup_search_path(
+                &p(&[("search_path", "secret")]),
+                Some("public")
+            )),
+            vec!["public".to_string()]
+        );
+        assert_eq!(
+            known(startup_search_path(
+                &p(&[("options", "-ec search_path=hr")]),
+                None
+            )),
+            vec!["hr".to_string()]
+        );
+    }
+
+    #[test]
+    fn search_path_values_split_like_the_server() {
+        assert_eq!(
+            parse_search_path(" A , \"B\"\"c\" ,\"$user\""),
+            Some(vec!["a".into(), "B\"c".into(), "$user".into()])
+        );
+        // Only ASCII letters fold; a space ends an unquoted name.
+        assert_eq!(parse_search_path("ÉCOLE"), Some(vec!["École".to_string()]));
+        assert_eq!(parse_search_path("a b"), None);
+        assert_eq!(parse_search_path("a,,b"), None);
+        assert_eq!(parse_search_path("a,"), None);
+        assert_eq!(parse_search_path(""), Some(vec![]));
+        assert_eq!(
+            parse_search_path(&"x".repeat(70)),
+            Some(vec!["x".repeat(63)])
+        );
     }
 
     #[test]
