@@ -233,6 +233,11 @@ pub fn parse_packet(raw: Bytes) -> Result<StartupPacket, StartupError> {
     if raw.len() < 8 {
         return Err(StartupError::InvalidLength(raw.len() as i64));
     }
+    // The packet is forwarded as received: its length word must be its size.
+    let len = i32::from_be_bytes([raw[0], raw[1], raw[2], raw[3]]);
+    if usize::try_from(len).ok() != Some(raw.len()) {
+        return Err(StartupError::InvalidLength(i64::from(len)));
+    }
     let code = u32::from_be_bytes([raw[4], raw[5], raw[6], raw[7]]);
     let rest = &raw[8..];
     match code {
@@ -592,6 +597,27 @@ mod tests {
         ));
         let raw = build_startup(ProtocolVersion::V3_0, &[("database", "x")]);
         assert!(matches!(parse_packet(raw), Err(StartupError::Layout(_))));
+    }
+
+    /// Found by the `startup_packet` fuzz target: a packet whose length
+    /// word disagreed with its size parsed, and `raw()` (what is forwarded)
+    /// then carried the wrong length.
+    #[test]
+    fn length_word_must_match_the_packet() {
+        let good = build_startup(ProtocolVersion::V3_0, &[("user", "app")]).to_vec();
+        assert!(parse_packet(Bytes::from(good.clone())).is_ok());
+        for delta in [-1i32, 1, 16] {
+            let mut bad = good.clone();
+            let len = good.len() as i32 + delta;
+            bad[..4].copy_from_slice(&len.to_be_bytes());
+            assert!(
+                matches!(
+                    parse_packet(Bytes::from(bad)),
+                    Err(StartupError::InvalidLength(_))
+                ),
+                "length off by {delta}"
+            );
+        }
     }
 
     #[test]
