@@ -401,8 +401,19 @@ fn write_stamp(
     Ok(())
 }
 
-fn utf8(t: Scalar, input: &[u8]) -> Result<&str, MaskError> {
-    std::str::from_utf8(input).map_err(|_| MaskError::malformed(t.name(), "not valid UTF-8"))
+/// A text-like value as the server can send it: UTF-8 without NUL (and a
+/// `name` no longer than the server allows). Anything else cannot be
+/// understood, so it is masked to NULL rather than copied in part.
+fn text_value(t: Scalar, input: &[u8]) -> Result<&str, MaskError> {
+    let s = std::str::from_utf8(input)
+        .map_err(|_| MaskError::malformed(t.name(), "not valid UTF-8"))?;
+    if s.contains('\0') {
+        return Err(MaskError::malformed(t.name(), "contains NUL"));
+    }
+    if t == Scalar::Name && s.len() > NAME_MAX_BYTES {
+        return Err(MaskError::malformed(t.name(), "longer than a name can be"));
+    }
+    Ok(s)
 }
 
 fn partial(
@@ -420,7 +431,7 @@ fn partial(
     if !t.is_text_like() {
         return Ok(redact(t, fmt, out));
     }
-    let s = utf8(t, input)?;
+    let s = text_value(t, input)?;
     let n = s.chars().count();
     if n <= first.saturating_add(last) {
         out.extend(std::iter::repeat_n(b'*', n));
@@ -441,6 +452,7 @@ fn email(t: Scalar, fmt: Format, input: &[u8], out: &mut Vec<u8>) -> Result<Emit
     if !t.is_text_like() {
         return Ok(redact(t, fmt, out));
     }
+    let input = text_value(t, input)?.as_bytes();
     // The last '@' separates the domain: a quoted local part may itself
     // contain '@', a domain never does.
     match input.iter().rposition(|&c| c == b'@') {
@@ -1060,6 +1072,28 @@ mod tests {
         );
         assert_eq!(text(&p, 18, "a").as_deref(), Some("*"));
         assert!(p.apply(25, Format::Text, b"\xff\xfe").is_err());
+    }
+
+    /// Found by the `mask_copy` fuzz target (a COPY text field `\000`
+    /// decodes to NUL): partial and email copied part of a value the server
+    /// cannot send for a text type (NUL, invalid UTF-8, an over-long name)
+    /// into the masked value, which was then invalid too.
+    #[test]
+    fn text_masks_refuse_values_no_server_sends() {
+        for f in [MaskFn::Partial { first: 2, last: 4 }, MaskFn::Email] {
+            for oid in [19, 25, 1042, 1043] {
+                for bad in [&b"20\x00a@b\x009 15"[..], b"\xff\xfe@x.org", b"ab\xc3@x"] {
+                    for fmt in [Format::Text, Format::Binary] {
+                        assert!(
+                            f.apply(oid, fmt, bad).is_err(),
+                            "{f:?} {oid} {bad:?} must not be masked in part"
+                        );
+                    }
+                }
+            }
+            let long = format!("{}@x.org", "a".repeat(70));
+            assert!(f.apply(19, Format::Text, long.as_bytes()).is_err());
+        }
     }
 
     #[test]
