@@ -96,7 +96,7 @@ pub struct Relay {
 /// Frontend message types pgward knows. Query, Parse and FunctionCall are
 /// collected whole so a decision can be taken before any byte reaches the
 /// server; Terminate so the session knows it is ending.
-fn frontend_disposition(tag: u8) -> Disposition {
+pub(crate) fn frontend_disposition(tag: u8) -> Disposition {
     match tag {
         b'Q' | b'P' | b'F' | b'X' => Disposition::Whole,
         b'B' | b'E' | b'D' | b'C' | b'S' | b'H' | b'd' | b'c' | b'f' | b'p' => Disposition::Pass,
@@ -105,7 +105,7 @@ fn frontend_disposition(tag: u8) -> Disposition {
 }
 
 /// With a guard, Sync is also seen (it ends a batch of extended-protocol messages).
-fn guarded_frontend_disposition(tag: u8) -> Disposition {
+pub(crate) fn guarded_frontend_disposition(tag: u8) -> Disposition {
     match tag {
         b'S' => Disposition::Whole,
         t => frontend_disposition(t),
@@ -115,7 +115,7 @@ fn guarded_frontend_disposition(tag: u8) -> Disposition {
 /// With masks, or while statements are tracked for audit or metrics, every
 /// message that gets a reply is followed, so each reply (rows above all) can
 /// be matched to the request it answers.
-fn followed_frontend_disposition(tag: u8) -> Disposition {
+pub(crate) fn followed_frontend_disposition(tag: u8) -> Disposition {
     match tag {
         b'B' | b'D' | b'E' | b'C' | b'S' => Disposition::Whole,
         t => frontend_disposition(t),
@@ -124,7 +124,7 @@ fn followed_frontend_disposition(tag: u8) -> Disposition {
 
 /// While statements are tracked: the replies that complete one, and
 /// ParameterStatus (application_name is the tool).
-fn tracked_backend_disposition(tag: u8) -> Disposition {
+pub(crate) fn tracked_backend_disposition(tag: u8) -> Disposition {
     match tag {
         b'1' | b'C' | b'I' | b's' | b'V' | b'S' => Disposition::Whole,
         t => backend_disposition(t),
@@ -133,7 +133,7 @@ fn tracked_backend_disposition(tag: u8) -> Disposition {
 
 /// Backend types followed: ReadyForQuery (transaction state, idle timers) and
 /// ErrorResponse (a FATAL means the server is about to close).
-fn backend_disposition(tag: u8) -> Disposition {
+pub(crate) fn backend_disposition(tag: u8) -> Disposition {
     match tag {
         b'Z' | b'E' => Disposition::Whole,
         _ => Disposition::Pass,
@@ -142,7 +142,7 @@ fn backend_disposition(tag: u8) -> Disposition {
 
 /// With a guard, ParameterStatus is also followed (string-literal syntax and
 /// client encoding decide how SQL must be parsed).
-fn guarded_backend_disposition(tag: u8) -> Disposition {
+pub(crate) fn guarded_backend_disposition(tag: u8) -> Disposition {
     match tag {
         b'S' => Disposition::Whole,
         t => backend_disposition(t),
