@@ -1637,6 +1637,47 @@ mod tests {
         }
     }
 
+    /// Found by the `mask_value` fuzz target: the shape of a text array is
+    /// copied into the masked value, so a shape the server refuses (bounds
+    /// out of order or not matching the contents, ragged sub-arrays) made
+    /// an invalid masked value; such an array now masks to NULL.
+    #[test]
+    fn text_arrays_with_a_shape_the_server_refuses_are_errors() {
+        let f = MaskFn::Redact;
+        for bad in [
+            "[5:1]={a,b}",
+            "[1:3]={a,b}",
+            "[1:2][1:1]={a,b}",
+            "[1:2]={{a},{b}}",
+            "{{a,b},{c}}",
+            "{a,{b}}",
+            "{{a},b}",
+            "{{},{}}",
+            "[1:1]={}",
+            "[99999999999:1]={a}",
+        ] {
+            assert!(
+                f.apply(1009, Format::Text, bad.as_bytes()).is_err(),
+                "{bad}"
+            );
+        }
+        for good in [
+            "{}",
+            "{a,b}",
+            "[0:1]={a,b}",
+            "[0:1][2:3]={{a,b},{c,d}}",
+            "{{a,b},{c,d}}",
+        ] {
+            assert!(
+                matches!(
+                    f.apply(1009, Format::Text, good.as_bytes()),
+                    Ok(Masked::Value(_))
+                ),
+                "{good}"
+            );
+        }
+    }
+
     fn int4_array(dims: &[(i32, i32)], elems: &[Option<i32>]) -> Vec<u8> {
         let mut v = Vec::new();
         v.extend_from_slice(&(dims.len() as i32).to_be_bytes());
