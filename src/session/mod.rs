@@ -388,7 +388,14 @@ async fn drive(
             .unwrap_or_default(),
         tls_subject: client.stream.client_cert_subject(),
     };
-    let (guard, upstream_startup) = guard_for(&startup, identity, shared, id, &branch);
+    let (guard, upstream_startup) = match guard_for(&startup, identity, shared, id, &branch) {
+        Ok(g) => g,
+        Err(e) => {
+            let e = SessionError::Startup(e);
+            client.close_with(e.report().map(|r| r.to_bytes())).await;
+            return Err(e);
+        }
+    };
     facts.profile = guard.as_ref().map(|g| g.profile_name().to_owned());
     let (result, to_client_mid_frame) = run_connected(
         &mut client,
@@ -459,17 +466,17 @@ fn guard_for(
     shared: &Shared,
     id: SessionId,
     branch: &Branch,
-) -> (Option<Guard>, Bytes) {
+) -> Result<(Option<Guard>, Bytes), StartupError> {
     let service_user = shared
         .local_auth
         .as_ref()
         .map(|la| la.service_user.as_str());
     if !shared.policy.enforcing() {
         let bytes = match service_user {
-            Some(u) => startup.rewrite(Some(u), &[]),
+            Some(u) => startup.rewrite(Some(u), &[])?,
             None => startup.raw().clone(),
         };
-        return (None, bytes);
+        return Ok((None, bytes));
     }
     let installed = shared.policy.current();
     let resolution = installed.policy.resolve(&identity);
@@ -488,7 +495,7 @@ fn guard_for(
     let bytes = if settings.is_empty() && service_user.is_none() {
         startup.raw().clone()
     } else {
-        startup.rewrite(service_user, &settings)
+        startup.rewrite(service_user, &settings)?
     };
     debug!(profile = %resolution.profile.name, rule = %resolution.rule, "identity resolved");
     let database = startup
@@ -518,7 +525,7 @@ fn guard_for(
         Some(masking),
         attribution,
     );
-    (Some(guard), bytes)
+    Ok((Some(guard), bytes))
 }
 
 /// Records how a session ended, or that its authentication failed.

@@ -103,13 +103,22 @@ impl StartupMessage {
     /// The same packet with run-time settings appended to `options` (`-c k=v`,
     /// escaped as the server expects). Later settings win on the server, so
     /// these override anything the client asked for.
-    pub fn with_settings(&self, settings: &[(String, String)]) -> Bytes {
+    pub fn with_settings(&self, settings: &[(String, String)]) -> Result<Bytes, StartupError> {
         self.rewrite(None, settings)
     }
 
     /// As [`with_settings`](Self::with_settings), also replacing the user
     /// (pgward logging in upstream as its service account).
-    pub fn rewrite(&self, user: Option<&str>, settings: &[(String, String)]) -> Bytes {
+    ///
+    /// Refused (only when there are settings to add) if the client's
+    /// options end in a lone backslash that makes an empty last argument:
+    /// the server would read that empty argument, and no way of writing the
+    /// options keeps it once more follows.
+    pub fn rewrite(
+        &self,
+        user: Option<&str>,
+        settings: &[(String, String)],
+    ) -> Result<Bytes, StartupError> {
         let ours: Vec<String> = settings
             .iter()
             .map(|(k, v)| format!("-c {}={}", escape_option(k), escape_option(v)))
@@ -135,7 +144,14 @@ impl StartupMessage {
                 // ours; the server drops it anyway, so drop it here.
                 let trailing = v.chars().rev().take_while(|&c| c == '\\').count();
                 let v = if trailing % 2 == 1 && !ours.is_empty() {
-                    &v[..v.len() - 1]
+                    let before = &v[..v.len() - 1];
+                    if trailing == 1 && before.chars().next_back().is_none_or(is_option_space) {
+                        return Err(StartupError::Layout(
+                            "the startup options end in a lone backslash (an empty argument), \
+                             which cannot be kept once pgward adds its settings",
+                        ));
+                    }
+                    before
                 } else {
                     v.as_str()
                 };
@@ -157,7 +173,7 @@ impl StartupMessage {
             params.push(("options", ours));
         }
         let borrowed: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        build_startup(self.version, &borrowed)
+        Ok(build_startup(self.version, &borrowed))
     }
 
     /// The same message with other parameters (pgward's own options removed).
@@ -513,7 +529,9 @@ mod tests {
         let StartupPacket::Startup(m) = parse_packet(raw).expect("parse") else {
             panic!("startup")
         };
-        let out = m.with_settings(&[("default_transaction_read_only".into(), "on".into())]);
+        let out = m
+            .with_settings(&[("default_transaction_read_only".into(), "on".into())])
+            .expect("rewrite");
         let StartupPacket::Startup(m2) = parse_packet(out).expect("parse") else {
             panic!("startup")
         };
@@ -535,6 +553,34 @@ mod tests {
                 ("default_transaction_read_only".into(), "on".into())
             ])
         );
+    }
+
+    /// Found by the `startup_packet` fuzz target: options ending in a
+    /// backslash alone (`-d \`) give the server an empty last argument;
+    /// dropping the backslash to append pgward's settings made `-d` take
+    /// pgward's `-c` as its argument, and the connection failed.
+    #[test]
+    fn an_empty_last_option_argument_is_refused_rather_than_changed() {
+        let settings = [(
+            "default_transaction_read_only".to_string(),
+            "on".to_string(),
+        )];
+        for (options, ok) in [
+            ("-d \\", false),
+            ("\\", false),
+            ("-c a=b\\", true),
+            ("-d \\\\\\", true),
+        ] {
+            let raw = build_startup(
+                ProtocolVersion::V3_0,
+                &[("user", "app"), ("options", options)],
+            );
+            let StartupPacket::Startup(m) = parse_packet(raw).expect("parse") else {
+                panic!("startup")
+            };
+            assert_eq!(m.with_settings(&settings).is_ok(), ok, "{options:?}");
+            assert!(m.with_settings(&[]).is_ok(), "nothing to add: {options:?}");
+        }
     }
 
     #[test]
@@ -567,10 +613,12 @@ mod tests {
         let StartupPacket::Startup(m) = parse_packet(raw).expect("parse") else {
             panic!("startup")
         };
-        let out = m.with_settings(&[
-            ("default_transaction_read_only".into(), "on".into()),
-            ("x.y".into(), "a b".into()),
-        ]);
+        let out = m
+            .with_settings(&[
+                ("default_transaction_read_only".into(), "on".into()),
+                ("x.y".into(), "a b".into()),
+            ])
+            .expect("rewrite");
         let StartupPacket::Startup(m2) = parse_packet(out).expect("parse") else {
             panic!("startup")
         };
