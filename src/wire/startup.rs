@@ -155,11 +155,24 @@ impl StartupMessage {
                 } else {
                     v.as_str()
                 };
+                let tokens = option_tokens(v);
                 params.push((
                     k,
                     if ours.is_empty() {
                         v.to_owned()
-                    } else if option_tokens(v).is_empty() {
+                    } else if tokens.last().is_some_and(|t| t.1 == "--") {
+                        // A final "--" ends the options: ours would follow
+                        // it as arguments the server refuses. With nothing
+                        // after it, it means nothing, so it goes.
+                        let kept: Vec<&str> = tokens[..tokens.len() - 1]
+                            .iter()
+                            .map(|t| t.0.as_str())
+                            .collect();
+                        kept.into_iter()
+                            .chain(std::iter::once(ours.as_str()))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    } else if tokens.is_empty() {
                         ours.clone()
                     } else {
                         format!("{v} {ours}")
@@ -580,6 +593,36 @@ mod tests {
             };
             assert_eq!(m.with_settings(&settings).is_ok(), ok, "{options:?}");
             assert!(m.with_settings(&[]).is_ok(), "nothing to add: {options:?}");
+        }
+    }
+
+    /// Found by the `startup_packet` fuzz target: client options ending in
+    /// `--` (end of options) turned pgward's appended settings into
+    /// arguments the server refuses.
+    #[test]
+    fn a_final_end_of_options_marker_does_not_swallow_pgwards_settings() {
+        let settings = [(
+            "default_transaction_read_only".to_string(),
+            "on".to_string(),
+        )];
+        for options in ["--", "-c a=b --", "-c a=b -\\-"] {
+            let raw = build_startup(
+                ProtocolVersion::V3_0,
+                &[("user", "app"), ("options", options)],
+            );
+            let StartupPacket::Startup(m) = parse_packet(raw).expect("parse") else {
+                panic!("startup")
+            };
+            let out = m.with_settings(&settings).expect("rewrite");
+            let StartupPacket::Startup(m2) = parse_packet(out).expect("parse") else {
+                panic!("startup")
+            };
+            let read = options_settings(m2.param("options").unwrap_or_default());
+            assert_eq!(
+                read.and_then(|s| s.last().cloned()),
+                Some(settings[0].clone()),
+                "{options:?}"
+            );
         }
     }
 
