@@ -25,7 +25,10 @@ enum Input {
     CopyOut(Vec<u8>),
     Sasl(Vec<u8>),
     Complete(Vec<u8>),
-    Login { scram_only: bool, requests: Vec<Vec<u8>> },
+    Login {
+        scram_only: bool,
+        requests: Vec<Vec<u8>>,
+    },
 }
 
 /// Format: a selector, then the body (for the login: a flag and
@@ -101,7 +104,10 @@ fuzz_target!(|data: &[u8]| {
                         let b: Vec<_> = got.iter().filter(|(f, _)| *f == keep).collect();
                         assert_eq!(a, b, "field {} not kept", keep as char);
                     }
-                    assert_eq!(got.iter().filter(|(f, _)| *f == b'M').count(), sent.iter().filter(|(f, _)| *f == b'M').count().max(1));
+                    assert_eq!(
+                        got.iter().filter(|(f, _)| *f == b'M').count(),
+                        sent.iter().filter(|(f, _)| *f == b'M').count().max(1)
+                    );
                 }
                 (None, None) => {}
                 (a, b) => panic!("scrub and the reference disagree: {a:?} / {b:?}"),
@@ -139,7 +145,10 @@ fuzz_target!(|data: &[u8]| {
                 assert!(text.ends_with(&n.to_string()));
             }
         }
-        Input::Login { scram_only, requests } => {
+        Input::Login {
+            scram_only,
+            requests,
+        } => {
             let Ok(secret) = Secret::new("service-password") else {
                 return;
             };
@@ -150,7 +159,10 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
             if scram_only {
-                assert!(!login.is_done(), "a SCRAM-only login completed on arbitrary bytes");
+                assert!(
+                    !login.is_done(),
+                    "a SCRAM-only login completed on arbitrary bytes"
+                );
             }
         }
     }

@@ -182,7 +182,11 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
-    assert_eq!(error, expected.error, "error for {:?} in mode {:?}", input.data, input.mode);
+    assert_eq!(
+        error, expected.error,
+        "error for {:?} in mode {:?}",
+        input.data, input.mode
+    );
     assert_eq!(
         out.len(),
         expected.accepted,
@@ -192,7 +196,11 @@ fuzz_target!(|data: &[u8]| {
         input.mode,
         input.max_len
     );
-    assert_eq!(&out[..], &input.data[..expected.accepted], "forwarded bytes");
+    assert_eq!(
+        &out[..],
+        &input.data[..expected.accepted],
+        "forwarded bytes"
+    );
     assert_eq!(whole, expected.whole, "frames collected whole");
     // Nothing is owed once the input ended on a frame boundary.
     if expected.error.is_none() && expected.accepted == input.data.len() {

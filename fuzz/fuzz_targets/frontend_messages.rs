@@ -57,7 +57,13 @@ impl<'a> R<'a> {
     }
 }
 
-type RefBind<'a> = (&'a [u8], &'a [u8], Vec<i16>, Vec<Option<&'a [u8]>>, Vec<i16>);
+type RefBind<'a> = (
+    &'a [u8],
+    &'a [u8],
+    Vec<i16>,
+    Vec<Option<&'a [u8]>>,
+    Vec<i16>,
+);
 
 fn ref_bind(b: &[u8]) -> Option<RefBind<'_>> {
     let mut r = R(b);

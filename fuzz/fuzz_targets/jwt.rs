@@ -95,10 +95,10 @@ fn expected(claims: &serde_json::Map<String, Value>) -> Option<(String, Vec<Stri
     Some((user.to_owned(), groups))
 }
 
-/// Format: a selector; a raw token or JWKS is the rest as text; a signed
-/// token takes flags (1: change one byte at the position and to the byte
-/// that follow, 2: "Bearer " prefix, 4: a kid field follows) and its
-/// claims as a JSON object.
+// Format: a selector; a raw token or JWKS is the rest as text; a signed
+// token takes flags (1: change one byte at the position and to the byte
+// that follow, 2: "Bearer " prefix, 4: a kid field follows) and its
+// claims as a JSON object.
 fuzz_target!(|data: &[u8]| {
     let v = validator();
     let now = UNIX_EPOCH + Duration::from_secs(NOW);

@@ -29,7 +29,11 @@ fn input(data: &[u8]) -> Input {
             s.bool().then(|| ColumnMask {
                 func: Arc::new(mask_fn(&mut s)),
                 type_oid: type_oid(&mut s),
-                format: if s.bool() { Format::Binary } else { Format::Text },
+                format: if s.bool() {
+                    Format::Binary
+                } else {
+                    Format::Text
+                },
             })
         })
         .collect();
@@ -88,7 +92,10 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(g.map(<[u8]>::to_vec), want, "column {i}");
                 if let Some(g) = g {
                     if let Err(why) = valid::value(m.type_oid, m.format == Format::Binary, g) {
-                        panic!("column {i}: {:?} made an invalid {}: {why}", m.func, m.type_oid);
+                        panic!(
+                            "column {i}: {:?} made an invalid {}: {why}",
+                            m.func, m.type_oid
+                        );
                     }
                 }
             }

@@ -27,7 +27,11 @@ fn input(data: &[u8]) -> Input<'_> {
     let mut s = Src::new(data);
     let func = mask_fn(&mut s);
     let oid = type_oid(&mut s);
-    let format = if s.bool() { Format::Binary } else { Format::Text };
+    let format = if s.bool() {
+        Format::Binary
+    } else {
+        Format::Text
+    };
     Input {
         func,
         oid,

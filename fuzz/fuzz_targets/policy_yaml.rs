@@ -29,7 +29,11 @@ fuzz_target!(|data: &[u8]| {
             assert!(!e.issues.is_empty(), "an error without a problem");
             let lines = pgward_fuzz::yaml_lines(text);
             for i in &e.issues {
-                assert!(i.line >= 1 && i.line <= lines.max(1), "line {} of {lines}", i.line);
+                assert!(
+                    i.line >= 1 && i.line <= lines.max(1),
+                    "line {} of {lines}",
+                    i.line
+                );
                 assert!(i.column >= 1, "column {}", i.column);
             }
         }
@@ -40,7 +44,10 @@ fuzz_target!(|data: &[u8]| {
                 let r = p.resolve(&id);
                 let r2 = again.resolve(&id);
                 assert_eq!(r.profile.name, r2.profile.name);
-                assert!(p.profile(&r.profile.name).is_some(), "resolved to a profile it does not have");
+                assert!(
+                    p.profile(&r.profile.name).is_some(),
+                    "resolved to a profile it does not have"
+                );
                 for sql in STATEMENTS {
                     let a = analyze(sql);
                     let d = decide(&r.profile, &a, DecisionContext::default());

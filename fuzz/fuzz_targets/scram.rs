@@ -88,12 +88,18 @@ fuzz_target!(|data: &[u8]| {
             }
             let r = server.client_final(&last);
             if mock || changed {
-                assert!(r.is_err(), "accepted a {} exchange", if mock { "mock" } else { "tampered" });
+                assert!(
+                    r.is_err(),
+                    "accepted a {} exchange",
+                    if mock { "mock" } else { "tampered" }
+                );
                 assert!(!server.is_authenticated());
             } else {
                 let v = r.expect("honest client-final refused");
                 assert!(server.is_authenticated());
-                client.finish(&v).expect("client rejected the server signature");
+                client
+                    .finish(&v)
+                    .expect("client rejected the server signature");
             }
             // Nothing more is accepted after the exchange ended.
             assert!(server.client_final(&last).is_err());
@@ -112,7 +118,8 @@ fuzz_target!(|data: &[u8]| {
         Input::Verifier(s) => {
             if let Ok(v) = ScramVerifier::parse(&s) {
                 let printed = v.to_string();
-                let again = ScramVerifier::parse(&printed).expect("printed verifier does not parse");
+                let again =
+                    ScramVerifier::parse(&printed).expect("printed verifier does not parse");
                 assert_eq!(again.to_string(), printed);
                 assert_eq!(again.iterations(), v.iterations());
                 assert_eq!(again.salt(), v.salt());

@@ -53,7 +53,11 @@ fn input(data: &[u8]) -> Input<'_> {
     while !s.is_empty() {
         let client = s.u8() & 1 == 0;
         let b = s.chunk();
-        steps.push(if client { Step::Client(b) } else { Step::Server(b) });
+        steps.push(if client {
+            Step::Client(b)
+        } else {
+            Step::Server(b)
+        });
     }
     Input {
         masked,
@@ -65,7 +69,8 @@ fn input(data: &[u8]) -> Input<'_> {
 fn store() -> Arc<PolicyStore> {
     static S: OnceLock<Arc<PolicyStore>> = OnceLock::new();
     Arc::clone(S.get_or_init(|| {
-        let path = std::env::temp_dir().join(format!("pgward-fuzz-policy-{}.yaml", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("pgward-fuzz-policy-{}.yaml", std::process::id()));
         std::fs::write(&path, DENY_POLICY).expect("write policy");
         let s = PolicyStore::from_file(&path).expect("policy store");
         let _ = std::fs::remove_file(&path);
@@ -168,7 +173,9 @@ fuzz_target!(|data: &[u8]| {
                     if f.tag() == b'X' {
                         return;
                     }
-                    let Ok(verdict) = guard.frontend(&f) else { return };
+                    let Ok(verdict) = guard.frontend(&f) else {
+                        return;
+                    };
                     let masking = match (f.tag(), guard.take_masking()) {
                         (_, Some(m)) => Some(m),
                         (b'Q', None) => pgward::fuzzing::query_text(f.body())
@@ -191,9 +198,9 @@ fuzz_target!(|data: &[u8]| {
                         None => None,
                     };
                     if let Some(t) = tracker.as_mut() {
-                        let facts = guard
-                            .take_decided()
-                            .map(|d| Arc::new(Facts::from_decided(d, pgward::audit::StatementText::Full)));
+                        let facts = guard.take_decided().map(|d| {
+                            Arc::new(Facts::from_decided(d, pgward::audit::StatementText::Full))
+                        });
                         t.frontend(&f, facts, None, now);
                     }
                     if let Some(extra) = injected {
@@ -209,7 +216,8 @@ fuzz_target!(|data: &[u8]| {
                             let want = if f.tag() == b'F' { b'Q' } else { f.tag() };
                             assert_eq!(sub[0], want, "replacement changes the message type");
                             if f.tag() == b'P' {
-                                let (name, _, _) = parse_fields(&sub[5..]).expect("replacement Parse");
+                                let (name, _, _) =
+                                    parse_fields(&sub[5..]).expect("replacement Parse");
                                 let (orig, _, _) = parse_fields(f.body()).expect("forwarded Parse");
                                 assert_eq!(name, orig, "replacement Parse renames the statement");
                             }
@@ -288,9 +296,15 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     if ends_on_boundary(&client_in) && cbuf.is_empty() {
-        assert!(well_framed(&to_server), "bytes to the server are not whole messages");
+        assert!(
+            well_framed(&to_server),
+            "bytes to the server are not whole messages"
+        );
     }
     if ends_on_boundary(&server_in) && sbuf.is_empty() {
-        assert!(well_framed(&to_client), "bytes to the client are not whole messages");
+        assert!(
+            well_framed(&to_client),
+            "bytes to the client are not whole messages"
+        );
     }
 });

@@ -34,7 +34,11 @@ fuzz_target!(|data: &[u8]| {
             standard_conforming_strings: conforming,
         };
         let a = analyze_with(sql, options);
-        assert_eq!(a, analyze_with(sql, options), "analysis is not deterministic");
+        assert_eq!(
+            a,
+            analyze_with(sql, options),
+            "analysis is not deterministic"
+        );
         assert_eq!(
             *cache().get_or_analyze_with(sql, options),
             a,
@@ -44,7 +48,11 @@ fuzz_target!(|data: &[u8]| {
             let mut last_end = 0;
             for st in &an.statements {
                 let (s, e) = st.text_range;
-                assert!(s <= e && e <= sql.len(), "text range {s}..{e} of {}", sql.len());
+                assert!(
+                    s <= e && e <= sql.len(),
+                    "text range {s}..{e} of {}",
+                    sql.len()
+                );
                 assert!(sql.is_char_boundary(s) && sql.is_char_boundary(e));
                 assert!(s >= last_end, "statement ranges overlap");
                 last_end = e;
@@ -71,7 +79,9 @@ fuzz_target!(|data: &[u8]| {
                         if d.rule == "allow" {
                             // An effect refused by the allow-list is one the
                             // statement has, carried by the command named.
-                            if let Some(src) = st.sources.iter().find(|src| src.command == d.command) {
+                            if let Some(src) =
+                                st.sources.iter().find(|src| src.command == d.command)
+                            {
                                 assert!(st.effects.contains(&src.effect));
                             }
                         }
@@ -93,7 +103,10 @@ fuzz_target!(|data: &[u8]| {
         results.push(a);
     }
     if !sql.contains('\\') {
-        assert_eq!(results[0], results[1], "backslash-free text read differently");
+        assert_eq!(
+            results[0], results[1],
+            "backslash-free text read differently"
+        );
     }
     let _ = pgward::sql::fingerprint(sql);
     let _ = pgward::sql::normalize(sql);

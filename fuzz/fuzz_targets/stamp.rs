@@ -80,10 +80,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut sql = input.sql.clone();
     if let Some(pairs) = &input.client_pairs {
-        let body: Vec<String> = pairs
-            .iter()
-            .map(|(k, v)| format!("{k}='{v}'"))
-            .collect();
+        let body: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}='{v}'")).collect();
         sql.push_str(&format!(" /*{}*/", body.join(",")));
     }
     let Some(before) = tree(&sql) else {
@@ -112,7 +109,12 @@ fuzz_target!(|data: &[u8]| {
         ("pgward_user", &input.user),
     ] {
         let found: Vec<&(String, String)> = c.pairs.iter().filter(|(k, _)| k == key).collect();
-        assert_eq!(found.len(), 1, "{key} appears {} times in {out:?}", found.len());
+        assert_eq!(
+            found.len(),
+            1,
+            "{key} appears {} times in {out:?}",
+            found.len()
+        );
         if unreserved_len(value) <= MAX_VALUE_BYTES {
             assert_eq!(&found[0].1, value, "{key} in {out:?}");
         }

@@ -17,7 +17,9 @@
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use pgward::session::guard::{startup_search_path, SearchPath};
-use pgward::wire::startup::{build_startup, parse_packet, read_packet, ProtocolVersion, StartupPacket};
+use pgward::wire::startup::{
+    build_startup, parse_packet, read_packet, ProtocolVersion, StartupPacket,
+};
 use pgward_fuzz::server_options::{server_settings, split_search_path};
 use pgward_fuzz::Src;
 use std::future::Future;
@@ -113,7 +115,11 @@ fuzz_target!(|data: &[u8]| {
         let len = i32::from_be_bytes([raw[0], raw[1], raw[2], raw[3]]) as usize;
         assert_eq!(consumed, len, "read_packet consumed a different length");
         match parse_packet(Bytes::copy_from_slice(&raw[..len])) {
-            Ok(q) => assert_eq!(format!("{p:?}"), format!("{q:?}"), "reader and parser disagree"),
+            Ok(q) => assert_eq!(
+                format!("{p:?}"),
+                format!("{q:?}"),
+                "reader and parser disagree"
+            ),
             Err(e) => panic!("read_packet accepted what parse_packet refuses: {e}"),
         }
     } else {
@@ -142,7 +148,28 @@ fuzz_target!(|data: &[u8]| {
         .map(|(k, v)| (k.clone(), clean(v)))
         .collect();
     let user = input.user.as_deref().map(clean);
-    let out = m.rewrite(user.as_deref(), &settings);
+    let out = match m.rewrite(user.as_deref(), &settings) {
+        Ok(out) => out,
+        Err(e) => {
+            // Only options ending in an empty argument (a lone backslash
+            // after a space) are refused, and only with settings to add.
+            let empty_last = m.params().iter().any(|(k, options)| {
+                k == "options"
+                    && options.ends_with('\\')
+                    && !options.ends_with("\\\\")
+                    && options[..options.len() - 1]
+                        .chars()
+                        .next_back()
+                        .is_none_or(|c| matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r'))
+            });
+            assert!(
+                empty_last && !settings.is_empty(),
+                "rewrite refused {:?}: {e}",
+                m.params()
+            );
+            return;
+        }
+    };
     let Ok(StartupPacket::Startup(m2)) = parse_packet(out.clone()) else {
         panic!("rewritten startup packet does not parse: {out:?}");
     };

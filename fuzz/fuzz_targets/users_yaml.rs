@@ -18,7 +18,11 @@ fuzz_target!(|data: &[u8]| {
             assert!(!e.issues.is_empty(), "an error without a problem");
             let lines = pgward_fuzz::yaml_lines(text);
             for i in &e.issues {
-                assert!(i.line >= 1 && i.line <= lines.max(1), "line {} of {lines}", i.line);
+                assert!(
+                    i.line >= 1 && i.line <= lines.max(1),
+                    "line {} of {lines}",
+                    i.line
+                );
                 assert!(i.column >= 1, "column {}", i.column);
             }
         }

@@ -62,16 +62,23 @@ pub fn env() -> &'static Env {
             let n = (i + 1).to_string();
             rels.push(row(&["16400", "public", "customers", "r", &n, name, ty]));
         }
-        for (i, (name, ty)) in [("id", "20"), ("customer_id", "23"), ("card_last4", "25"), ("ssn", "1007")]
-            .iter()
-            .enumerate()
+        for (i, (name, ty)) in [
+            ("id", "20"),
+            ("customer_id", "23"),
+            ("card_last4", "25"),
+            ("ssn", "1007"),
+        ]
+        .iter()
+        .enumerate()
         {
             let n = (i + 1).to_string();
             rels.push(row(&["16500", "public", "orders", "r", &n, name, ty]));
         }
         rels.push(row(&["16600", "public", "v", "v", "1", "id", "23"]));
         rels.push(row(&["16600", "public", "v", "v", "2", "s", "25"]));
-        rels.push(row(&["16700", "secret", "salaries", "r", "1", "amount", "1700"]));
+        rels.push(row(&[
+            "16700", "secret", "salaries", "r", "1", "amount", "1700",
+        ]));
         let views = vec![row(&[
             "16600",
             " SELECT customers.id, upper(customers.ssn) AS s FROM customers;",

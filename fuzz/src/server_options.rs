@@ -219,7 +219,10 @@ mod tests {
         );
         assert_eq!(options_settings("x"), None);
         assert_eq!(options_settings("-c"), None);
-        assert_eq!(options_settings("-c a=b\\"), Some(vec![("a".into(), "b".into())]));
+        assert_eq!(
+            options_settings("-c a=b\\"),
+            Some(vec![("a".into(), "b".into())])
+        );
         assert_eq!(
             split_search_path(" A , \"B\"\"c\" "),
             Some(vec!["a".into(), "B\"c".into()])

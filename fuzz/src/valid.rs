@@ -299,10 +299,11 @@ fn time_text(s: &str) -> Result<i64, String> {
 
 /// Microseconds since 1970 of the first and the end (exclusive) of the
 /// timestamp range: 4714-11-24 00:00 BC and 294277-01-01 00:00.
-fn timestamp_range() -> (i64, i64) {
+fn timestamp_range() -> (i128, i128) {
+    let day = i128::from(USECS_PER_DAY);
     (
-        days_from_civil(-4713, 11, 24) * USECS_PER_DAY,
-        days_from_civil(294_277, 1, 1) * USECS_PER_DAY,
+        i128::from(days_from_civil(-4713, 11, 24)) * day,
+        i128::from(days_from_civil(294_277, 1, 1)) * day,
     )
 }
 
@@ -361,10 +362,7 @@ fn timestamp_text(s: &str, tz: bool) -> Verdict {
     let utc = i128::from(days_from_civil(y, m, d)) * i128::from(USECS_PER_DAY) + i128::from(t)
         - i128::from(offset) * 1_000_000;
     let (lo, end) = timestamp_range();
-    check(
-        utc >= i128::from(lo) && utc < i128::from(end),
-        "timestamp out of range",
-    )
+    check(utc >= lo && utc < end, "timestamp out of range")
 }
 
 fn interval_text(s: &str) -> Verdict {
@@ -543,9 +541,7 @@ impl Json<'_> {
                 Some(b'\\') => {
                     self.i += 1;
                     match self.peek() {
-                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
-                            self.i += 1
-                        }
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.i += 1,
                         Some(b'u') => {
                             self.i += 1;
                             let v = self.hex4()?;
@@ -603,7 +599,8 @@ fn binary_scalar(oid: u32, v: &[u8]) -> Verdict {
             }
             let days = i64::from(d) + PG_EPOCH_DAYS;
             check(
-                days >= days_from_civil(-4713, 11, 24) && days <= days_from_civil(5_874_897, 12, 31),
+                days >= days_from_civil(-4713, 11, 24)
+                    && days <= days_from_civil(5_874_897, 12, 31),
                 "binary date out of range",
             )
         }
@@ -619,7 +616,7 @@ fn binary_scalar(oid: u32, v: &[u8]) -> Verdict {
                 return Ok(());
             }
             let (lo, end) = timestamp_range();
-            let unix = t.checked_add(PG_EPOCH_DAYS * USECS_PER_DAY).ok_or("overflow")?;
+            let unix = i128::from(t) + i128::from(PG_EPOCH_DAYS) * i128::from(USECS_PER_DAY);
             check(unix >= lo && unix < end, "binary timestamp out of range")
         }
         1186 => len(16),
@@ -694,64 +691,114 @@ fn binary_array(elem: u32, v: &[u8]) -> Verdict {
 }
 
 /// PostgreSQL's array literal: optional `[lo:hi]...=` decoration, braces,
-/// elements separated by commas (`;` for box, which masking does not
-/// handle), quoted with backslash escapes or unquoted, `NULL` unquoted.
+/// elements separated by commas, quoted with backslash escapes or unquoted,
+/// `NULL` unquoted; rectangular (sub-arrays of one level all the same size,
+/// elements only at the deepest level), matching the decoration.
 fn text_array(elem: u32, v: &[u8]) -> Verdict {
     let s = std::str::from_utf8(v).map_err(|_| "array not UTF-8".to_string())?;
     let mut b = s.as_bytes();
+    let mut declared: Vec<i64> = Vec::new();
     if b.first() == Some(&b'[') {
-        let eq = b.iter().position(|&c| c == b'=').ok_or("array dimensions")?;
+        let eq = b
+            .iter()
+            .position(|&c| c == b'=')
+            .ok_or("array dimensions")?;
         let dims = &b[..eq];
         for d in dims.split(|&c| c == b']').filter(|d| !d.is_empty()) {
             let d = d.strip_prefix(b"[").ok_or("array dimension syntax")?;
             let d = std::str::from_utf8(d).map_err(|_| "dims")?;
-            let (lo, hi) = d.split_once(':').ok_or("array dimension syntax")?;
-            let lo: i64 = lo.parse().map_err(|_| "array bound")?;
-            let hi: i64 = hi.parse().map_err(|_| "array bound")?;
+            let (lo, hi) = d.split_once(':').unwrap_or(("1", d));
+            let lo: i32 = lo.parse().map_err(|_| "array bound")?;
+            let hi: i32 = hi.parse().map_err(|_| "array bound")?;
             if hi < lo {
                 return bad("array bounds");
             }
+            declared.push(i64::from(hi) - i64::from(lo) + 1);
         }
         b = &b[eq + 1..];
     }
-    let mut elems = Vec::new();
     let mut i = 0;
-    parse_braces(b, &mut i, &mut elems, 0)?;
+    let tree = parse_braces(b, &mut i, 0)?;
     if i != b.len() {
         return bad("array trailing text");
     }
+    let dims = shape(&tree)?;
+    if !declared.is_empty() && declared != dims {
+        return bad("array dimensions do not match the contents");
+    }
+    let mut elems = Vec::new();
+    leaves(&tree, &mut elems);
     for e in elems.into_iter().flatten() {
-        text_scalar(elem, &e).map_err(|x| format!("element {:?}: {x}", String::from_utf8_lossy(&e)))?;
+        text_scalar(elem, &e)
+            .map_err(|x| format!("element {:?}: {x}", String::from_utf8_lossy(&e)))?;
     }
     Ok(())
 }
 
-fn parse_braces(
-    b: &[u8],
-    i: &mut usize,
-    out: &mut Vec<Option<Vec<u8>>>,
-    depth: usize,
-) -> Verdict {
+enum Node {
+    Elem(Option<Vec<u8>>),
+    List(Vec<Node>),
+}
+
+fn leaves(n: &Node, out: &mut Vec<Option<Vec<u8>>>) {
+    match n {
+        Node::Elem(e) => out.push(e.clone()),
+        Node::List(l) => l.iter().for_each(|c| leaves(c, out)),
+    }
+}
+
+/// The sizes per level of a rectangular array; `[]` for `{}`.
+fn shape(n: &Node) -> Result<Vec<i64>, String> {
+    let Node::List(items) = n else {
+        return Err("not an array".into());
+    };
+    if items.is_empty() {
+        return Ok(Vec::new());
+    }
+    if items.iter().all(|c| matches!(c, Node::Elem(_))) {
+        return Ok(vec![items.len() as i64]);
+    }
+    let mut inner: Option<Vec<i64>> = None;
+    for c in items {
+        if matches!(c, Node::Elem(_)) {
+            return Err("elements beside sub-arrays".into());
+        }
+        let d = shape(c)?;
+        if d.is_empty() {
+            return Err("empty sub-array".into());
+        }
+        match &inner {
+            Some(x) if *x != d => return Err("sub-arrays of different sizes".into()),
+            _ => inner = Some(d),
+        }
+    }
+    let mut out = vec![items.len() as i64];
+    out.extend(inner.unwrap_or_default());
+    Ok(out)
+}
+
+fn parse_braces(b: &[u8], i: &mut usize, depth: usize) -> Result<Node, String> {
     if depth > 6 {
-        return bad("array too deep");
+        return Err("array too deep".into());
     }
     if b.get(*i) != Some(&b'{') {
-        return bad("array brace");
+        return Err("array brace".into());
     }
     *i += 1;
+    let mut items = Vec::new();
     if b.get(*i) == Some(&b'}') {
         *i += 1;
-        return Ok(());
+        return Ok(Node::List(items));
     }
     loop {
         match b.get(*i) {
-            Some(b'{') => parse_braces(b, i, out, depth + 1)?,
+            Some(b'{') => items.push(parse_braces(b, i, depth + 1)?),
             Some(b'"') => {
                 *i += 1;
                 let mut e = Vec::new();
                 loop {
                     match b.get(*i) {
-                        None => return bad("array unterminated quote"),
+                        None => return Err("array unterminated quote".into()),
                         Some(b'\\') => {
                             e.push(*b.get(*i + 1).ok_or("array escape")?);
                             *i += 2;
@@ -766,7 +813,7 @@ fn parse_braces(
                         }
                     }
                 }
-                out.push(Some(e));
+                items.push(Node::Elem(Some(e)));
             }
             _ => {
                 let st = *i;
@@ -778,22 +825,22 @@ fn parse_braces(
                 }
                 let e = &b[st..*i];
                 if e.is_empty() {
-                    return bad("array empty unquoted element");
+                    return Err("array empty unquoted element".into());
                 }
-                out.push(if e.eq_ignore_ascii_case(b"NULL") {
+                items.push(Node::Elem(if e.eq_ignore_ascii_case(b"NULL") {
                     None
                 } else {
                     Some(e.to_vec())
-                });
+                }));
             }
         }
         match b.get(*i) {
             Some(b',') => *i += 1,
             Some(b'}') => {
                 *i += 1;
-                return Ok(());
+                return Ok(Node::List(items));
             }
-            _ => return bad("array separator"),
+            _ => return Err("array separator".into()),
         }
     }
 }
