@@ -16,6 +16,7 @@
 #   fuzz/target/x86_64-unknown-linux-gnu/release/TARGET fuzz/artifacts/TARGET/crash-...
 #
 # Environment:
+#   FUZZ_TOOLCHAIN   the nightly toolchain to use (default nightly)
 #   FUZZ_SANITIZER   address (default) or none: see docs/fuzzing.md
 #   FUZZ_CODEGEN_UNITS  codegen units of the build (default 16)
 #   FUZZ_NO_BUILD    set to skip the build (binaries already built)
@@ -24,11 +25,13 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$HERE"
+# A nightly toolchain: sanitizer coverage is nightly-only.
+TOOLCHAIN=${FUZZ_TOOLCHAIN:-nightly}
 SANITIZER=${FUZZ_SANITIZER:-address}
 # 16 units build in a fraction of the time of cargo-fuzz's default of 1, at
 # the cost of somewhat slower runs (docs/fuzzing.md has the figures).
 UNITS=${FUZZ_CODEGEN_UNITS:-16}
-TRIPLE=$(rustc +nightly -vV 2>/dev/null | sed -n 's/^host: //p')
+TRIPLE=$(rustc "+$TOOLCHAIN" -vV 2>/dev/null | sed -n 's/^host: //p' || true)
 BIN=$HERE/target/${TRIPLE:-x86_64-unknown-linux-gnu}/release
 
 die() {
@@ -41,11 +44,11 @@ targets() {
 }
 
 need_nightly() {
-    cargo +nightly --version >/dev/null 2>&1 ||
-        die "cargo +nightly is not available: install it with 'rustup toolchain install nightly' (the fuzz targets need libFuzzer's sanitizer coverage, which stable Rust does not offer)"
-    if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+    cargo "+$TOOLCHAIN" --version >/dev/null 2>&1 ||
+        die "cargo +$TOOLCHAIN is not available: install it with 'rustup toolchain install $TOOLCHAIN' (the fuzz targets need libFuzzer's sanitizer coverage, which stable Rust does not offer)"
+    if ! cargo "+$TOOLCHAIN" fuzz --version >/dev/null 2>&1; then
         printf 'fuzz: installing cargo-fuzz\n'
-        cargo +nightly install cargo-fuzz --locked >/dev/null 2>&1 ||
+        cargo "+$TOOLCHAIN" install cargo-fuzz --locked >/dev/null 2>&1 ||
             cargo install cargo-fuzz >/dev/null 2>&1 ||
             die "cargo-fuzz could not be installed"
     fi
@@ -56,7 +59,7 @@ build() {
     need_nightly
     local t0=$SECONDS log
     log=$(mktemp)
-    if ! cargo +nightly fuzz build --sanitizer "$SANITIZER" --codegen-units "$UNITS" >"$log" 2>&1; then
+    if ! cargo "+$TOOLCHAIN" fuzz build --sanitizer "$SANITIZER" --codegen-units "$UNITS" >"$log" 2>&1; then
         tail -n 40 "$log" >&2
         rm -f "$log"
         die "build failed"
