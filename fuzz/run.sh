@@ -18,7 +18,8 @@
 # Environment:
 #   FUZZ_TOOLCHAIN   the nightly toolchain to use (default nightly)
 #   FUZZ_SANITIZER   address (default) or none: see docs/fuzzing.md
-#   FUZZ_CODEGEN_UNITS  codegen units of the build (default 16)
+#   FUZZ_PROFILE     release (default) or dev (cheaper build, slower runs)
+#   FUZZ_CODEGEN_UNITS  codegen units of the release build (default 16)
 #   FUZZ_NO_BUILD    set to skip the build (binaries already built)
 #   FUZZ_JOBS        extra libFuzzer -fork=N workers for long runs (default none)
 set -euo pipefail
@@ -31,8 +32,16 @@ SANITIZER=${FUZZ_SANITIZER:-address}
 # 16 units build in a fraction of the time of cargo-fuzz's default of 1, at
 # the cost of somewhat slower runs (docs/fuzzing.md has the figures).
 UNITS=${FUZZ_CODEGEN_UNITS:-16}
+# release (default), or dev: opt-level 1, less than half the build time,
+# several times slower runs (docs/fuzzing.md has the figures).
+PROFILE=${FUZZ_PROFILE:-release}
 TRIPLE=$(rustc "+$TOOLCHAIN" -vV 2>/dev/null | sed -n 's/^host: //p' || true)
-BIN=$HERE/target/${TRIPLE:-x86_64-unknown-linux-gnu}/release
+case $PROFILE in
+release) BUILD_ARGS=(--codegen-units "$UNITS") DIR=release ;;
+dev) BUILD_ARGS=(--dev) DIR=debug ;;
+*) printf 'fuzz: FUZZ_PROFILE is release or dev, not %s\n' "$PROFILE" >&2 && exit 2 ;;
+esac
+BIN=$HERE/target/${TRIPLE:-x86_64-unknown-linux-gnu}/$DIR
 
 die() {
     printf 'fuzz: %s\n' "$*" >&2
@@ -59,13 +68,13 @@ build() {
     need_nightly
     local t0=$SECONDS log
     log=$(mktemp)
-    if ! cargo "+$TOOLCHAIN" fuzz build --sanitizer "$SANITIZER" --codegen-units "$UNITS" >"$log" 2>&1; then
+    if ! cargo "+$TOOLCHAIN" fuzz build --sanitizer "$SANITIZER" "${BUILD_ARGS[@]}" >"$log" 2>&1; then
         tail -n 40 "$log" >&2
         rm -f "$log"
         die "build failed"
     fi
     rm -f "$log"
-    printf 'fuzz: built %d targets (sanitizer %s) in %ds\n' "$(targets | wc -l)" "$SANITIZER" $((SECONDS - t0))
+    printf 'fuzz: built %d targets (%s, sanitizer %s) in %ds\n' "$(targets | wc -l)" "$PROFILE" "$SANITIZER" $((SECONDS - t0))
 }
 
 # summary TARGET LOG SECONDS CRASHES: the final libFuzzer figures of a run.
