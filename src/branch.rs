@@ -66,8 +66,6 @@ pub enum BranchError {
     UnknownOption(String),
     #[error("startup parameter {0} is pgward's own: pgward sets pgward.* parameters itself")]
     ReservedParameter(String),
-    #[error("the startup options cannot be read (a trailing backslash?)")]
-    Options,
     #[error("branch upstream: {0}")]
     Upstream(#[from] UpstreamError),
 }
@@ -235,7 +233,7 @@ impl Branches {
 /// Tokens keep their original escapes, so what stays reaches the server
 /// byte for byte as the client wrote it.
 fn take_branch_option(options: &str) -> Result<(String, Option<String>), BranchError> {
-    let tokens = tokens(options).ok_or(BranchError::Options)?;
+    let tokens = crate::wire::startup::option_tokens(options);
     let mut keep: Vec<&str> = Vec::with_capacity(tokens.len());
     let mut found = None;
     let mut i = 0;
@@ -272,36 +270,6 @@ fn take_branch_option(options: &str) -> Result<(String, Option<String>), BranchE
 }
 
 /// Whitespace-separated tokens of an options string: (as written, unescaped).
-fn tokens(options: &str) -> Option<Vec<(String, String)>> {
-    let mut out = Vec::new();
-    let mut raw = String::new();
-    let mut plain = String::new();
-    let mut chars = options.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                let n = chars.next()?;
-                raw.push('\\');
-                raw.push(n);
-                plain.push(n);
-            }
-            c if c.is_whitespace() => {
-                if !raw.is_empty() {
-                    out.push((std::mem::take(&mut raw), std::mem::take(&mut plain)));
-                }
-            }
-            c => {
-                raw.push(c);
-                plain.push(c);
-            }
-        }
-    }
-    if !raw.is_empty() {
-        out.push((raw, plain));
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,9 +300,8 @@ mod tests {
             take_branch_option("-c pgward.profile=admin"),
             Err(BranchError::UnknownOption(_))
         ));
-        assert!(matches!(
-            take_branch_option("-c x=\\"),
-            Err(BranchError::Options)
-        ));
+        // Read as the server reads it: a trailing lone backslash is dropped.
+        let (rest, b) = take_branch_option("-c x=\\").expect("reads");
+        assert_eq!((rest.as_str(), b), ("-c x=", None));
     }
 }

@@ -16,6 +16,8 @@ pub mod cli;
 pub mod config;
 pub mod diagnostics;
 pub mod explain;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod logging;
 pub mod mask;
 pub mod mcp;

@@ -367,6 +367,19 @@ async fn denial_message_names_profile_rule_and_object() {
         "{}",
         db.message()
     );
+    // A write hidden in a WITH of a SELECT is named as that write.
+    let err = c
+        .simple_query("with d as (delete from public.t where true returning *) select * from d")
+        .await
+        .expect_err("denied");
+    let db = err.as_db_error().expect("db error");
+    assert_eq!(db.code().code(), "42501");
+    assert!(
+        db.message()
+            .contains("does not allow write statements (DELETE on public.t, inside a SELECT)"),
+        "{}",
+        db.message()
+    );
     // The session stays usable.
     let n = c.simple_query("select 1").await.expect("usable");
     assert!(!n.is_empty());
@@ -529,6 +542,54 @@ async fn read_only_is_enforced_by_the_server_too() {
             .contains("observe mode: statement would be denied"),
         "observe decisions are logged"
     );
+}
+
+/// A read-only session stays read-only on the server whatever the client
+/// puts in its startup packet: a plain parameter of the same name (the
+/// server applies those after `options`), in any case, and options ending
+/// in a backslash (which used to swallow the space before pgward's own).
+#[test]
+fn read_only_cannot_be_undone_by_a_startup_parameter() {
+    let env = env_with(POLICY);
+    let policy = POLICY.replace(
+        "match: { user: ro_user }",
+        "match: { user: [ro_user, trustuser] }",
+    );
+    let pgward = Pgward::builder()
+        .upstream_port(env.pg.port())
+        .write_policy(&policy)
+        .start();
+    for (name, options) in [
+        ("default_transaction_read_only", "-c work_mem=4MB"),
+        ("DEFAULT_TRANSACTION_READ_ONLY", "-c work_mem=4MB\\"),
+    ] {
+        let mut conn = RawConn::connect(pgward.port());
+        let msgs = conn.startup(
+            &[
+                ("user", TRUST_USER),
+                ("database", APP_DB),
+                (name, "off"),
+                ("options", options),
+            ],
+            None,
+        );
+        assert_eq!(
+            msgs.last().map(|m| m.0),
+            Some(b'Z'),
+            "{name} / {options:?}: the session must start: {msgs:?}"
+        );
+        conn.send(&raw::query("show default_transaction_read_only"));
+        let reply = conn.read_until(b'Z');
+        let row = reply
+            .iter()
+            .find(|m| m.0 == b'D')
+            .unwrap_or_else(|| panic!("no row: {reply:?}"));
+        assert!(
+            row.1.ends_with(b"on"),
+            "{name} / {options:?}: read-only was turned off: {:?}",
+            String::from_utf8_lossy(&row.1)
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -67,6 +67,10 @@ pub struct ShutdownReport {
     pub undelivered: Vec<(String, u64)>,
     /// Events still in the queue when the writer was stopped; lost.
     pub unspooled: u64,
+    /// The counters once the writer and the shippers stopped: final, so
+    /// emitted = delivered + dropped (+ undelivered and unspooled, when the
+    /// deadline cut the drain short) holds on them exactly.
+    pub stats: AuditStats,
 }
 
 struct SinkHandle {
@@ -314,6 +318,7 @@ impl Auditor {
                 .unwrap_or(0);
             report.undelivered.push((h.name.clone(), pending));
         }
+        report.stats = self.stats();
         let undelivered: u64 = report.undelivered.iter().map(|(_, n)| n).sum();
         if undelivered > 0 || report.unspooled > 0 {
             tracing::warn!(

@@ -42,9 +42,11 @@ pub(crate) struct Shipper {
 impl Shipper {
     async fn read(&self, from: Pos, end: Pos, max_events: usize) -> Option<Batch> {
         let spool = self.spool.clone();
-        let joined =
-            tokio::task::spawn_blocking(move || spool.read(from, end, max_events, BATCH_MAX_BYTES))
-                .await;
+        let name = self.name.clone();
+        let joined = tokio::task::spawn_blocking(move || {
+            spool.take(&name, from, end, max_events, BATCH_MAX_BYTES)
+        })
+        .await;
         match joined {
             Ok(Ok(b)) => Some(b),
             Ok(Err(e)) => {
@@ -58,18 +60,20 @@ impl Shipper {
         }
     }
 
-    async fn ack(&self, pos: Pos) -> bool {
+    /// Moves the sink's cursor to `pos`. The spool takes the new position
+    /// even when the cursor file cannot be saved (a full disk): the events
+    /// before it were delivered, and sending them again would deliver them
+    /// twice. The next acknowledgement saves the file.
+    async fn ack(&self, pos: Pos) {
         let spool = self.spool.clone();
         let name = self.name.clone();
         match tokio::task::spawn_blocking(move || spool.ack(&name, pos)).await {
-            Ok(Ok(())) => true,
+            Ok(Ok(())) => {}
             Ok(Err(e)) => {
                 tracing::error!(sink = %self.name, error = %e, "audit cursor could not be saved");
-                false
             }
             Err(e) => {
                 tracing::error!(sink = %self.name, error = %e, "audit cursor writer failed");
-                false
             }
         }
     }
@@ -96,9 +100,8 @@ impl Shipper {
                 if batch.next != cursor {
                     // Only skipped lines or a segment boundary: record it so
                     // the segment behind can be freed.
-                    if self.ack(batch.next).await {
-                        cursor = batch.next;
-                    }
+                    self.ack(batch.next).await;
+                    cursor = batch.next;
                     continue;
                 }
                 if self.draining() && end == self.spool.end() {
@@ -157,11 +160,9 @@ impl Shipper {
                     }
                 }
             }
-            // The receiver has the events; a cursor that fails to save only
-            // means they may be sent again, never lost.
-            if self.ack(batch.next).await {
-                cursor = batch.next;
-            }
+            // The receiver has the events.
+            self.ack(batch.next).await;
+            cursor = batch.next;
             self.sink.shipped.fetch_add(n, Ordering::Relaxed);
             self.sink.batches.fetch_add(1, Ordering::Relaxed);
             self.counters.bump();

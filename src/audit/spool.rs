@@ -47,7 +47,18 @@ struct SegMeta {
 struct State {
     segments: BTreeMap<u64, SegMeta>,
     open_seq: u64,
+    /// Per sink: acknowledged position (persisted in its cursor file; GC
+    /// goes by this in-memory value, which may be ahead of the file when a
+    /// save failed).
     cursors: BTreeMap<String, Pos>,
+    /// Per sink: how far it has read into batches not yet acknowledged.
+    /// Events before it are in a shipper's hands, not lost if their
+    /// segment is dropped.
+    taken: BTreeMap<String, Pos>,
+    /// Segments dropped by `drop_oldest`, with the offset from which their
+    /// events were counted as lost: a shipper that read them while they
+    /// were being dropped must discard those, not deliver them.
+    dropped_from: BTreeMap<u64, u64>,
 }
 
 impl State {
@@ -142,12 +153,33 @@ fn recover_segment(path: &Path) -> io::Result<(u64, u64, bool)> {
     Ok((last_newline_end, lines, torn))
 }
 
+/// Complete lines in `path` between byte offsets `from` and `to`.
+fn count_lines_from(path: &Path, from: u64, to: u64) -> io::Result<u64> {
+    let mut f = File::open(path)?;
+    f.seek(SeekFrom::Start(from))?;
+    let mut r = f.take(to.saturating_sub(from));
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut lines = 0u64;
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            return Ok(lines);
+        }
+        lines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+    }
+}
+
 fn write_atomic(dir: &Path, name: &str, data: &[u8]) -> io::Result<()> {
     let tmp = dir.join(format!("{name}.tmp"));
-    {
+    let written = (|| {
         let mut f = File::create(&tmp)?;
         f.write_all(data)?;
-        f.sync_all()?;
+        f.sync_all()
+    })();
+    if let Err(e) = written {
+        // A full disk must not keep a half-written temporary file.
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
     }
     fs::rename(&tmp, dir.join(name))?;
     sync_dir(dir)
@@ -156,9 +188,20 @@ fn write_atomic(dir: &Path, name: &str, data: &[u8]) -> io::Result<()> {
 /// What one read produced.
 pub(crate) struct Batch {
     pub events: Vec<AuditEvent>,
+    /// Where each event starts.
+    pub at: Vec<Pos>,
     /// Where the next read starts; acknowledging it covers `events` and any
     /// skipped corrupt lines.
     pub next: Pos,
+}
+
+/// What dropping the oldest segment did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Dropped {
+    /// A segment was deleted (space was freed).
+    pub deleted: bool,
+    /// Events in it that no shipper had taken: lost.
+    pub lost: u64,
 }
 
 impl Spool {
@@ -208,6 +251,7 @@ impl Spool {
             highest = highest.max(pos.segment);
             cursors.insert(sink.clone(), pos);
         }
+        let taken = cursors.clone();
         let open_seq = highest + 1;
         let path = dir.join(segment_name(open_seq));
         let file = OpenOptions::new().create(true).append(true).open(&path)?;
@@ -223,6 +267,8 @@ impl Spool {
                 segments,
                 open_seq,
                 cursors,
+                taken,
+                dropped_from: BTreeMap::new(),
             }),
             end_tx,
             space: Notify::new(),
@@ -344,31 +390,61 @@ impl Spool {
     }
 
     /// Deletes the oldest closed segment to make room, whatever the cursors
-    /// say; returns how many events it held (0 if there was none to delete).
-    pub fn drop_oldest_segment(&self) -> u64 {
+    /// say. Its events that some shipper has not yet taken are lost and
+    /// counted as such; the ones every shipper already holds in a batch (or
+    /// has delivered) are not.
+    pub fn drop_oldest_segment(&self) -> Dropped {
         let victim = {
             let mut st = self.lock();
             let open = st.open_seq;
             let Some((&seq, _)) = st.segments.iter().find(|(&s, _)| s != open) else {
-                return 0;
+                return Dropped::default();
             };
-            st.segments.remove(&seq).map(|m| (seq, m))
+            let meta = st.segments.get(&seq).copied().unwrap_or_default();
+            // The slowest shipper decides what is lost.
+            let from = st
+                .taken
+                .values()
+                .map(|t| {
+                    if t.segment > seq {
+                        meta.bytes
+                    } else if t.segment == seq {
+                        t.offset.min(meta.bytes)
+                    } else {
+                        0
+                    }
+                })
+                .min()
+                .unwrap_or(0);
+            st.segments.remove(&seq);
+            st.dropped_from.insert(seq, from);
+            (seq, meta, from)
         };
-        let Some((seq, meta)) = victim else {
-            return 0;
+        let (seq, meta, from) = victim;
+        let path = self.dir.join(segment_name(seq));
+        // Count the lines after `from` before the file goes.
+        let lost = if from == 0 {
+            meta.events
+        } else if from >= meta.bytes {
+            0
+        } else {
+            count_lines_from(&path, from, meta.bytes).unwrap_or(meta.events)
         };
-        if let Err(e) = fs::remove_file(self.dir.join(segment_name(seq))) {
+        if let Err(e) = fs::remove_file(&path) {
             if e.kind() != io::ErrorKind::NotFound {
                 tracing::warn!(segment = seq, error = %e, "audit spool: cannot delete dropped segment");
             }
         }
         tracing::warn!(
             segment = seq,
-            events = meta.events,
+            events = lost,
             "audit spool full: dropped the oldest segment"
         );
         self.space.notify_waiters();
-        meta.events
+        Dropped {
+            deleted: true,
+            lost,
+        }
     }
 
     /// Deletes closed segments every sink has moved past.
@@ -387,6 +463,9 @@ impl Spool {
             for s in &doomed {
                 st.segments.remove(s);
             }
+            // No shipper reads before its taken position again.
+            let read_floor = st.taken.values().map(|t| t.segment).min().unwrap_or(open);
+            st.dropped_from.retain(|&s, _| s >= read_floor);
             doomed
         };
         for seq in &doomed {
@@ -401,13 +480,57 @@ impl Spool {
         }
     }
 
-    /// Persists `sink`'s acknowledged position, then frees what it allows.
+    /// Records `sink`'s acknowledged position, frees what it allows, then
+    /// persists it. The in-memory position moves first: the events are
+    /// delivered whether or not the cursor file can be written, and on a
+    /// full disk deleting the segments behind it is what makes room for
+    /// the cursor file (a crash before it is saved re-sends at most the
+    /// rest of the segment the old cursor is in).
     pub fn ack(&self, sink: &str, pos: Pos) -> io::Result<()> {
-        let data = serde_json::to_vec(&pos).map_err(io::Error::other)?;
-        write_atomic(&self.dir, &cursor_name(sink), &data)?;
-        self.lock().cursors.insert(sink.to_string(), pos);
+        {
+            let mut st = self.lock();
+            st.cursors.insert(sink.to_string(), pos);
+            let t = st.taken.entry(sink.to_string()).or_insert(pos);
+            *t = (*t).max(pos);
+        }
         self.collect_garbage();
-        Ok(())
+        let data = serde_json::to_vec(&pos).map_err(io::Error::other)?;
+        write_atomic(&self.dir, &cursor_name(sink), &data)
+    }
+
+    /// Reads a batch for `sink` after `from` (see [`Spool::read`]) and marks
+    /// it taken, dropping from it any event whose segment was dropped (and
+    /// counted as lost) while it was being read.
+    pub fn take(
+        &self,
+        sink: &str,
+        from: Pos,
+        end: Pos,
+        max_events: usize,
+        max_bytes: usize,
+    ) -> io::Result<Batch> {
+        let mut b = self.read(from, end, max_events, max_bytes)?;
+        let mut st = self.lock();
+        if b.at
+            .iter()
+            .any(|p| st.dropped_from.contains_key(&p.segment))
+        {
+            let keep: Vec<bool> =
+                b.at.iter()
+                    .map(|p| {
+                        st.dropped_from
+                            .get(&p.segment)
+                            .is_none_or(|&f| p.offset < f)
+                    })
+                    .collect();
+            let mut k = keep.iter();
+            b.events.retain(|_| k.next().copied().unwrap_or(false));
+            let mut k = keep.iter();
+            b.at.retain(|_| k.next().copied().unwrap_or(false));
+        }
+        let t = st.taken.entry(sink.to_string()).or_insert(b.next);
+        *t = (*t).max(b.next);
+        Ok(b)
     }
 
     /// Bytes between `sink`'s cursor and the end of the spool.
@@ -471,6 +594,7 @@ impl Spool {
         max_bytes: usize,
     ) -> io::Result<Batch> {
         let mut events = Vec::new();
+        let mut at = Vec::new();
         let mut pos = self.lock().normalize(from);
         let mut bytes = 0usize;
         while events.len() < max_events && bytes < max_bytes && pos < end {
@@ -530,11 +654,13 @@ impl Spool {
                     }
                     break;
                 }
+                let start = pos;
                 pos.offset += n as u64;
                 match serde_json::from_slice::<AuditEvent>(&line) {
                     Ok(ev) => {
                         bytes += n;
                         events.push(ev);
+                        at.push(start);
                     }
                     Err(e) => {
                         self.counters.corrupt_lines.fetch_add(1, Ordering::Relaxed);
@@ -555,7 +681,11 @@ impl Spool {
                 break;
             }
         }
-        Ok(Batch { events, next: pos })
+        Ok(Batch {
+            events,
+            at,
+            next: pos,
+        })
     }
 }
 
@@ -670,6 +800,40 @@ mod tests {
             .filter(|n| n.ends_with(".tmp"))
             .collect();
         assert!(names.is_empty(), "temp cursor files left: {names:?}");
+    }
+
+    #[test]
+    fn dropping_a_segment_counts_only_what_no_shipper_has_taken() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let sinks = vec!["a".to_string()];
+        let c = Arc::new(Counters::default());
+        let (spool, mut w) = Spool::open(dir.path(), &sinks, c).unwrap_or_else(|e| panic!("{e}"));
+        let ids = write(&spool, &mut w, 100);
+        let first = spool.lock().segments.values().next().map(|m| m.events);
+        let first = first.unwrap_or_default();
+        assert!(first > 5 && spool.segment_count() > 2);
+        // The shipper holds five events of the first segment in a batch.
+        let b = spool
+            .take("a", spool.cursor("a"), spool.end(), 5, usize::MAX)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(b.events.len(), 5);
+        let d = spool.drop_oldest_segment();
+        assert!(d.deleted);
+        assert_eq!(d.lost, first - 5, "the five in the batch are not lost");
+        // The next segment, untouched by the shipper, is lost whole.
+        let second = spool.lock().segments.values().next().map(|m| m.events);
+        let d = spool.drop_oldest_segment();
+        assert_eq!(Some(d.lost), second);
+        // The shipper goes on after its batch with what is left.
+        let rest = spool
+            .take("a", b.next, spool.end(), usize::MAX, usize::MAX)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let lost = first - 5 + second.unwrap_or_default();
+        assert_eq!(rest.events.len() as u64, 100 - 5 - lost);
+        assert_eq!(
+            rest.events.last().map(|e| e.id.clone()),
+            ids.last().cloned()
+        );
     }
 
     #[test]

@@ -153,6 +153,54 @@ impl Writer {
         }
     }
 
+    /// One attempt of `f` on the segment in a blocking thread; `None` for
+    /// the segment if the thread failed (nothing more can be written).
+    async fn attempt(
+        &self,
+        seg: Option<SegmentWriter>,
+        f: impl FnOnce(&Spool, &mut SegmentWriter) -> std::io::Result<()> + Send + 'static,
+    ) -> (Option<SegmentWriter>, std::io::Result<()>) {
+        let Some(mut w) = seg else {
+            return (
+                None,
+                Err(std::io::Error::other("audit spool writer is gone")),
+            );
+        };
+        let spool = self.spool.clone();
+        match tokio::task::spawn_blocking(move || {
+            let r = f(&spool, &mut w);
+            (w, r)
+        })
+        .await
+        {
+            Ok((w, r)) => (Some(w), r),
+            Err(e) => {
+                tracing::error!(error = %e, "audit spool writer thread failed");
+                (
+                    None,
+                    Err(std::io::Error::other("audit spool writer thread failed")),
+                )
+            }
+        }
+    }
+
+    /// Gives up a batch that cannot be written: every event is counted as
+    /// dropped, and durable waiters are told.
+    fn lose(
+        &self,
+        seg: Option<SegmentWriter>,
+        keep: Vec<Item>,
+        attached: u64,
+    ) -> Option<SegmentWriter> {
+        self.counters.restore_pending_dropped(attached);
+        self.counters.note_dropped(keep.len() as u64);
+        for item in keep {
+            item.dropped();
+        }
+        self.counters.bump();
+        seg
+    }
+
     async fn write_batch(
         &self,
         mut seg: Option<SegmentWriter>,
@@ -161,12 +209,16 @@ impl Writer {
         // Serialize first: the size bound is about bytes.
         let mut lines: Vec<Vec<u8>> = Vec::with_capacity(batch.len());
         let mut keep: Vec<Item> = Vec::with_capacity(batch.len());
+        // Drop counts attached to this batch's events, to put back if the
+        // batch itself is lost.
+        let mut attached = 0u64;
         for mut item in batch.drain(..) {
             item.event.truncate_long_values();
             let dropped = self.counters.take_pending_dropped();
             if dropped > 0 {
                 item.event.set(attr::AUDIT_DROPPED, dropped);
             }
+            attached += dropped;
             match item.event.to_json_line() {
                 Ok(line) => {
                     lines.push(line);
@@ -174,6 +226,7 @@ impl Writer {
                 }
                 Err(e) => {
                     // Cannot happen for these types; counted rather than lost silently.
+                    attached -= dropped;
                     self.counters.restore_pending_dropped(dropped);
                     self.counters.note_dropped(1);
                     tracing::error!(error = %e, "audit event could not be serialized");
@@ -206,9 +259,11 @@ impl Writer {
                     }
                 }
                 OnFull::DropOldest => {
-                    let n = self.spool.drop_oldest_segment();
-                    if n > 0 {
-                        self.counters.note_dropped(n);
+                    let d = self.spool.drop_oldest_segment();
+                    if d.deleted {
+                        if d.lost > 0 {
+                            self.counters.note_dropped(d.lost);
+                        }
                         continue;
                     }
                     if seg.as_ref().is_some_and(|s| Spool::open_segment_len(s) > 0) {
@@ -235,6 +290,10 @@ impl Writer {
                     for item in keep.drain(n..) {
                         item.dropped();
                     }
+                    if lines.is_empty() {
+                        // The count rode on the first event, which is gone.
+                        self.counters.restore_pending_dropped(attached);
+                    }
                     self.counters.note_dropped(lost as u64);
                     break;
                 }
@@ -250,23 +309,73 @@ impl Writer {
         let durable_rotation = !matches!(self.fsync, FsyncPolicy::Never);
         let wants_sync = keep.iter().any(|i| i.durable.is_some());
         let write_data = data.clone();
-        seg = self
-            .blocking(seg, move |sp, w| {
-                if Spool::needs_rotation(w, write_data.len() as u64, segment_bytes) {
-                    sp.rotate(w, durable_rotation)?;
-                }
-                sp.append(w, &write_data, count)?;
-                if wants_sync {
-                    sp.sync(w)?;
-                }
-                Ok(())
-            })
-            .await;
-        if seg.is_none() {
-            for item in keep {
-                item.dropped();
+        let write = move |sp: &Spool, w: &mut SegmentWriter| {
+            if Spool::needs_rotation(w, write_data.len() as u64, segment_bytes) {
+                sp.rotate(w, durable_rotation)?;
             }
-            return None;
+            sp.append(w, &write_data, count)?;
+            if wants_sync {
+                sp.sync(w)?;
+            }
+            Ok(())
+        };
+        let mut delay = RETRY_MIN;
+        loop {
+            let (s, r) = self.attempt(seg, write.clone()).await;
+            seg = s;
+            let e = match r {
+                Ok(()) => break,
+                Err(e) => e,
+            };
+            if seg.is_none() {
+                break;
+            }
+            self.counters.write_errors.fetch_add(1, Ordering::Relaxed);
+            self.counters.bump();
+            if e.kind() == std::io::ErrorKind::StorageFull && !*self.finishing.borrow() {
+                // The disk itself is full, below the spool's own bound: the
+                // overflow policy applies to it as to the bound.
+                match self.on_full {
+                    OnFull::DropOldest => {
+                        let d = self.spool.drop_oldest_segment();
+                        if d.deleted {
+                            if d.lost > 0 {
+                                self.counters.note_dropped(d.lost);
+                            }
+                            continue;
+                        }
+                        if seg.as_ref().is_some_and(|s| Spool::open_segment_len(s) > 0) {
+                            let (s, _) = self
+                                .attempt(seg, move |sp, w| sp.rotate(w, durable_rotation))
+                                .await;
+                            seg = s;
+                            continue;
+                        }
+                        // Nothing older to give up: this batch is the oldest.
+                        tracing::error!(error = %e, "audit spool disk full: dropped a batch of events");
+                        return self.lose(seg, keep, attached);
+                    }
+                    OnFull::DropNewest => {
+                        tracing::error!(error = %e, "audit spool disk full: dropped a batch of events");
+                        return self.lose(seg, keep, attached);
+                    }
+                    OnFull::Block | OnFull::RefuseSessions => {}
+                }
+            }
+            // Retry until the write succeeds: a full or failing disk stalls
+            // the writer (and, through the queue, the emitters).
+            tracing::error!(error = %e, dir = %self.spool.dir().display(), "audit spool write failed; retrying");
+            let space = self.spool.space.notified();
+            tokio::pin!(space);
+            space.as_mut().enable();
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = &mut space => {}
+            }
+            delay = (delay * 2).min(RETRY_MAX);
+        }
+        if seg.is_none() {
+            return self.lose(None, keep, attached);
         }
         self.counters.written.fetch_add(count, Ordering::Relaxed);
         for item in keep {

@@ -603,6 +603,10 @@ impl CopyMasker {
                         return Ok(pos);
                     }
                     let tuple_len = avail.len() - r.remaining();
+                    // The bound applies to every row, not only to one that
+                    // arrives in pieces: whether a stream is refused must
+                    // not depend on how it was split into messages.
+                    self.check_pending(tuple_len)?;
                     let tuple = avail.get(..tuple_len).unwrap_or_default();
                     self.emit_binary_tuple(tuple, out)?;
                     pos += tuple_len;
@@ -1040,6 +1044,29 @@ mod tests {
             m.feed(&header, &mut out),
             Err(CopyError::RowTooLarge { limit: 16 })
         );
+    }
+
+    /// Found by the `mask_copy` fuzz target: a binary tuple over the row
+    /// limit was refused when it arrived in pieces and accepted when it
+    /// arrived in one message.
+    #[test]
+    fn binary_row_limit_holds_however_the_stream_is_split() {
+        let mut stream = BINARY_SIGNATURE.to_vec();
+        stream.extend_from_slice(&0u32.to_be_bytes());
+        stream.extend_from_slice(&0i32.to_be_bytes());
+        stream.extend_from_slice(&1i16.to_be_bytes());
+        stream.extend_from_slice(&40i32.to_be_bytes());
+        stream.extend_from_slice(&[b'x'; 40]);
+        stream.extend_from_slice(&(-1i16).to_be_bytes());
+        for cut in [stream.len(), 30, 25] {
+            let mut m = CopyMasker::new(CopyFormat::Binary, vec![mask(MaskFn::Redact, 25)])
+                .with_max_row(32);
+            let mut out = BytesMut::new();
+            let r = m
+                .feed(&stream[..cut], &mut out)
+                .and_then(|()| m.feed(&stream[cut..], &mut out));
+            assert_eq!(r, Err(CopyError::RowTooLarge { limit: 32 }), "cut at {cut}");
+        }
     }
 
     fn csv_cols() -> Vec<Option<ColumnMask>> {

@@ -410,8 +410,19 @@ fn write_stamp(
     Ok(())
 }
 
-fn utf8(t: Scalar, input: &[u8]) -> Result<&str, MaskError> {
-    std::str::from_utf8(input).map_err(|_| MaskError::malformed(t.name(), "not valid UTF-8"))
+/// A text-like value as the server can send it: UTF-8 without NUL (and a
+/// `name` no longer than the server allows). Anything else cannot be
+/// understood, so it is masked to NULL rather than copied in part.
+fn text_value(t: Scalar, input: &[u8]) -> Result<&str, MaskError> {
+    let s = std::str::from_utf8(input)
+        .map_err(|_| MaskError::malformed(t.name(), "not valid UTF-8"))?;
+    if s.contains('\0') {
+        return Err(MaskError::malformed(t.name(), "contains NUL"));
+    }
+    if t == Scalar::Name && s.len() > NAME_MAX_BYTES {
+        return Err(MaskError::malformed(t.name(), "longer than a name can be"));
+    }
+    Ok(s)
 }
 
 fn partial(
@@ -429,7 +440,7 @@ fn partial(
     if !t.is_text_like() {
         return Ok(redact(t, fmt, out));
     }
-    let s = utf8(t, input)?;
+    let s = text_value(t, input)?;
     let n = s.chars().count();
     if n <= first.saturating_add(last) {
         out.extend(std::iter::repeat_n(b'*', n));
@@ -450,6 +461,7 @@ fn email(t: Scalar, fmt: Format, input: &[u8], out: &mut Vec<u8>) -> Result<Emit
     if !t.is_text_like() {
         return Ok(redact(t, fmt, out));
     }
+    let input = text_value(t, input)?.as_bytes();
     // The last '@' separates the domain: a quoted local part may itself
     // contain '@', a domain never does.
     match input.iter().rposition(|&c| c == b'@') {
@@ -1071,6 +1083,28 @@ mod tests {
         assert!(p.apply(25, Format::Text, b"\xff\xfe").is_err());
     }
 
+    /// Found by the `mask_copy` fuzz target (a COPY text field `\000`
+    /// decodes to NUL): partial and email copied part of a value the server
+    /// cannot send for a text type (NUL, invalid UTF-8, an over-long name)
+    /// into the masked value, which was then invalid too.
+    #[test]
+    fn text_masks_refuse_values_no_server_sends() {
+        for f in [MaskFn::Partial { first: 2, last: 4 }, MaskFn::Email] {
+            for oid in [19, 25, 1042, 1043] {
+                for bad in [&b"20\x00a@b\x009 15"[..], b"\xff\xfe@x.org", b"ab\xc3@x"] {
+                    for fmt in [Format::Text, Format::Binary] {
+                        assert!(
+                            f.apply(oid, fmt, bad).is_err(),
+                            "{f:?} {oid} {bad:?} must not be masked in part"
+                        );
+                    }
+                }
+            }
+            let long = format!("{}@x.org", "a".repeat(70));
+            assert!(f.apply(19, Format::Text, long.as_bytes()).is_err());
+        }
+    }
+
     #[test]
     fn email_keeps_the_domain() {
         for oid in [19, 25, 1042, 1043] {
@@ -1608,6 +1642,47 @@ mod tests {
             assert!(
                 fx("1").apply(1007, Format::Text, bad.as_bytes()).is_err(),
                 "{bad:?}"
+            );
+        }
+    }
+
+    /// Found by the `mask_value` fuzz target: the shape of a text array is
+    /// copied into the masked value, so a shape the server refuses (bounds
+    /// out of order or not matching the contents, ragged sub-arrays) made
+    /// an invalid masked value; such an array now masks to NULL.
+    #[test]
+    fn text_arrays_with_a_shape_the_server_refuses_are_errors() {
+        let f = MaskFn::Redact;
+        for bad in [
+            "[5:1]={a,b}",
+            "[1:3]={a,b}",
+            "[1:2][1:1]={a,b}",
+            "[1:2]={{a},{b}}",
+            "{{a,b},{c}}",
+            "{a,{b}}",
+            "{{a},b}",
+            "{{},{}}",
+            "[1:1]={}",
+            "[99999999999:1]={a}",
+        ] {
+            assert!(
+                f.apply(1009, Format::Text, bad.as_bytes()).is_err(),
+                "{bad}"
+            );
+        }
+        for good in [
+            "{}",
+            "{a,b}",
+            "[0:1]={a,b}",
+            "[0:1][2:3]={{a,b},{c,d}}",
+            "{{a,b},{c,d}}",
+        ] {
+            assert!(
+                matches!(
+                    f.apply(1009, Format::Text, good.as_bytes()),
+                    Ok(Masked::Value(_))
+                ),
+                "{good}"
             );
         }
     }

@@ -1861,6 +1861,15 @@ where
 {
     let mut i = 0usize;
     let at = |i: usize| input.get(i).copied();
+    // The shape is copied unchanged, so it must be one the server accepts:
+    // sizes from the dimension decoration, if any, and per nesting level
+    // the element count of the sub-arrays seen so far (all must agree).
+    let mut declared: Vec<i64> = Vec::new();
+    let mut sizes: Vec<Option<usize>> = vec![None; MAX_ARRAY_DIMS];
+    let mut counts: Vec<usize> = vec![0; MAX_ARRAY_DIMS];
+    // Nesting level at which elements sit: the deepest, for every element.
+    let mut leaf: Option<usize> = None;
+    let mut deepest = 1usize;
     while at(i).is_some_and(array_isspace) {
         i += 1;
     }
@@ -1869,7 +1878,8 @@ where
         // bounds differ from 1, and copied unchanged because shape is kept.
         let start = i;
         let bad = || bad_array("bad dimension decoration");
-        let bound = |i: &mut usize| -> Result<(), MaskError> {
+        let bound = |i: &mut usize| -> Result<i64, MaskError> {
+            let sign_at = *i;
             if matches!(at(*i), Some(b'-' | b'+')) {
                 *i += 1;
             }
@@ -1877,26 +1887,31 @@ where
             while at(*i).is_some_and(|c| c.is_ascii_digit()) {
                 *i += 1;
             }
-            if *i == digits_from {
+            if *i == digits_from || *i - digits_from > 10 {
                 return Err(bad());
             }
-            Ok(())
+            std::str::from_utf8(input.get(sign_at..*i).unwrap_or_default())
+                .ok()
+                .and_then(|t| t.parse::<i64>().ok())
+                .filter(|v| i32::try_from(*v).is_ok())
+                .ok_or_else(bad)
         };
-        let mut dims = 0usize;
         while at(i) == Some(b'[') {
             i += 1;
-            bound(&mut i)?;
-            if at(i) == Some(b':') {
+            let first = bound(&mut i)?;
+            let (lo, hi) = if at(i) == Some(b':') {
                 i += 1;
-                bound(&mut i)?;
-            }
-            if at(i) != Some(b']') {
+                (first, bound(&mut i)?)
+            } else {
+                (1, first)
+            };
+            if at(i) != Some(b']') || hi < lo {
                 return Err(bad());
             }
             i += 1;
-            dims += 1;
+            declared.push(hi - lo + 1);
         }
-        if dims > MAX_ARRAY_DIMS || at(i) != Some(b'=') {
+        if declared.len() > MAX_ARRAY_DIMS || at(i) != Some(b'=') {
             return Err(bad());
         }
         out.extend_from_slice(input.get(start..=i).unwrap_or_default());
@@ -1924,15 +1939,28 @@ where
         let c = at(i).ok_or_else(|| bad_array("unterminated"))?;
         match c {
             b'{' if expect_value => {
+                if leaf.is_some_and(|l| l <= depth) {
+                    return Err(bad_array("sub-array beside elements"));
+                }
+                counts[depth - 1] += 1;
                 depth += 1;
                 if depth > MAX_ARRAY_DIMS {
                     return Err(bad_array("too many dimensions"));
                 }
+                deepest = deepest.max(depth);
+                counts[depth - 1] = 0;
                 out.push(b'{');
                 i += 1;
                 just_opened = true;
             }
             b'}' if !expect_value || just_opened => {
+                let n = counts[depth - 1];
+                match sizes[depth - 1] {
+                    Some(size) if size != n => {
+                        return Err(bad_array("sub-arrays of different sizes"))
+                    }
+                    _ => sizes[depth - 1] = Some(n),
+                }
                 depth -= 1;
                 out.push(b'}');
                 i += 1;
@@ -1946,6 +1974,11 @@ where
                 just_opened = false;
             }
             _ if expect_value => {
+                if leaf.is_some_and(|l| l != depth) || depth < deepest {
+                    return Err(bad_array("elements at different depths"));
+                }
+                leaf = Some(depth);
+                counts[depth - 1] += 1;
                 elem.clear();
                 let is_null;
                 if c == b'"' {
@@ -2021,6 +2054,22 @@ where
     }
     if i != input.len() {
         return Err(bad_array("junk after array"));
+    }
+    match leaf {
+        // Only `{}` has no elements: nested empty braces are not an array.
+        None if deepest > 1 => return Err(bad_array("empty sub-arrays")),
+        None if !declared.is_empty() => return Err(bad_array("bounds on an empty array")),
+        Some(l) if l != deepest => return Err(bad_array("elements at different depths")),
+        _ => {}
+    }
+    if !declared.is_empty() {
+        let shape: Vec<i64> = sizes[..deepest]
+            .iter()
+            .map(|s| s.map_or(0, |n| n as i64))
+            .collect();
+        if declared != shape {
+            return Err(bad_array("dimensions do not match the contents"));
+        }
     }
     Ok(())
 }

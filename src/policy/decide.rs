@@ -166,15 +166,29 @@ fn check_statement(
         .collect();
     if !not_allowed.is_empty() {
         let names: Vec<&str> = not_allowed.iter().map(|e| e.name()).collect();
-        let target = describe_target(st);
+        // Name the statement that does the forbidden thing: an inner one
+        // (a DELETE in a WITH of a SELECT) when that is where it happens.
+        let inner = not_allowed.iter().find_map(|e| st.source(*e));
+        let (command, target) = match inner {
+            Some(src) => (
+                src.command,
+                src.target
+                    .as_ref()
+                    .map(|o| qualified(&o.schema, &o.name))
+                    .or_else(|| describe_target(st)),
+            ),
+            None => (st.command_tag, describe_target(st)),
+        };
         let mut message = format!(
-            "permission denied by pgward policy: profile \"{}\" does not allow {} statements ({}",
+            "permission denied by pgward policy: profile \"{}\" does not allow {} statements ({command}",
             profile.name,
             names.join(", "),
-            st.command_tag
         );
         if let Some(t) = &target {
             let _ = write!(message, " on {t}");
+        }
+        if inner.is_some() {
+            let _ = write!(message, ", inside a {}", st.command_tag);
         }
         message.push(')');
         let hint = match &profile.allow {
@@ -190,7 +204,7 @@ fn check_statement(
             profile: profile.name.clone(),
             rule: "allow".into(),
             statement: index,
-            command: st.command_tag.to_owned(),
+            command: command.to_owned(),
             object: target,
             message,
             hint,
@@ -200,12 +214,16 @@ fn check_statement(
     profile
         .deny
         .iter()
-        .find_map(|rule| rule_matches(rule, st, ctx).map(|m| (rule, m)))
-        .map(|(rule, (object, unqualified))| {
+        .find_map(|rule| rule_matches(rule, st, ctx).map(|hit| (rule, hit)))
+        .map(|(rule, (object, inner, unqualified))| {
+            let command = inner.unwrap_or(st.command_tag);
             let mut message = format!(
-                "permission denied by pgward policy: rule \"{}\" of profile \"{}\" forbids this {}",
-                rule.name, profile.name, st.command_tag
+                "permission denied by pgward policy: rule \"{}\" of profile \"{}\" forbids this {command}",
+                rule.name, profile.name
             );
+            if inner.is_some_and(|c| c != st.command_tag) {
+                let _ = write!(message, " inside a {}", st.command_tag);
+            }
             if let Some(o) = &object {
                 let _ = write!(message, " ({o})");
             }
@@ -216,7 +234,7 @@ fn check_statement(
                 profile: profile.name.clone(),
                 rule: rule.name.clone(),
                 statement: index,
-                command: st.command_tag.to_owned(),
+                command: command.to_owned(),
                 object,
                 message,
                 hint: None,
@@ -261,17 +279,19 @@ fn profile_allows(profile: &Profile, e: Effect) -> bool {
     }
 }
 
-/// `Some(what matched)` if every condition of the rule holds for the statement.
-fn rule_matches(
-    rule: &DenyRule,
-    st: &Statement,
-    ctx: DecisionContext<'_>,
-) -> Option<(Option<String>, bool)> {
+/// What matched, if every condition of the rule holds for the statement:
+/// a description, and the inner statement that did it (when not the
+/// statement itself), and whether it was named without a schema.
+type RuleHit = (Option<String>, Option<&'static str>, bool);
+
+fn rule_matches(rule: &DenyRule, st: &Statement, ctx: DecisionContext<'_>) -> Option<RuleHit> {
     let mut what: Option<String> = None;
+    let mut inner: Option<&'static str> = None;
     let mut unqualified = false;
     if !rule.effects.is_empty() {
         let hit = rule.effects.iter().find(|e| st.effects.contains(e))?;
         what = Some(format!("{} statement", hit.name()));
+        inner = st.source(*hit).map(|s| s.command);
     }
     if !rule.objects.is_empty() {
         let hit = st.objects.iter().find(|o| {
@@ -289,6 +309,15 @@ fn rule_matches(
             Access::Ddl => "definition change of",
         };
         what = Some(format!("{access} {}", qualified(&hit.schema, &hit.name)));
+        if hit.access == Access::Write {
+            // The inner statement that writes this relation, if any.
+            let written = st.sources.iter().find(|s| {
+                s.target
+                    .as_ref()
+                    .is_some_and(|t| t.name == hit.name && t.schema == hit.schema)
+            });
+            inner = written.map(|s| s.command).or(inner);
+        }
     }
     if !rule.functions.is_empty() {
         let hit = st.functions.iter().find(|f| {
@@ -310,7 +339,108 @@ fn rule_matches(
         if !st.dml_without_where {
             return None;
         }
-        what = Some(format!("{} without a WHERE clause", st.command_tag));
+        let command = st.dml_without_where_command.unwrap_or(st.command_tag);
+        what = Some(format!("{command} without a WHERE clause"));
+        if command != st.command_tag {
+            inner = Some(command);
+        }
     }
-    Some((what, unqualified))
+    Some((what, inner, unqualified))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Policy;
+    use crate::sql::analyze;
+
+    fn denial(profile: &str, policy: &Policy, sql: &str) -> Denial {
+        let p = policy.profile(profile).expect("profile");
+        let path = ["pg_catalog".to_string(), "public".to_string()];
+        let ctx = DecisionContext {
+            search_path: Some(&path),
+            create_path: Some(&path),
+        };
+        match decide(&p, &analyze(sql), ctx) {
+            Decision::Deny(d) => d,
+            other => panic!("{sql}: expected a denial, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_write_inside_a_select_is_reported_as_that_write() {
+        let policy = Policy::allow_all();
+        let d = denial(
+            "read_only",
+            &policy,
+            "WITH d AS (DELETE FROM t WHERE id = 1 RETURNING *) SELECT * FROM d",
+        );
+        assert_eq!(d.command, "DELETE");
+        assert_eq!(d.object.as_deref(), Some("t"));
+        assert!(
+            d.message
+                .contains("does not allow write statements (DELETE on t, inside a SELECT)"),
+            "{}",
+            d.message
+        );
+        // A statement that is itself the write is named as before.
+        let d = denial("read_only", &policy, "DELETE FROM s.t WHERE id = 1");
+        assert_eq!(d.command, "DELETE");
+        assert!(d.message.contains("(DELETE on s.t)"), "{}", d.message);
+        // The inner write of an INSERT ... SELECT with a data-modifying CTE.
+        let d = denial(
+            "read_only",
+            &policy,
+            "WITH u AS (UPDATE a SET x = 1 WHERE y RETURNING x) SELECT x FROM u",
+        );
+        assert_eq!(d.command, "UPDATE");
+        assert!(
+            d.message.contains("(UPDATE on a, inside a SELECT)"),
+            "{}",
+            d.message
+        );
+    }
+
+    #[test]
+    fn deny_rules_name_the_inner_statement() {
+        let policy = Policy::from_yaml(
+            r#"
+version: 1
+default_profile: dev
+profiles:
+  dev:
+    inherits: developer
+    deny:
+      - name: no-unbounded-dml
+        dml_without_where: true
+      - name: no-audit-writes
+        objects: ["audit_log"]
+        access: [write]
+"#,
+            "p.yaml",
+        )
+        .expect("policy");
+        let d = denial(
+            "dev",
+            &policy,
+            "WITH gone AS (DELETE FROM t RETURNING id) SELECT count(*) FROM gone",
+        );
+        assert_eq!(d.rule, "no-unbounded-dml");
+        assert_eq!(d.command, "DELETE");
+        assert!(
+            d.message
+                .contains("forbids this DELETE inside a SELECT (DELETE without a WHERE clause)"),
+            "{}",
+            d.message
+        );
+        let d = denial(
+            "dev",
+            &policy,
+            "WITH a AS (INSERT INTO x VALUES (1) RETURNING 1), \
+             b AS (INSERT INTO audit_log VALUES (2) RETURNING 1) SELECT * FROM a, b",
+        );
+        assert_eq!(d.rule, "no-audit-writes");
+        assert_eq!(d.command, "INSERT", "the second inner write, not the first");
+        assert!(d.message.contains("(write to audit_log)"), "{}", d.message);
+    }
 }

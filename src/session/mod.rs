@@ -496,7 +496,7 @@ fn guard_for(
         .map(|la| la.service_user.as_str());
     if !shared.policy.enforcing() {
         let bytes = match service_user {
-            Some(u) => startup.rewrite(Some(u), &[]),
+            Some(u) => startup.rewrite(Some(u), &[])?,
             None => startup.raw().clone(),
         };
         return Ok((None, bytes));
@@ -524,7 +524,7 @@ fn guard_for(
             code: SqlState::INVALID_AUTHORIZATION,
             message: format!("pgward cannot hand this identity to the database server: {e}"),
         })?;
-    let bytes = startup.rewrite_with_params(service_user, &settings, &identity_params);
+    let bytes = startup.rewrite_with_params(service_user, &settings, &identity_params)?;
     if bytes.len() > startup::MAX_STARTUP_LEN {
         return Err(SessionError::Identity {
             code: SqlState::PROGRAM_LIMIT_EXCEEDED,

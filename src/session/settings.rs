@@ -135,54 +135,84 @@ fn parse_bool(v: &str) -> Known<bool> {
     }
 }
 
-/// Splits a search_path value string into schema names as the server
-/// does: unquoted names folded to lower case, quoted ones kept exact.
+/// `scanner_isspace`: the whitespace the server's identifier lists allow.
+fn list_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0c)
+}
+
+/// Splits a search_path value into schema names exactly as the server does
+/// (`SplitIdentifierString`): quoted names kept exact with `""` as a quote,
+/// unquoted ones ending at a comma or whitespace and folded to lower case
+/// (ASCII letters only, as in UTF-8 databases), every name cut to 63 bytes.
+/// `None` for a value the server refuses.
 pub fn parse_search_path(raw: &str) -> Option<Vec<String>> {
+    let b = raw.as_bytes();
     let mut out = Vec::new();
-    let mut chars = raw.chars().peekable();
+    let mut i = 0;
+    while b.get(i).copied().is_some_and(list_space) {
+        i += 1;
+    }
+    if i == b.len() {
+        return Some(out);
+    }
     loop {
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
-        }
-        let Some(&first) = chars.peek() else { break };
-        let mut name = String::new();
-        if first == '"' {
-            chars.next();
+        let mut name = Vec::new();
+        if b.get(i) == Some(&b'"') {
+            i += 1;
             loop {
-                match chars.next()? {
-                    '"' if chars.peek() == Some(&'"') => {
-                        chars.next();
-                        name.push('"');
+                match b.get(i) {
+                    None => return None,
+                    Some(b'"') if b.get(i + 1) == Some(&b'"') => {
+                        name.push(b'"');
+                        i += 2;
                     }
-                    '"' => break,
-                    c => name.push(c),
+                    Some(b'"') => {
+                        i += 1;
+                        break;
+                    }
+                    Some(&c) => {
+                        name.push(c);
+                        i += 1;
+                    }
                 }
             }
         } else {
-            while let Some(&c) = chars.peek() {
-                if c == ',' || c.is_whitespace() {
-                    break;
-                }
-                if c == '"' {
-                    return None;
-                }
-                name.push(c.to_ascii_lowercase());
-                chars.next();
+            let start = i;
+            while b.get(i).is_some_and(|&c| c != b',' && !list_space(c)) {
+                i += 1;
             }
-        }
-        while chars.peek().is_some_and(|c| c.is_whitespace()) {
-            chars.next();
-        }
-        match chars.next() {
-            None => {
-                out.push(name);
-                break;
+            if i == start {
+                return None;
             }
-            Some(',') => out.push(name),
+            name.extend(b[start..i].iter().map(u8::to_ascii_lowercase));
+        }
+        while b.get(i).copied().is_some_and(list_space) {
+            i += 1;
+        }
+        let done = match b.get(i) {
+            None => true,
+            Some(b',') => {
+                i += 1;
+                while b.get(i).copied().is_some_and(list_space) {
+                    i += 1;
+                }
+                false
+            }
             Some(_) => return None,
+        };
+        let mut name = String::from_utf8(name).ok()?;
+        if name.len() > 63 {
+            let mut cut = 63;
+            while !name.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            name.truncate(cut);
+        }
+        out.push(name);
+        if done {
+            return Some(out);
         }
     }
-    Some(out)
 }
 
 /// Parses a one-dimensional text array literal (`{a,"b c"}`).
@@ -743,5 +773,24 @@ mod tests {
         assert_eq!(s.strings(), None);
         s.ready(2, TxnStatus::Idle);
         assert_eq!(s.strings_certain(), Some(true));
+    }
+
+    /// Found by the `startup_packet` fuzz target.
+    #[test]
+    fn search_path_values_split_like_the_server() {
+        assert_eq!(
+            parse_search_path(" A , \"B\"\"c\" ,\"$user\""),
+            Some(vec!["a".into(), "B\"c".into(), "$user".into()])
+        );
+        // Only ASCII letters fold; a space ends an unquoted name.
+        assert_eq!(parse_search_path("ÉCOLE"), Some(vec!["École".to_string()]));
+        assert_eq!(parse_search_path("a b"), None);
+        assert_eq!(parse_search_path("a,,b"), None);
+        assert_eq!(parse_search_path("a,"), None);
+        assert_eq!(parse_search_path(""), Some(vec![]));
+        assert_eq!(
+            parse_search_path(&"x".repeat(70)),
+            Some(vec!["x".repeat(63)])
+        );
     }
 }

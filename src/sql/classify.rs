@@ -135,11 +135,27 @@ pub struct FunctionRef {
     pub name: String,
 }
 
+/// The statement inside another one that first carried an effect, e.g. the
+/// `DELETE` in `WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d`, so a
+/// refusal can name what actually does the forbidden thing.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct EffectSource {
+    pub effect: Effect,
+    /// Command tag of the inner statement.
+    pub command: &'static str,
+    /// The relation that statement writes, when it writes one.
+    pub target: Option<ObjectRef>,
+}
+
 /// One statement of a query string.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Statement {
     /// Every effect anywhere in the statement's tree.
     pub effects: BTreeSet<Effect>,
+    /// Effects whose first occurrence is in an inner statement (a CTE's
+    /// DML, the query of EXPLAIN ANALYZE or PREPARE, SQL run from a string),
+    /// with that statement. Effects of the statement itself are not listed.
+    pub sources: Vec<EffectSource>,
     /// pg_query node name of the statement, e.g. `SelectStmt`.
     pub kind: String,
     /// Human command tag, e.g. `SELECT`, `DROP TABLE`, `EXPLAIN` (best effort).
@@ -150,6 +166,8 @@ pub struct Statement {
     pub functions: Vec<FunctionRef>,
     /// UPDATE or DELETE (top level or in a CTE) without a WHERE clause.
     pub dml_without_where: bool,
+    /// The command tag of that UPDATE or DELETE.
+    pub dml_without_where_command: Option<&'static str>,
     /// Run-time parameters the statement sets or resets (lower case);
     /// `all` for RESET ALL / DISCARD ALL.
     pub settings: Vec<String>,
@@ -184,6 +202,12 @@ impl Statement {
     /// True when the statement has the given effect.
     pub fn has(&self, effect: Effect) -> bool {
         self.effects.contains(&effect)
+    }
+
+    /// The inner statement that carried `effect`, if it was not the
+    /// statement itself.
+    pub fn source(&self, effect: Effect) -> Option<&EffectSource> {
+        self.sources.iter().find(|s| s.effect == effect)
     }
 }
 
@@ -291,11 +315,13 @@ fn analyze_unguarded(
             Some(node) => analyze_statement(node.to_ref(), range, options, depth),
             None => Statement {
                 effects: BTreeSet::from([Effect::Unknown]),
+                sources: Vec::new(),
                 kind: "RawStmt".to_string(),
                 command_tag: "UNKNOWN",
                 objects: Vec::new(),
                 functions: Vec::new(),
                 dml_without_where: false,
+                dml_without_where_command: None,
                 settings: Vec::new(),
                 setting_changes: Vec::new(),
                 transaction: None,
@@ -335,6 +361,16 @@ fn analyze_statement(
     if tag.is_none() {
         w.effects.insert(Effect::Unknown);
     }
+    // A DML statement at the top is not an inner one.
+    if matches!(
+        node,
+        NodeRef::InsertStmt(_)
+            | NodeRef::UpdateStmt(_)
+            | NodeRef::DeleteStmt(_)
+            | NodeRef::MergeStmt(_)
+    ) {
+        w.dml_depth = -1;
+    }
     if let NodeRef::SelectStmt(s) = node {
         if s.into_clause.is_none() {
             w.effect(Effect::Read);
@@ -343,11 +379,13 @@ fn analyze_statement(
     w.visit(node);
     Statement {
         effects: w.effects,
+        sources: w.sources,
         kind: walk::node_name(node).to_string(),
         command_tag: tag.unwrap_or("UNKNOWN"),
         objects: w.objects,
         functions: w.functions,
         dml_without_where: w.dml_without_where,
+        dml_without_where_command: w.dml_without_where_command,
         settings: w.settings,
         setting_changes: w.setting_changes,
         transaction: w.transaction,
@@ -413,6 +451,13 @@ struct Walker<'a> {
     /// parameters are not changed.
     stored_config: bool,
     effects: BTreeSet<Effect>,
+    sources: Vec<EffectSource>,
+    /// The inner statement being walked, if any (see [`EffectSource`]).
+    inner: Option<(&'static str, Option<ObjectRef>)>,
+    /// DML statements entered; -1 while the top statement is DML itself,
+    /// so that only nested ones count as inner.
+    dml_depth: i32,
+    dml_without_where_command: Option<&'static str>,
     objects: Vec<ObjectRef>,
     seen_objects: HashSet<ObjectRef>,
     functions: Vec<FunctionRef>,
@@ -444,6 +489,10 @@ impl<'a> Walker<'a> {
             cte_scopes: Vec::new(),
             stored_config: false,
             effects: BTreeSet::new(),
+            sources: Vec::new(),
+            inner: None,
+            dml_depth: 0,
+            dml_without_where_command: None,
             objects: Vec::new(),
             seen_objects: HashSet::new(),
             functions: Vec::new(),
@@ -464,9 +513,62 @@ impl<'a> Walker<'a> {
     // ---------------------------------------------------------------- records
 
     fn effect(&mut self, effect: Effect) {
-        if effect == Effect::Unknown || self.mode == Mode::Executed {
-            self.effects.insert(effect);
+        if (effect == Effect::Unknown || self.mode == Mode::Executed) && self.effects.insert(effect)
+        {
+            if let Some((command, target)) = &self.inner {
+                self.sources.push(EffectSource {
+                    effect,
+                    command,
+                    target: target.clone(),
+                });
+            }
         }
+    }
+
+    /// Walks an inner statement with `f`, so the effects it brings are
+    /// attributed to it.
+    fn inner(
+        &mut self,
+        command: &'static str,
+        target: Option<ObjectRef>,
+        f: impl FnOnce(&mut Self),
+    ) {
+        let saved = self.inner.replace((command, target));
+        f(self);
+        self.inner = saved;
+    }
+
+    /// Enters a DML statement: inner unless it is the top statement.
+    fn dml(
+        &mut self,
+        command: &'static str,
+        rv: &Option<protobuf::RangeVar>,
+        f: impl FnOnce(&mut Self),
+    ) {
+        self.dml_depth += 1;
+        if self.dml_depth > 0 {
+            let target = rv.as_ref().map(|rv| ObjectRef {
+                schema: (!rv.schemaname.is_empty()).then(|| rv.schemaname.clone()),
+                name: rv.relname.clone(),
+                access: Access::Write,
+                naming: Naming::Existing,
+            });
+            self.inner(command, target.clone(), f);
+            // Every inner write is listed with its statement, not only the
+            // first, so a rule on any of the written relations can name it.
+            if let Some(t) = target.filter(|_| self.mode == Mode::Executed) {
+                if !self.sources.iter().any(|s| s.target.as_ref() == Some(&t)) {
+                    self.sources.push(EffectSource {
+                        effect: Effect::Write,
+                        command,
+                        target: Some(t),
+                    });
+                }
+            }
+        } else {
+            f(self);
+        }
+        self.dml_depth -= 1;
     }
 
     fn object(&mut self, schema: Option<&str>, name: &str, access: Access) {
@@ -548,9 +650,10 @@ impl<'a> Walker<'a> {
         self.stored_config = saved;
     }
 
-    fn dml_without_where(&mut self) {
+    fn dml_without_where(&mut self, command: &'static str) {
         if self.mode == Mode::Executed {
             self.dml_without_where = true;
+            self.dml_without_where_command.get_or_insert(command);
         }
     }
 
@@ -1289,18 +1392,20 @@ impl<'a> Walker<'a> {
             with_clause,
             r#override: _,
         } = s;
-        self.effect(Effect::Write);
-        let state = self.begin_dml(with_clause);
-        self.opt_target(relation, Access::Write);
-        self.nodes(cols);
-        self.opt_node(select_stmt);
-        if let Some(c) = on_conflict_clause {
-            self.visit(NodeRef::OnConflictClause(c));
-        }
-        if let Some(r) = returning_clause {
-            self.visit(NodeRef::ReturningClause(r));
-        }
-        self.end_dml(state);
+        self.dml("INSERT", relation, |w| {
+            w.effect(Effect::Write);
+            let state = w.begin_dml(with_clause);
+            w.opt_target(relation, Access::Write);
+            w.nodes(cols);
+            w.opt_node(select_stmt);
+            if let Some(c) = on_conflict_clause {
+                w.visit(NodeRef::OnConflictClause(c));
+            }
+            if let Some(r) = returning_clause {
+                w.visit(NodeRef::ReturningClause(r));
+            }
+            w.end_dml(state);
+        });
     }
 
     fn update_stmt(&mut self, s: &'a protobuf::UpdateStmt) {
@@ -1312,19 +1417,21 @@ impl<'a> Walker<'a> {
             returning_clause,
             with_clause,
         } = s;
-        self.effect(Effect::Write);
-        if where_clause.is_none() {
-            self.dml_without_where();
-        }
-        let state = self.begin_dml(with_clause);
-        self.opt_target(relation, Access::Write);
-        self.nodes(from_clause);
-        self.nodes(target_list);
-        self.opt_node(where_clause);
-        if let Some(r) = returning_clause {
-            self.visit(NodeRef::ReturningClause(r));
-        }
-        self.end_dml(state);
+        self.dml("UPDATE", relation, |w| {
+            w.effect(Effect::Write);
+            if where_clause.is_none() {
+                w.dml_without_where("UPDATE");
+            }
+            let state = w.begin_dml(with_clause);
+            w.opt_target(relation, Access::Write);
+            w.nodes(from_clause);
+            w.nodes(target_list);
+            w.opt_node(where_clause);
+            if let Some(r) = returning_clause {
+                w.visit(NodeRef::ReturningClause(r));
+            }
+            w.end_dml(state);
+        });
     }
 
     fn delete_stmt(&mut self, s: &'a protobuf::DeleteStmt) {
@@ -1335,18 +1442,20 @@ impl<'a> Walker<'a> {
             returning_clause,
             with_clause,
         } = s;
-        self.effect(Effect::Write);
-        if where_clause.is_none() {
-            self.dml_without_where();
-        }
-        let state = self.begin_dml(with_clause);
-        self.opt_target(relation, Access::Write);
-        self.nodes(using_clause);
-        self.opt_node(where_clause);
-        if let Some(r) = returning_clause {
-            self.visit(NodeRef::ReturningClause(r));
-        }
-        self.end_dml(state);
+        self.dml("DELETE", relation, |w| {
+            w.effect(Effect::Write);
+            if where_clause.is_none() {
+                w.dml_without_where("DELETE");
+            }
+            let state = w.begin_dml(with_clause);
+            w.opt_target(relation, Access::Write);
+            w.nodes(using_clause);
+            w.opt_node(where_clause);
+            if let Some(r) = returning_clause {
+                w.visit(NodeRef::ReturningClause(r));
+            }
+            w.end_dml(state);
+        });
     }
 
     fn merge_stmt(&mut self, s: &'a protobuf::MergeStmt) {
@@ -1358,16 +1467,18 @@ impl<'a> Walker<'a> {
             returning_clause,
             with_clause,
         } = s;
-        self.effect(Effect::Write);
-        let state = self.begin_dml(with_clause);
-        self.opt_target(relation, Access::Write);
-        self.opt_node(source_relation);
-        self.opt_node(join_condition);
-        self.nodes(merge_when_clauses);
-        if let Some(r) = returning_clause {
-            self.visit(NodeRef::ReturningClause(r));
-        }
-        self.end_dml(state);
+        self.dml("MERGE", relation, |w| {
+            w.effect(Effect::Write);
+            let state = w.begin_dml(with_clause);
+            w.opt_target(relation, Access::Write);
+            w.opt_node(source_relation);
+            w.opt_node(join_condition);
+            w.nodes(merge_when_clauses);
+            if let Some(r) = returning_clause {
+                w.visit(NodeRef::ReturningClause(r));
+            }
+            w.end_dml(state);
+        });
     }
 
     // ------------------------------------------------- statements with parts
@@ -2018,9 +2129,12 @@ impl<'a> Walker<'a> {
         match analyze_nested(sql, self.options, self.depth + 1) {
             Ok(analysis) => {
                 for st in analysis.statements {
-                    for e in st.effects {
-                        self.effect(e);
-                    }
+                    let command = st.command_tag;
+                    self.inner(command, None, |w| {
+                        for e in &st.effects {
+                            w.effect(*e);
+                        }
+                    });
                     for o in st.objects {
                         self.object(o.schema.as_deref(), &o.name, o.access);
                     }
@@ -2028,7 +2142,7 @@ impl<'a> Walker<'a> {
                         self.function_ref(f.schema.as_deref(), &f.name);
                     }
                     if st.dml_without_where {
-                        self.dml_without_where();
+                        self.dml_without_where(st.dml_without_where_command.unwrap_or(command));
                     }
                     if st.runs_unseen_code {
                         self.unseen_code();

@@ -78,6 +78,55 @@ pub fn execute_portal(body: &[u8]) -> Option<&[u8]> {
     (rest.len() == 4).then_some(portal)
 }
 
+/// FunctionCall: the function's OID, the argument format codes, the
+/// arguments (`None` for NULL) and the result format code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FunctionCall<'a> {
+    pub function: u32,
+    pub arg_formats: Vec<i16>,
+    pub args: Vec<Option<&'a [u8]>>,
+    pub result_format: i16,
+}
+
+pub fn function_call(body: &[u8]) -> Option<FunctionCall<'_>> {
+    let (function, rest) = i32_at(body)?;
+    let (n, mut rest) = count(rest)?;
+    let mut arg_formats = Vec::with_capacity(n.min(rest.len() / 2));
+    for _ in 0..n {
+        let (f, r) = i16_at(rest)?;
+        arg_formats.push(f);
+        rest = r;
+    }
+    let (n, mut rest) = count(rest)?;
+    let mut args = Vec::with_capacity(n.min(rest.len() / 4));
+    for _ in 0..n {
+        let (len, r) = i32_at(rest)?;
+        let (arg, r) = match len {
+            -1 => (None, r),
+            l if l >= 0 => {
+                let l = l as usize;
+                (Some(r.get(..l)?), r.get(l..)?)
+            }
+            _ => return None,
+        };
+        args.push(arg);
+        rest = r;
+    }
+    let (result_format, rest) = i16_at(rest)?;
+    rest.is_empty().then_some(FunctionCall {
+        function: function as u32,
+        arg_formats,
+        args,
+        result_format,
+    })
+}
+
+/// CopyFail: the client's reason, one NUL-terminated string.
+pub fn copy_fail(body: &[u8]) -> Option<&[u8]> {
+    let (reason, rest) = cstr(body)?;
+    rest.is_empty().then_some(reason)
+}
+
 /// One RowDescription field, as masking needs it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FieldDesc {
@@ -159,6 +208,39 @@ mod tests {
         bad.extend_from_slice(&1i16.to_be_bytes());
         bad.extend_from_slice(&(-5i32).to_be_bytes());
         assert!(bind(&bad).is_none(), "negative length other than -1");
+    }
+
+    #[test]
+    fn function_call_and_copy_fail_are_bounded() {
+        let mut b = 764u32.to_be_bytes().to_vec();
+        b.extend_from_slice(&1i16.to_be_bytes());
+        b.extend_from_slice(&1i16.to_be_bytes());
+        b.extend_from_slice(&2i16.to_be_bytes());
+        b.extend_from_slice(&4i32.to_be_bytes());
+        b.extend_from_slice(&42i32.to_be_bytes());
+        b.extend_from_slice(&(-1i32).to_be_bytes());
+        b.extend_from_slice(&0i16.to_be_bytes());
+        let c = function_call(&b).expect("valid FunctionCall");
+        assert_eq!(c.function, 764);
+        assert_eq!(c.arg_formats, vec![1]);
+        assert_eq!(c.args, vec![Some(&42i32.to_be_bytes()[..]), None]);
+        assert_eq!(c.result_format, 0);
+        for cut in 0..b.len() {
+            assert!(function_call(&b[..cut]).is_none(), "truncated at {cut}");
+        }
+        let mut longer = b.clone();
+        longer.push(0);
+        assert!(function_call(&longer).is_none(), "trailing byte");
+        let mut huge = 1u32.to_be_bytes().to_vec();
+        huge.extend_from_slice(&0i16.to_be_bytes());
+        huge.extend_from_slice(&i16::MAX.to_be_bytes());
+        assert!(
+            function_call(&huge).is_none(),
+            "counts more arguments than bytes"
+        );
+        assert_eq!(copy_fail(b"gave up\0"), Some(&b"gave up"[..]));
+        assert_eq!(copy_fail(b"gave up"), None);
+        assert_eq!(copy_fail(b"a\0b\0"), None);
     }
 
     #[test]

@@ -158,20 +158,31 @@ impl FrameScanner {
             }
             let tag = avail[0];
             let len = i32::from_be_bytes([avail[1], avail[2], avail[3], avail[4]]);
-            if len < 4 {
-                return Err(FrameError::InvalidLength { tag: Tag(tag), len });
-            }
-            let len = len as usize;
-            if len > self.max_len {
-                return Err(FrameError::TooLarge {
+            let d = disposition(tag);
+            let error = if len < 4 {
+                Some(FrameError::InvalidLength { tag: Tag(tag), len })
+            } else if len as usize > self.max_len {
+                Some(FrameError::TooLarge {
                     tag: Tag(tag),
-                    len,
+                    len: len as usize,
                     limit: self.max_len,
-                });
+                })
+            } else if d == Disposition::Reject {
+                Some(FrameError::Rejected { tag: Tag(tag) })
+            } else {
+                None
+            };
+            if let Some(e) = error {
+                // The frames before the bad one are handed on first, so what
+                // is forwarded does not depend on how the bytes were split
+                // into reads; the error comes with the next call.
+                if run > 0 {
+                    break;
+                }
+                return Err(e);
             }
-            let total = len + 1;
-            match disposition(tag) {
-                Disposition::Reject => return Err(FrameError::Rejected { tag: Tag(tag) }),
+            let total = len as usize + 1;
+            match d {
                 Disposition::Whole => {
                     if run > 0 {
                         break;
@@ -184,7 +195,8 @@ impl FrameScanner {
                         buf.split_to(total).freeze(),
                     ))));
                 }
-                Disposition::Pass => {
+                // Pass (Reject was refused above).
+                _ => {
                     if avail.len() >= total {
                         run += total;
                         continue;
@@ -330,6 +342,35 @@ mod tests {
             s.next_chunk(&mut buf, pass_all),
             Err(FrameError::InvalidLength { .. })
         ));
+    }
+
+    /// Found by the `frame_scanner` fuzz target: a pass-through frame
+    /// followed in the same read by a bad header was not handed on, while
+    /// the same bytes in two reads were.
+    #[test]
+    fn frames_before_an_error_are_handed_on_whatever_the_reads() {
+        let mut input = frame(b'D', b"abcd");
+        input.extend_from_slice(&[b'D', 0x7f, 0, 0, 0]);
+        for split in [input.len(), 9] {
+            let mut s = FrameScanner::new(1024);
+            let mut buf = BytesMut::from(&input[..split]);
+            let mut out = Vec::new();
+            let mut fed = split;
+            let err = loop {
+                match s.next_chunk(&mut buf, pass_all) {
+                    Ok(Some(Chunk::Pass(p))) => out.extend_from_slice(&p),
+                    Ok(Some(Chunk::Frame(_))) => panic!("no frame asked for"),
+                    Ok(None) if fed < input.len() => {
+                        buf.extend_from_slice(&input[fed..]);
+                        fed = input.len();
+                    }
+                    Ok(None) => panic!("the bad header was not noticed"),
+                    Err(e) => break e,
+                }
+            };
+            assert_eq!(out, frame(b'D', b"abcd"), "split at {split}");
+            assert!(matches!(err, FrameError::TooLarge { .. }));
+        }
     }
 
     #[test]

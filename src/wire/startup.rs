@@ -103,13 +103,22 @@ impl StartupMessage {
     /// The same packet with run-time settings appended to `options` (`-c k=v`,
     /// escaped as the server expects). Later settings win on the server, so
     /// these override anything the client asked for.
-    pub fn with_settings(&self, settings: &[(String, String)]) -> Bytes {
+    pub fn with_settings(&self, settings: &[(String, String)]) -> Result<Bytes, StartupError> {
         self.rewrite(None, settings)
     }
 
     /// As [`with_settings`](Self::with_settings), also replacing the user
     /// (pgward logging in upstream as its service account).
-    pub fn rewrite(&self, user: Option<&str>, settings: &[(String, String)]) -> Bytes {
+    ///
+    /// Refused (only when there are settings to add) if the client's
+    /// options end in a lone backslash that makes an empty last argument:
+    /// the server would read that empty argument, and no way of writing the
+    /// options keeps it once more follows.
+    pub fn rewrite(
+        &self,
+        user: Option<&str>,
+        settings: &[(String, String)],
+    ) -> Result<Bytes, StartupError> {
         self.rewrite_with_params(user, settings, &[])
     }
 
@@ -122,7 +131,7 @@ impl StartupMessage {
         user: Option<&str>,
         settings: &[(String, String)],
         params_added: &[(String, String)],
-    ) -> Bytes {
+    ) -> Result<Bytes, StartupError> {
         let ours: Vec<String> = settings
             .iter()
             .map(|(k, v)| format!("-c {}={}", escape_option(k), escape_option(v)))
@@ -137,21 +146,51 @@ impl StartupMessage {
                     continue;
                 }
             }
-            // The server applies a startup parameter after `options`, so a
-            // client's own `default_transaction_read_only=off` (any setting
-            // pgward sets) would undo pgward's: it is dropped.
-            if settings
-                .iter()
-                .chain(params_added)
-                .any(|(name, _)| name.eq_ignore_ascii_case(k))
+            // The server applies plain parameters after `options`: one
+            // naming a setting of ours (in any case) would override it.
+            if !is_packet_field(k)
+                && settings
+                    .iter()
+                    .chain(params_added)
+                    .any(|(name, _)| name.eq_ignore_ascii_case(k))
             {
                 continue;
             }
             if k == "options" {
                 had_options = true;
+                // A trailing lone backslash would escape the space before
+                // ours; the server drops it anyway, so drop it here.
+                let trailing = v.chars().rev().take_while(|&c| c == '\\').count();
+                let v = if trailing % 2 == 1 && !ours.is_empty() {
+                    let before = &v[..v.len() - 1];
+                    if trailing == 1 && before.chars().next_back().is_none_or(is_option_space) {
+                        return Err(StartupError::Layout(
+                            "the startup options end in a lone backslash (an empty argument), \
+                             which cannot be kept once pgward adds its settings",
+                        ));
+                    }
+                    before
+                } else {
+                    v.as_str()
+                };
+                let tokens = option_tokens(v);
                 params.push((
                     k,
-                    if v.trim().is_empty() {
+                    if ours.is_empty() {
+                        v.to_owned()
+                    } else if tokens.last().is_some_and(|t| t.1 == "--") {
+                        // A final "--" ends the options: ours would follow
+                        // it as arguments the server refuses. With nothing
+                        // after it, it means nothing, so it goes.
+                        let kept: Vec<&str> = tokens[..tokens.len() - 1]
+                            .iter()
+                            .map(|t| t.0.as_str())
+                            .collect();
+                        kept.into_iter()
+                            .chain(std::iter::once(ours.as_str()))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    } else if tokens.is_empty() {
                         ours.clone()
                     } else {
                         format!("{v} {ours}")
@@ -168,7 +207,7 @@ impl StartupMessage {
             params.push((k.as_str(), v.clone()));
         }
         let borrowed: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        build_startup(self.version, &borrowed)
+        Ok(build_startup(self.version, &borrowed))
     }
 
     /// The same message with other parameters (pgward's own options removed).
@@ -243,6 +282,11 @@ pub async fn read_packet<R: AsyncRead + Unpin>(r: &mut R) -> Result<StartupPacke
 pub fn parse_packet(raw: Bytes) -> Result<StartupPacket, StartupError> {
     if raw.len() < 8 {
         return Err(StartupError::InvalidLength(raw.len() as i64));
+    }
+    // The packet is forwarded as received: its length word must be its size.
+    let len = i32::from_be_bytes([raw[0], raw[1], raw[2], raw[3]]);
+    if usize::try_from(len).ok() != Some(raw.len()) {
+        return Err(StartupError::InvalidLength(i64::from(len)));
     }
     let code = u32::from_be_bytes([raw[4], raw[5], raw[6], raw[7]]);
     let rest = &raw[8..];
@@ -328,50 +372,107 @@ pub fn build_startup(version: ProtocolVersion, params: &[(&str, &str)]) -> Bytes
     b.freeze()
 }
 
-/// The `-c name=value` settings in a startup `options` string, honouring
-/// backslash escapes as the server does; `None` if it cannot be read.
-pub fn options_settings(options: &str) -> Option<Vec<(String, String)>> {
-    let mut tokens = Vec::new();
-    let mut cur = String::new();
-    let mut chars = options.chars();
+/// `isspace()` in the C locale: what the server's `pg_split_opts` splits
+/// an `options` string on (not Unicode whitespace).
+fn is_option_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r')
+}
+
+/// The tokens of a startup `options` string as the server splits them
+/// (`pg_split_opts`): C-locale whitespace separates, a backslash takes the
+/// next character literally, a trailing lone backslash is dropped. Each
+/// token comes as written (escapes kept) and as the server reads it.
+pub fn option_tokens(options: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut raw = String::new();
+    let mut plain = String::new();
     let mut in_token = false;
+    let mut chars = options.chars();
     while let Some(c) = chars.next() {
         match c {
             '\\' => {
-                cur.push(chars.next()?);
+                if let Some(n) = chars.next() {
+                    raw.push('\\');
+                    raw.push(n);
+                    plain.push(n);
+                }
                 in_token = true;
             }
-            c if c.is_whitespace() => {
+            c if is_option_space(c) => {
                 if in_token {
-                    tokens.push(std::mem::take(&mut cur));
+                    out.push((std::mem::take(&mut raw), std::mem::take(&mut plain)));
                     in_token = false;
                 }
             }
             c => {
-                cur.push(c);
+                raw.push(c);
+                plain.push(c);
                 in_token = true;
             }
         }
     }
     if in_token {
-        tokens.push(cur);
+        out.push((raw, plain));
     }
+    out
+}
+
+/// The option letters of the server's `process_postgres_switches` and
+/// whether each takes an argument; `None` for a letter it refuses.
+fn option_takes_argument(c: char) -> Option<bool> {
+    const OPTS: &str = "B:bC:c:D:d:EeFf:h:ijk:lN:nOPp:r:S:sTt:v:W:-:";
+    let i = OPTS.find(c).filter(|_| c != ':')?;
+    Some(OPTS[i + c.len_utf8()..].starts_with(':'))
+}
+
+/// The `-c name=value` (and `--name=value`) settings of a startup `options`
+/// string, in the order the server applies them, read the way the server
+/// reads them: `pg_split_opts`, then getopt over the server's option
+/// letters (clusters like `-ec name=value` included), names folded to
+/// lower case with `-` as `_`. `None` when the server would refuse the
+/// options (the connection then fails anyway) or pgward cannot be sure how
+/// the server splits them: bytes 0x85 and 0xA0 are spaces in some
+/// single-byte server locales.
+pub fn options_settings(options: &str) -> Option<Vec<(String, String)>> {
+    if options.bytes().any(|b| b == 0x85 || b == 0xa0) {
+        return None;
+    }
+    let tokens: Vec<String> = option_tokens(options).into_iter().map(|t| t.1).collect();
     let mut out = Vec::new();
-    let mut it = tokens.into_iter();
-    while let Some(t) = it.next() {
-        let kv = if t == "-c" {
-            it.next()?
-        } else if let Some(rest) = t.strip_prefix("-c") {
-            rest.to_owned()
-        } else if let Some(rest) = t.strip_prefix("--") {
-            rest.to_owned()
-        } else {
-            continue;
-        };
-        let (k, v) = kv.split_once('=')?;
-        out.push((k.replace('-', "_").to_lowercase(), v.to_owned()));
+    let mut i = 0;
+    while i < tokens.len() {
+        let tok = &tokens[i];
+        i += 1;
+        if tok == "--" {
+            // End of options; anything after it is an invalid argument.
+            return (i == tokens.len()).then_some(out);
+        }
+        let letters = tok.strip_prefix('-').filter(|l| !l.is_empty())?;
+        for (at, c) in letters.char_indices() {
+            if !option_takes_argument(c)? {
+                continue;
+            }
+            let rest = &letters[at + c.len_utf8()..];
+            let arg = if rest.is_empty() {
+                let a = tokens.get(i)?;
+                i += 1;
+                a.as_str()
+            } else {
+                rest
+            };
+            if c == 'c' || c == '-' {
+                let (k, v) = arg.split_once('=')?;
+                out.push((k.replace('-', "_").to_lowercase(), v.to_owned()));
+            }
+            break;
+        }
     }
     Some(out)
+}
+
+/// The startup parameters that are not settings.
+fn is_packet_field(key: &str) -> bool {
+    matches!(key, "user" | "database" | "options" | "replication") || key.starts_with("_pq_.")
 }
 
 /// Escapes a token for a startup `options` string.
@@ -413,6 +514,139 @@ mod tests {
         assert_eq!(options_settings(&escaped).expect("ok")[0].1, "a b\\c");
     }
 
+    /// Found by the `startup_packet` fuzz target (server model in
+    /// fuzz/src/server_options.rs): pgward read `options` differently from
+    /// the server, so the search path it decided with was not the server's.
+    #[test]
+    fn options_are_split_and_read_exactly_as_the_server_does() {
+        // getopt clusters: -e (datestyle) then -c with the next token.
+        assert_eq!(
+            options_settings("-ec search_path=secret"),
+            Some(vec![("search_path".into(), "secret".into())])
+        );
+        // Only C-locale whitespace separates: an em space is part of the token.
+        assert_eq!(
+            options_settings("-c search_path=secret,x\u{2003}-c\u{2003}search_path=public"),
+            Some(vec![(
+                "search_path".into(),
+                "secret,x\u{2003}-c\u{2003}search_path=public".into()
+            )])
+        );
+        // A trailing lone backslash is dropped, as pg_split_opts does.
+        assert_eq!(
+            options_settings("-c a=b\\"),
+            Some(vec![("a".into(), "b".into())])
+        );
+        // What the server refuses (the connection fails) is not read.
+        for refused in ["x -c a=b", "-c a", "-Z", "-c", "-- -c a=b", "-"] {
+            assert_eq!(options_settings(refused), None, "{refused:?}");
+        }
+        // Bytes that are spaces in some single-byte server locales.
+        assert_eq!(options_settings("-c search_path=a\u{a0}b"), None);
+    }
+
+    /// Found by the `startup_packet` fuzz target: a plain startup parameter
+    /// is applied after `options`, so it overrode the settings pgward adds
+    /// there (default_transaction_read_only among them); and a trailing
+    /// backslash in the client's options swallowed the space before them.
+    #[test]
+    fn settings_pgward_adds_cannot_be_overridden_by_the_packet() {
+        let raw = build_startup(
+            ProtocolVersion::V3_0,
+            &[
+                ("user", "app"),
+                ("DEFAULT_TRANSACTION_READ_ONLY", "off"),
+                ("options", "-c work_mem=4MB\\"),
+                ("application_name", "x"),
+            ],
+        );
+        let StartupPacket::Startup(m) = parse_packet(raw).expect("parse") else {
+            panic!("startup")
+        };
+        let out = m
+            .with_settings(&[("default_transaction_read_only".into(), "on".into())])
+            .expect("rewrite");
+        let StartupPacket::Startup(m2) = parse_packet(out).expect("parse") else {
+            panic!("startup")
+        };
+        assert_eq!(
+            m2.params(),
+            &[
+                ("user".to_string(), "app".to_string()),
+                (
+                    "options".to_string(),
+                    "-c work_mem=4MB -c default_transaction_read_only=on".to_string()
+                ),
+                ("application_name".to_string(), "x".to_string()),
+            ]
+        );
+        assert_eq!(
+            options_settings(m2.param("options").unwrap_or_default()),
+            Some(vec![
+                ("work_mem".into(), "4MB".into()),
+                ("default_transaction_read_only".into(), "on".into())
+            ])
+        );
+    }
+
+    /// Found by the `startup_packet` fuzz target: options ending in a
+    /// backslash alone (`-d \`) give the server an empty last argument;
+    /// dropping the backslash to append pgward's settings made `-d` take
+    /// pgward's `-c` as its argument, and the connection failed.
+    #[test]
+    fn an_empty_last_option_argument_is_refused_rather_than_changed() {
+        let settings = [(
+            "default_transaction_read_only".to_string(),
+            "on".to_string(),
+        )];
+        for (options, ok) in [
+            ("-d \\", false),
+            ("\\", false),
+            ("-c a=b\\", true),
+            ("-d \\\\\\", true),
+        ] {
+            let raw = build_startup(
+                ProtocolVersion::V3_0,
+                &[("user", "app"), ("options", options)],
+            );
+            let StartupPacket::Startup(m) = parse_packet(raw).expect("parse") else {
+                panic!("startup")
+            };
+            assert_eq!(m.with_settings(&settings).is_ok(), ok, "{options:?}");
+            assert!(m.with_settings(&[]).is_ok(), "nothing to add: {options:?}");
+        }
+    }
+
+    /// Found by the `startup_packet` fuzz target: client options ending in
+    /// `--` (end of options) turned pgward's appended settings into
+    /// arguments the server refuses.
+    #[test]
+    fn a_final_end_of_options_marker_does_not_swallow_pgwards_settings() {
+        let settings = [(
+            "default_transaction_read_only".to_string(),
+            "on".to_string(),
+        )];
+        for options in ["--", "-c a=b --", "-c a=b -\\-"] {
+            let raw = build_startup(
+                ProtocolVersion::V3_0,
+                &[("user", "app"), ("options", options)],
+            );
+            let StartupPacket::Startup(m) = parse_packet(raw).expect("parse") else {
+                panic!("startup")
+            };
+            let out = m.with_settings(&settings).expect("rewrite");
+            let StartupPacket::Startup(m2) = parse_packet(out).expect("parse") else {
+                panic!("startup")
+            };
+            let read = options_settings(m2.param("options").unwrap_or_default());
+            assert_eq!(
+                read.and_then(|s| s.last().cloned()),
+                Some(settings[0].clone()),
+                "{options:?}"
+            );
+        }
+    }
+
     #[test]
     fn parses_startup_with_options_untouched() {
         let raw = build_startup(
@@ -443,10 +677,12 @@ mod tests {
         let StartupPacket::Startup(m) = parse_packet(raw).expect("parse") else {
             panic!("startup")
         };
-        let out = m.with_settings(&[
-            ("default_transaction_read_only".into(), "on".into()),
-            ("x.y".into(), "a b".into()),
-        ]);
+        let out = m
+            .with_settings(&[
+                ("default_transaction_read_only".into(), "on".into()),
+                ("x.y".into(), "a b".into()),
+            ])
+            .expect("rewrite");
         let StartupPacket::Startup(m2) = parse_packet(out).expect("parse") else {
             panic!("startup")
         };
@@ -470,7 +706,9 @@ mod tests {
         let StartupPacket::Startup(m) = parse_packet(raw).expect("parse") else {
             panic!("startup")
         };
-        let out = m.with_settings(&[("default_transaction_read_only".into(), "on".into())]);
+        let out = m
+            .with_settings(&[("default_transaction_read_only".into(), "on".into())])
+            .expect("rewrite");
         let StartupPacket::Startup(m2) = parse_packet(out).expect("parse") else {
             panic!("startup")
         };
@@ -496,11 +734,13 @@ mod tests {
             panic!("startup")
         };
         let odd = "a b\\c 'd' -c pgward.profile=admin\u{7f}\u{e9}".to_string();
-        let out = m.rewrite_with_params(
-            Some("svc"),
-            &[("default_transaction_read_only".into(), "on".into())],
-            &[("pgward.user".into(), odd.clone())],
-        );
+        let out = m
+            .rewrite_with_params(
+                Some("svc"),
+                &[("default_transaction_read_only".into(), "on".into())],
+                &[("pgward.user".into(), odd.clone())],
+            )
+            .expect("rewrite");
         let StartupPacket::Startup(m2) = parse_packet(out).expect("parse") else {
             panic!("startup")
         };
@@ -529,6 +769,27 @@ mod tests {
         ));
         let raw = build_startup(ProtocolVersion::V3_0, &[("database", "x")]);
         assert!(matches!(parse_packet(raw), Err(StartupError::Layout(_))));
+    }
+
+    /// Found by the `startup_packet` fuzz target: a packet whose length
+    /// word disagreed with its size parsed, and `raw()` (what is forwarded)
+    /// then carried the wrong length.
+    #[test]
+    fn length_word_must_match_the_packet() {
+        let good = build_startup(ProtocolVersion::V3_0, &[("user", "app")]).to_vec();
+        assert!(parse_packet(Bytes::from(good.clone())).is_ok());
+        for delta in [-1i32, 1, 16] {
+            let mut bad = good.clone();
+            let len = good.len() as i32 + delta;
+            bad[..4].copy_from_slice(&len.to_be_bytes());
+            assert!(
+                matches!(
+                    parse_packet(Bytes::from(bad)),
+                    Err(StartupError::InvalidLength(_))
+                ),
+                "length off by {delta}"
+            );
+        }
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub(super) fn marker() -> &'static str {
 }
 
 /// The SQL of a Query body: one NUL-terminated string, nothing after it.
-pub(super) fn query_text(body: &[u8]) -> Option<&[u8]> {
+pub(crate) fn query_text(body: &[u8]) -> Option<&[u8]> {
     let (last, text) = body.split_last()?;
     if *last != 0 || text.contains(&0) {
         return None;
@@ -28,7 +28,7 @@ pub(super) fn query_text(body: &[u8]) -> Option<&[u8]> {
 
 /// Statement name, SQL and the parameter-type section (count and OIDs, as
 /// sent) of a Parse body.
-pub(super) fn parse_fields(body: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
+pub(crate) fn parse_fields(body: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
     let n1 = body.iter().position(|&b| b == 0)?;
     let rest = &body[n1 + 1..];
     let n2 = rest.iter().position(|&b| b == 0)?;

@@ -46,7 +46,8 @@ pub use question::startup_search_path;
 
 use super::settings::SessionSettings;
 use super::stamping::Attribution;
-use markers::{marker, parse_fields, query_text};
+use markers::marker;
+pub(crate) use markers::{parse_fields, query_text};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GuardError {

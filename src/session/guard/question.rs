@@ -93,29 +93,33 @@ impl Guard {
     }
 }
 
-/// Reads `search_path` from startup parameters and `options` (`-c k=v`,
-/// `--k=v`), as the server would apply them; a later setting wins. Without
-/// one the session starts with a role's, database's or the server's
-/// default, which only the server knows.
+/// The `search_path` a session starts with, as the server applies the
+/// startup packet: the settings of the (last) `options` parameter first,
+/// then the plain parameters in packet order (names are case-insensitive);
+/// a setting pgward forces (appended to `options`, with any plain
+/// parameter of that name removed) wins over both. Without one the session
+/// starts with a role's, database's or the server's default, which only the
+/// server knows.
 pub fn startup_search_path(
     params: &[(String, String)],
     forced: Option<&str>,
 ) -> Known<PathEntries> {
     let mut value: Option<String> = None;
-    for (k, v) in params {
-        if k == "search_path" {
-            value = Some(v.clone());
-        } else if k == "options" {
-            match crate::wire::startup::options_settings(v) {
-                Some(settings) => {
-                    for (k, v) in settings {
-                        if k == "search_path" {
-                            value = Some(v);
-                        }
+    if let Some((_, options)) = params.iter().rev().find(|(k, _)| k == "options") {
+        match crate::wire::startup::options_settings(options) {
+            Some(settings) => {
+                for (k, v) in settings {
+                    if k == "search_path" {
+                        value = Some(v);
                     }
                 }
-                None => return Known::Unknown,
             }
+            None => return Known::Unknown,
+        }
+    }
+    for (k, v) in params {
+        if k.eq_ignore_ascii_case("search_path") {
+            value = Some(v.clone());
         }
     }
     if let Some(f) = forced {
@@ -146,5 +150,50 @@ mod tests {
             Known::Value(v) => assert_eq!(*v, vec!["app".to_string()]),
             Known::Unknown => panic!("forced"),
         }
+    }
+
+    /// Found by the `startup_packet` fuzz target: the server applies plain
+    /// parameters after `options` and matches names without regard to case;
+    /// pgward took the packet's order and an exact name.
+    #[test]
+    fn search_path_follows_the_servers_order_and_case() {
+        let p = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+            list.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let known = |sp: Known<PathEntries>| match sp {
+            Known::Value(v) => v.as_ref().clone(),
+            Known::Unknown => panic!("known"),
+        };
+        assert_eq!(
+            known(startup_search_path(&p(&[("SEARCH_PATH", "")]), None)),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            known(startup_search_path(
+                &p(&[
+                    ("search_path", "secret"),
+                    ("options", "-c search_path=public")
+                ]),
+                None
+            )),
+            vec!["secret".to_string()],
+            "the plain parameter is applied last whatever its place"
+        );
+        assert_eq!(
+            known(startup_search_path(
+                &p(&[("search_path", "secret")]),
+                Some("public")
+            )),
+            vec!["public".to_string()]
+        );
+        assert_eq!(
+            known(startup_search_path(
+                &p(&[("options", "-ec search_path=hr")]),
+                None
+            )),
+            vec!["hr".to_string()]
+        );
     }
 }

@@ -14,7 +14,7 @@
 //! the other stays under [`HIGH_WATER`].
 
 mod backend;
-mod dispositions;
+pub(crate) mod dispositions;
 mod frontend;
 
 use bytes::BytesMut;

@@ -1,0 +1,327 @@
+//! The relay's protocol state machines on arbitrary interleavings of client
+//! and server bytes: the frame scanners with the relay's dispositions, the
+//! statement guard (Query, Parse, FunctionCall, Sync; ParameterStatus,
+//! ErrorResponse, ReadyForQuery), the result masker (every frontend
+//! message with a reply; RowDescription, DataRow, CopyOutResponse,
+//! CopyData, errors) and the statement tracker. CopyData and CopyFail from
+//! the client cross them as pass-through frames.
+//!
+//! Properties: nothing panics; a malformed message is an error, never
+//! silently forwarded; what pgward forwards to the server and to the client
+//! is a sequence of well-formed messages (once each side's input ended on a
+//! message boundary); a replaced Query or Parse is a well-formed message of
+//! the same type (and a Parse keeps its statement name).
+#![no_main]
+
+use bytes::BytesMut;
+use libfuzzer_sys::fuzz_target;
+use pgward::fuzzing::{parse_fields, RelayMode};
+use pgward::mask::statement::Evaluation;
+use pgward::policy::store::PolicyStore;
+use pgward::policy::Identity;
+use pgward::session::guard::{Guard, Verdict};
+use pgward::session::results::{Action, ResultMasker, View};
+use pgward::session::settings::{Known, SessionSettings};
+use pgward::session::stamping::Attribution;
+use pgward::session::statements::{Facts, StatementTracker};
+use pgward::sql::AnalysisCache;
+use pgward::wire::backend::TxnStatus;
+use pgward::wire::{Chunk, Disposition, FrameScanner};
+use pgward_fuzz::env::{env, DENY_POLICY};
+use pgward_fuzz::Src;
+use std::sync::{Arc, OnceLock};
+use tokio::time::Instant;
+
+#[derive(Debug)]
+enum Step<'a> {
+    Client(&'a [u8]),
+    Server(&'a [u8]),
+}
+
+#[derive(Debug)]
+struct Input<'a> {
+    masked: bool,
+    tracked: bool,
+    steps: Vec<Step<'a>>,
+}
+
+/// Format: masked and tracked flags, then steps: a direction byte (even:
+/// client, odd: server) and a length-prefixed chunk of bytes.
+fn input(data: &[u8]) -> Input<'_> {
+    let mut s = Src::new(data);
+    let masked = s.bool();
+    let tracked = s.bool();
+    let mut steps = Vec::new();
+    while !s.is_empty() {
+        let client = s.u8() & 1 == 0;
+        let b = s.chunk();
+        steps.push(if client {
+            Step::Client(b)
+        } else {
+            Step::Server(b)
+        });
+    }
+    Input {
+        masked,
+        tracked,
+        steps,
+    }
+}
+
+fn store() -> Arc<PolicyStore> {
+    static S: OnceLock<Arc<PolicyStore>> = OnceLock::new();
+    Arc::clone(S.get_or_init(|| {
+        let path =
+            std::env::temp_dir().join(format!("pgward-fuzz-policy-{}.yaml", std::process::id()));
+        std::fs::write(&path, DENY_POLICY).expect("write policy");
+        let s = PolicyStore::from_file(&path).expect("policy store");
+        let _ = std::fs::remove_file(&path);
+        s
+    }))
+}
+
+/// Checks that `bytes` is a sequence of whole messages.
+fn well_framed(bytes: &[u8]) -> bool {
+    let mut r = bytes;
+    while !r.is_empty() {
+        if r.len() < 5 {
+            return false;
+        }
+        let len = i32::from_be_bytes([r[1], r[2], r[3], r[4]]);
+        if len < 4 || len as usize + 1 > r.len() {
+            return false;
+        }
+        r = &r[len as usize + 1..];
+    }
+    true
+}
+
+fn ends_on_boundary(stream: &[u8]) -> bool {
+    well_framed(stream)
+}
+
+fuzz_target!(|data: &[u8]| {
+    let input = input(data);
+    let env = env();
+    let store = store();
+    let installed = store.current();
+    let identity = Identity::for_user("fuzz");
+    let resolution = installed.policy.resolve(&identity);
+    let mut guard = Guard::new(
+        Arc::clone(&store),
+        Arc::new(AnalysisCache::new(16)),
+        identity,
+        resolution,
+        SessionSettings::new(Known::Value(Arc::new(vec!["public".into()]))),
+        None,
+        Attribution::new("fuzz", "guarded", "default", "s1", "fuzz"),
+    );
+    if input.tracked {
+        guard.record_decisions(true);
+    }
+    let mut masker = input.masked.then(ResultMasker::new);
+    let mut tracker = input.tracked.then(StatementTracker::new);
+    let front = if masker.is_some() || tracker.is_some() {
+        RelayMode::FrontendFollowed
+    } else {
+        RelayMode::FrontendGuarded
+    }
+    .disposition();
+    let back_base = if tracker.is_some() {
+        RelayMode::BackendTracked
+    } else {
+        RelayMode::BackendGuarded
+    }
+    .disposition();
+    let view = View {
+        snapshot: &env.snapshot,
+        index: &env.index,
+    };
+    let path = vec!["pg_catalog".to_string(), "public".to_string()];
+    let eval = Evaluation {
+        snapshot: &env.snapshot,
+        index: &env.index,
+        masks: &env.analyst.masks,
+        profile: "analyst",
+        search_path: Some(&path),
+        new_tables: &[],
+    };
+
+    let mut cscan = FrameScanner::new(1 << 20);
+    let mut sscan = FrameScanner::new(1 << 20);
+    let (mut cbuf, mut sbuf) = (BytesMut::new(), BytesMut::new());
+    let (mut client_in, mut server_in) = (Vec::new(), Vec::new());
+    let (mut to_server, mut to_client) = (Vec::<u8>::new(), Vec::<u8>::new());
+    let mut rewritten = BytesMut::new();
+    let now = Instant::now();
+
+    for step in &input.steps {
+        match step {
+            Step::Client(b) => {
+                client_in.extend_from_slice(b);
+                cbuf.extend_from_slice(b);
+                loop {
+                    let chunk = match cscan.next_chunk(&mut cbuf, front) {
+                        Ok(Some(c)) => c,
+                        Ok(None) => break,
+                        Err(_) => return,
+                    };
+                    let f = match chunk {
+                        Chunk::Pass(p) => {
+                            to_server.extend_from_slice(&p);
+                            continue;
+                        }
+                        Chunk::Frame(f) => f,
+                    };
+                    if f.tag() == b'X' {
+                        return;
+                    }
+                    let Ok(verdict) = guard.frontend(&f) else {
+                        return;
+                    };
+                    let masking = match (f.tag(), guard.take_masking()) {
+                        (_, Some(m)) => Some(m),
+                        (b'Q', None) => pgward::fuzzing::query_text(f.body())
+                            .and_then(|t| std::str::from_utf8(t).ok())
+                            .and_then(|t| pgward::sql::analyze(t).ok())
+                            .and_then(|a| eval.evaluate(&a, &|_| None).ok())
+                            .map(Arc::new),
+                        (b'P', None) => parse_fields(f.body())
+                            .and_then(|(_, t, _)| std::str::from_utf8(t).ok())
+                            .and_then(|t| pgward::sql::analyze(t).ok())
+                            .and_then(|a| eval.evaluate(&a, &|_| None).ok())
+                            .map(Arc::new),
+                        _ => None,
+                    };
+                    let injected = match masker.as_mut() {
+                        Some(m) => match m.frontend(&f, masking) {
+                            Ok(i) => i,
+                            Err(_) => return,
+                        },
+                        None => None,
+                    };
+                    if let Some(t) = tracker.as_mut() {
+                        let facts = guard.take_decided().map(|d| {
+                            Arc::new(Facts::from_decided(d, pgward::audit::StatementText::Full))
+                        });
+                        t.frontend(&f, facts, None, now);
+                    }
+                    if let Some(extra) = injected {
+                        assert!(well_framed(&extra), "injected message is malformed");
+                        to_server.extend_from_slice(&extra);
+                    }
+                    match verdict {
+                        Verdict::Forward => to_server.extend_from_slice(f.as_bytes()),
+                        Verdict::Replace(sub) => {
+                            assert!(well_framed(&sub), "replacement is malformed");
+                            // A denied FunctionCall becomes a marker Query: the
+                            // server answers both with an error and ReadyForQuery.
+                            let want = if f.tag() == b'F' { b'Q' } else { f.tag() };
+                            assert_eq!(sub[0], want, "replacement changes the message type");
+                            if f.tag() == b'P' {
+                                let (name, _, _) =
+                                    parse_fields(&sub[5..]).expect("replacement Parse");
+                                let (orig, _, _) = parse_fields(f.body()).expect("forwarded Parse");
+                                assert_eq!(name, orig, "replacement Parse renames the statement");
+                            }
+                            to_server.extend_from_slice(&sub);
+                        }
+                        // The relay holds the message and asks the server;
+                        // a question is a well-formed Query, and the model
+                        // ends here (its answer is the server's to give).
+                        Verdict::Ask(q) => {
+                            assert!(well_framed(&q), "question is malformed");
+                            assert_eq!(q[0], b'Q', "a question is a Query");
+                            return;
+                        }
+                        // No catalog here: nothing to load.
+                        Verdict::Load(_) => return,
+                    }
+                }
+            }
+            Step::Server(b) => {
+                server_in.extend_from_slice(b);
+                sbuf.extend_from_slice(b);
+                loop {
+                    let m = masker.as_ref();
+                    let disp = |tag: u8| match m {
+                        None => back_base(tag),
+                        Some(r) => match tag {
+                            b'D' if !r.rewrites_rows() => Disposition::Pass,
+                            b'd' if !r.rewrites_copy() => Disposition::Pass,
+                            _ => Disposition::Whole,
+                        },
+                    };
+                    let chunk = match sscan.next_chunk(&mut sbuf, disp) {
+                        Ok(Some(c)) => c,
+                        Ok(None) => break,
+                        Err(_) => return,
+                    };
+                    let f = match chunk {
+                        Chunk::Pass(p) => {
+                            to_client.extend_from_slice(&rewritten.split());
+                            to_client.extend_from_slice(&p);
+                            continue;
+                        }
+                        Chunk::Frame(f) => f,
+                    };
+                    if let Some(t) = tracker.as_mut() {
+                        t.note_bytes_out(f.len());
+                        t.backend(&f, now);
+                        t.take_completed().for_each(drop);
+                    }
+                    let mut denial = None;
+                    match f.tag() {
+                        b'Z' => {
+                            if let Some(st) = TxnStatus::from_ready_body(f.body()) {
+                                guard.backend_ready(st);
+                            }
+                        }
+                        b'E' => denial = guard.backend_error(&f),
+                        b'S' => guard.parameter_status(f.body()),
+                        _ => {}
+                    }
+                    let action = match masker.as_mut() {
+                        Some(m) => match m.backend(&f, &view, &mut rewritten) {
+                            Ok(a) => a,
+                            Err(_) => return,
+                        },
+                        None => Action::Forward,
+                    };
+                    assert!(well_framed(&rewritten), "rewritten output is malformed");
+                    if let Some(d) = denial {
+                        assert!(well_framed(&d));
+                        to_client.extend_from_slice(&rewritten.split());
+                        to_client.extend_from_slice(&d);
+                        continue;
+                    }
+                    match action {
+                        Action::Forward => {
+                            to_client.extend_from_slice(&rewritten.split());
+                            to_client.extend_from_slice(f.as_bytes());
+                        }
+                        Action::Replace(b) => {
+                            assert!(well_framed(&b), "replaced message is malformed");
+                            to_client.extend_from_slice(&rewritten.split());
+                            to_client.extend_from_slice(&b);
+                        }
+                        Action::Written | Action::Swallow => {}
+                    }
+                }
+                to_client.extend_from_slice(&rewritten.split());
+            }
+        }
+    }
+    if ends_on_boundary(&client_in) && cbuf.is_empty() {
+        assert!(
+            well_framed(&to_server),
+            "bytes to the server are not whole messages"
+        );
+    }
+    if ends_on_boundary(&server_in) && sbuf.is_empty() {
+        assert!(
+            well_framed(&to_client),
+            "bytes to the client are not whole messages"
+        );
+    }
+});
