@@ -53,8 +53,15 @@ targets() {
 }
 
 need_nightly() {
-    cargo "+$TOOLCHAIN" --version >/dev/null 2>&1 ||
-        die "cargo +$TOOLCHAIN is not available: install it with 'rustup toolchain install $TOOLCHAIN' (the fuzz targets need libFuzzer's sanitizer coverage, which stable Rust does not offer)"
+    # The fuzz targets need libFuzzer's sanitizer coverage, which stable
+    # Rust does not offer.
+    if ! cargo "+$TOOLCHAIN" --version >/dev/null 2>&1; then
+        command -v rustup >/dev/null 2>&1 ||
+            die "cargo +$TOOLCHAIN is not available and rustup is not there to install it"
+        printf 'fuzz: installing the %s toolchain\n' "$TOOLCHAIN"
+        rustup toolchain install "$TOOLCHAIN" --profile minimal >/dev/null 2>&1 ||
+            die "rustup could not install the $TOOLCHAIN toolchain"
+    fi
     if ! cargo "+$TOOLCHAIN" fuzz --version >/dev/null 2>&1; then
         printf 'fuzz: installing cargo-fuzz\n'
         cargo "+$TOOLCHAIN" install cargo-fuzz --locked >/dev/null 2>&1 ||

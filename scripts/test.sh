@@ -7,7 +7,7 @@
 #
 # Environment:
 #   PGWARD_TEST_TIMEOUT   hang guard for the test step (default 45m)
-#   PGWARD_FUZZ_SECONDS   run time of each fuzz target in the fuzz step (default 8)
+#   PGWARD_FUZZ_SECONDS   run time of each fuzz target in the fuzz step (default 4)
 #   CI                    when set: --locked builds, no incremental compilation
 #
 # All steps run even when an earlier one fails; the script exits non-zero if
@@ -150,13 +150,14 @@ else
 fi
 # --- fuzzing ---------------------------------------------------------------
 # Every fuzz target's committed corpus is replayed, then each target runs for
-# a few seconds (PGWARD_FUZZ_SECONDS). Needs `cargo +nightly`; without it
-# the step fails and says why. See docs/fuzzing.md.
+# a few seconds (PGWARD_FUZZ_SECONDS), from the cheaper build (no ASan,
+# opt-level 1). Needs `cargo +nightly`; without it the step fails and says
+# why. See docs/fuzzing.md.
 # shellcheck disable=SC2317  # called through run_step
 fuzz_step() {
-    fuzz/run.sh --ci "${PGWARD_FUZZ_SECONDS:-8}"
+    FUZZ_PROFILE=dev FUZZ_SANITIZER=none fuzz/run.sh --ci "${PGWARD_FUZZ_SECONDS:-4}"
 }
-run_step "fuzz (replay + ${PGWARD_FUZZ_SECONDS:-8}s per target)" fuzz_step
+run_step "fuzz (replay + ${PGWARD_FUZZ_SECONDS:-4}s per target)" fuzz_step
 
 # --- policy files ----------------------------------------------------------
 shopt -s nullglob

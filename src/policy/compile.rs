@@ -144,6 +144,15 @@ impl Policy {
         p.unwrap_or_else(|e| unreachable_policy(&e))
     }
 
+    /// Can a session end up in a profile that reads function volatility
+    /// (`volatile_functions: write`)? Only the default profile and those of
+    /// identity rules are ever resolved.
+    pub fn reads_volatility(&self) -> bool {
+        std::iter::once(&self.default_profile)
+            .chain(self.identities.iter().map(|r| &r.profile))
+            .any(|p| p.volatile_functions == super::model::VolatileFunctions::Write)
+    }
+
     /// First matching identity rule wins; otherwise the default profile.
     pub fn resolve(&self, id: &Identity) -> Resolution {
         for rule in &self.identities {

@@ -55,6 +55,15 @@ impl ColumnGlob {
             && self.schema.as_ref().is_none_or(|s| s.is_match(schema))
     }
 
+    /// The schema, table and column patterns (`None`: any).
+    pub fn parts(&self) -> [Option<&Glob>; 3] {
+        [
+            self.schema.as_ref(),
+            self.table.as_ref(),
+            Some(&self.column),
+        ]
+    }
+
     /// Matches for some schema.
     pub fn could_match(&self, table: &str, column: &str) -> bool {
         self.column.is_match(column) && self.table.as_ref().is_none_or(|t| t.is_match(table))

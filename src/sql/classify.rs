@@ -189,8 +189,6 @@ pub struct Statement {
     /// prepared statement name. Its effects are not known here: the session
     /// must resolve the name and apply that statement's analysis.
     pub executes: Option<String>,
-    /// Byte range of the statement in the SQL text.
-    pub text_range: (usize, usize),
     /// Which column names can reach the result or the data written through
     /// expressions, for column masking (see [`Lineage`]).
     pub lineage: Lineage,
@@ -310,9 +308,8 @@ fn analyze_unguarded(
     };
     let mut statements = Vec::with_capacity(parsed.protobuf.stmts.len());
     for raw in &parsed.protobuf.stmts {
-        let range = text_range(sql, raw.stmt_location, raw.stmt_len);
         let statement = match raw.stmt.as_ref().and_then(|n| n.node.as_ref()) {
-            Some(node) => analyze_statement(node.to_ref(), range, options, depth),
+            Some(node) => analyze_statement(node.to_ref(), options, depth),
             None => Statement {
                 effects: BTreeSet::from([Effect::Unknown]),
                 sources: Vec::new(),
@@ -329,7 +326,6 @@ fn analyze_unguarded(
                 runs_unseen_code: false,
                 prepared_name: None,
                 executes: None,
-                text_range: range,
                 referenced_columns: BTreeSet::new(),
                 lineage: Lineage::default(),
             },
@@ -339,23 +335,7 @@ fn analyze_unguarded(
     Ok(Analysis { statements })
 }
 
-/// Byte range from the parser's statement location and length (a length of
-/// 0 means "to the end of the string").
-fn text_range(sql: &str, location: i32, len: i32) -> (usize, usize) {
-    let start = usize::try_from(location).unwrap_or(0).min(sql.len());
-    let end = match usize::try_from(len) {
-        Ok(0) | Err(_) => sql.len(),
-        Ok(n) => start.saturating_add(n).min(sql.len()),
-    };
-    (start, end)
-}
-
-fn analyze_statement(
-    node: NodeRef<'_>,
-    text_range: (usize, usize),
-    options: ParseOptions,
-    depth: u8,
-) -> Statement {
+fn analyze_statement(node: NodeRef<'_>, options: ParseOptions, depth: u8) -> Statement {
     let mut w = Walker::new(options, depth);
     let tag = command_tag(node);
     if tag.is_none() {
@@ -393,7 +373,6 @@ fn analyze_statement(
         runs_unseen_code: w.runs_unseen_code,
         prepared_name: w.prepared_name,
         executes: w.executes,
-        text_range,
         referenced_columns: super::columns::referenced_columns(node),
         // SQL text nested in a function call is followed by the lineage of
         // the statement that contains it; its own lineage would be unused.
@@ -2932,22 +2911,9 @@ mod tests {
     }
 
     #[test]
-    fn text_ranges_follow_statements() {
+    fn statements_follow_the_text() {
         let sql = "SELECT 1; /* c */ UPDATE t SET a = 1;\n  DELETE FROM u WHERE id = 2";
         let a = analyze(sql).expect("parses");
-        let texts: Vec<&str> = a
-            .statements
-            .iter()
-            .map(|s| &sql[s.text_range.0..s.text_range.1])
-            .collect();
-        assert_eq!(
-            texts,
-            vec![
-                "SELECT 1",
-                "UPDATE t SET a = 1",
-                "DELETE FROM u WHERE id = 2"
-            ]
-        );
         let kinds: Vec<&str> = a.statements.iter().map(|s| s.kind.as_str()).collect();
         assert_eq!(kinds, vec!["SelectStmt", "UpdateStmt", "DeleteStmt"]);
         let tags: Vec<&str> = a.statements.iter().map(|s| s.command_tag).collect();
@@ -2955,16 +2921,6 @@ mod tests {
         assert!(a.statements[1].dml_without_where);
         assert!(!a.statements[2].dml_without_where);
         assert_eq!(a.effects(), BTreeSet::from([Effect::Read, Effect::Write]));
-    }
-
-    #[test]
-    fn multibyte_text_ranges() {
-        let sql = "SELECT 'é'; SELECT 'ü'";
-        let a = analyze(sql).expect("parses");
-        assert_eq!(
-            &sql[a.statements[1].text_range.0..a.statements[1].text_range.1],
-            "SELECT 'ü'"
-        );
     }
 
     /// A side-effect function hidden anywhere in a statement is found.
@@ -3460,7 +3416,7 @@ mod tests {
         assert!(w.effects.contains(&Effect::Unknown));
         let var = protobuf::Var::default();
         assert_eq!(command_tag(NodeRef::Var(&var)), None);
-        let st = analyze_statement(NodeRef::Var(&var), (0, 0), ParseOptions::default(), 0);
+        let st = analyze_statement(NodeRef::Var(&var), ParseOptions::default(), 0);
         assert_eq!(st.effects, BTreeSet::from([Effect::Unknown]));
         assert_eq!(st.command_tag, "UNKNOWN");
     }

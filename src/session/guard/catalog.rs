@@ -13,6 +13,12 @@ use crate::policy::masks::ProfileMasks;
 /// connection timeout).
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
+type ReachCache = (
+    Arc<Snapshot>,
+    Arc<crate::policy::masks::Masking>,
+    Arc<super::ddl::CatalogReach>,
+);
+
 /// What masking decisions are taken against: a catalog snapshot and the
 /// profile's masks applied to it.
 pub struct MaskState {
@@ -28,6 +34,9 @@ pub struct MaskState {
     /// The catalog generation this session's next decision needs (after
     /// its own DDL, or a result that named a relation the snapshot lacked).
     need: u64,
+    /// `reach` for a snapshot and a policy's masks (held, so that the
+    /// comparison by address stays meaningful).
+    reach: Option<ReachCache>,
 }
 
 impl MaskState {
@@ -41,6 +50,7 @@ impl MaskState {
             failure: None,
             failed_at: None,
             need: 0,
+            reach: None,
         }
     }
 
@@ -57,6 +67,32 @@ impl MaskState {
                 Err(e) => Err(format!("catalog load did not finish: {e}")),
             })
         })
+    }
+
+    /// What the catalog holds of `policy`'s mask names, from a snapshot as
+    /// new as the database's last known change; `None` when there is none.
+    fn reach(
+        &mut self,
+        policy: &crate::policy::compile::Policy,
+    ) -> Option<Arc<super::ddl::CatalogReach>> {
+        let snap = self.snapshot.as_ref()?;
+        if snap.generation < self.db.generation() {
+            return None;
+        }
+        match &self.reach {
+            Some((s, m, v)) if Arc::ptr_eq(s, snap) && Arc::ptr_eq(m, &policy.masking) => {
+                Some(Arc::clone(v))
+            }
+            _ => {
+                let v = Arc::new(super::ddl::catalog_reach(policy, snap));
+                self.reach = Some((
+                    Arc::clone(snap),
+                    Arc::clone(&policy.masking),
+                    Arc::clone(&v),
+                ));
+                Some(v)
+            }
+        }
     }
 
     fn rebuild_index(&mut self, masks: &Arc<ProfileMasks>) {
@@ -138,6 +174,23 @@ impl Guard {
             Arc::clone(m.snapshot.as_ref()?),
             Arc::clone(m.index.as_ref()?),
         ))
+    }
+
+    /// Does forwarded DDL in this request make the shared snapshot stale for
+    /// decisions taken from it (see `ddl`)?
+    pub(super) fn ddl_matters(
+        &mut self,
+        a: &crate::sql::Analysis,
+        sql: &str,
+        create_path: Option<&[String]>,
+    ) -> bool {
+        let installed = self.store.current();
+        let policy = &installed.policy;
+        let reach = self.masking.as_mut().and_then(|m| m.reach(policy));
+        a.statements
+            .iter()
+            .filter(|st| st.has(crate::sql::Effect::Ddl))
+            .any(|st| super::ddl::ddl_matters(policy, reach.as_deref(), create_path, st, sql))
     }
 
     /// Called at ReadyForQuery: once a transaction that ran DDL is over, the

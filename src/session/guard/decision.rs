@@ -102,8 +102,10 @@ impl Guard {
                     .iter()
                     .any(|st| st.has(crate::sql::Effect::Ddl))
                 {
-                    self.ddl_forwarded = true;
                     self.settings.schemas_changed();
+                    if self.ddl_matters(a, sql.unwrap_or_default(), paths.create.as_deref()) {
+                        self.ddl_forwarded = true;
+                    }
                 }
                 events = request_events;
             }

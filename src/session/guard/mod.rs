@@ -18,6 +18,7 @@
 //! messages (`markers`).
 
 mod catalog;
+mod ddl;
 mod decision;
 mod fastpath;
 mod identity;
