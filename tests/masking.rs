@@ -934,3 +934,74 @@ async fn masked_values_are_valid_for_their_types_in_text_and_binary() {
         .get(0);
     assert_eq!(text[0][5].as_deref(), Some(bin_u.to_string().as_str()));
 }
+
+/// Masks that match nothing yet (the usual state of a fresh branch): DDL
+/// that cannot bring masked data leaves the catalog snapshot as it is, and
+/// what it created reads in clear; DDL that names a masked schema, table or
+/// column is caught up with, and its data comes back masked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_tables_read_clear_until_ddl_names_a_mask() {
+    let policy = POLICY.replace(
+        "masks:\n",
+        "masks:\n  - name: vault\n    columns: [\"vault.*.secret\"]\n    function: redact\n",
+    );
+    // Only the vault mask may match: the fixture's masked columns go.
+    let env = env_with(&policy, None);
+    env.pg.admin_sql(
+        APP_DB,
+        "drop view customer_contacts; drop table customers; drop table orders",
+    );
+    let dev = env.client("dev_user").await;
+    let analyst = env.client("analyst_user").await;
+    // The analyst's session loads the snapshot (no table is masked).
+    let none = text_rows(&analyst, "select 1").await.expect("select 1");
+    assert_eq!(none[0][0].as_deref(), Some("1"));
+    dev.batch_execute(
+        "create table plain_t(id int, note text); insert into plain_t values (1, 'visible'); \
+         create view plain_v as select id, note as n from plain_t",
+    )
+    .await
+    .expect("plain DDL");
+    for sql in [
+        "select note from plain_t",
+        "select * from plain_t",
+        "select n from plain_v",
+        "select t.* from public.plain_t t",
+    ] {
+        let rows = text_rows(&analyst, sql).await.expect(sql);
+        assert_eq!(
+            rows[0].last().cloned().flatten().as_deref(),
+            Some("visible"),
+            "{sql}"
+        );
+    }
+    dev.batch_execute(
+        "create schema vault; create table vault.box(id int, secret text); \
+         insert into vault.box values (1, 'hidden-value')",
+    )
+    .await
+    .expect("vault DDL");
+    for sql in [
+        "select secret from vault.box",
+        "select * from vault.box",
+        "copy (select * from vault.box) to stdout",
+    ] {
+        let out = match text_rows(&analyst, sql).await {
+            Ok(rows) => flatten(&rows),
+            Err(e) => e,
+        };
+        assert!(!out.contains("hidden-value"), "{sql}: {out}");
+    }
+    // A column renamed to a masked name in a table pgward saw created clear.
+    dev.batch_execute("create table vault.other(id int, c text); insert into vault.other values (1, 'later-hidden')")
+        .await
+        .expect("other");
+    dev.batch_execute("alter table vault.other rename column c to secret")
+        .await
+        .expect("rename");
+    let out = match text_rows(&analyst, "select * from vault.other").await {
+        Ok(rows) => flatten(&rows),
+        Err(e) => e,
+    };
+    assert!(!out.contains("later-hidden"), "{out}");
+}

@@ -145,6 +145,7 @@ fuzz_target!(|data: &[u8]| {
         profile: "analyst",
         search_path: Some(&path),
         new_tables: &[],
+        clear_names: None,
     };
 
     let mut cscan = FrameScanner::new(1 << 20);

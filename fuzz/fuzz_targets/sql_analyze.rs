@@ -87,6 +87,7 @@ fuzz_target!(|data: &[u8]| {
                 profile: "analyst",
                 search_path: Some(&path),
                 new_tables: &[],
+                clear_names: None,
             };
             if let Err(d) = e.evaluate(an, &|_| None) {
                 assert!(d.statement < an.statements.len(), "masking denial index");

@@ -3,6 +3,7 @@
 //! and function volatility for `volatile_functions: write` (read on the
 //! session's connection).
 
+pub mod clear_names;
 pub mod query;
 pub mod registry;
 pub mod snapshot;

@@ -73,6 +73,7 @@ impl Catalogs {
                         generation: AtomicU64::new(0),
                         conn: tokio::sync::Mutex::new(None),
                         uses: AtomicU64::new(0),
+                        clear_names: Default::default(),
                     })
                 })
                 .value(),
@@ -100,6 +101,8 @@ pub struct DbCatalog {
     conn: tokio::sync::Mutex<Option<Peer>>,
     /// Counts uses of the connection, so an idle one can be closed.
     uses: AtomicU64,
+    /// Relations created by DDL that did not make the snapshot stale.
+    pub clear_names: super::clear_names::ClearNames,
 }
 
 impl DbCatalog {
@@ -142,6 +145,7 @@ impl DbCatalog {
         // Read before the load: DDL reported during the load makes the result stale.
         let generation = self.generation();
         let previous = self.current();
+        let names_before = self.clear_names.mark();
         let loaded = tokio::time::timeout(LOAD_TIMEOUT, async {
             let mut attempt = 0;
             loop {
@@ -172,6 +176,8 @@ impl DbCatalog {
                 let snap = Arc::new(snap);
                 debug!(database = %self.database, relations = snap.len(), generation, "catalog loaded");
                 self.snapshot.store(Some(Arc::clone(&snap)));
+                // The snapshot shows what those names stood for.
+                self.clear_names.forget_up_to(names_before);
                 Ok(snap)
             }
             Err(e) => {

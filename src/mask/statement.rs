@@ -211,6 +211,9 @@ pub struct Evaluation<'a> {
     pub search_path: Option<&'a [String]>,
     /// Tables created earlier in the session's open transaction.
     pub new_tables: &'a [NewTable],
+    /// Relations created through pgward by DDL that could bring no masked
+    /// data, when the snapshot is current (`None` otherwise).
+    pub clear_names: Option<&'a crate::catalog::clear_names::ClearNames>,
 }
 
 impl Evaluation<'_> {
@@ -257,6 +260,12 @@ impl Evaluation<'_> {
                     continue;
                 }
                 unresolved = true;
+                if self
+                    .clear_names
+                    .is_some_and(|c| c.contains(o.schema.as_deref(), &o.name, self.search_path))
+                {
+                    continue;
+                }
                 let clear = new_tables.iter().any(|t| {
                     t.name == o.name
                         && (o.schema.is_none() || t.schema.is_none() || o.schema == t.schema)
@@ -706,6 +715,7 @@ masks:
             profile: "analyst",
             search_path: Some(&path),
             new_tables: &[],
+            clear_names: None,
         };
         let analysis = crate::sql::analyze(sql).expect("parses");
         e.evaluate(&analysis, &|_| None)

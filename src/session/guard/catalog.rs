@@ -186,11 +186,52 @@ impl Guard {
     ) -> bool {
         let installed = self.store.current();
         let policy = &installed.policy;
-        let reach = self.masking.as_mut().and_then(|m| m.reach(policy));
-        a.statements
+        let Some(m) = self.masking.as_mut() else {
+            return true;
+        };
+        let reach = m.reach(policy);
+        let matters = a
+            .statements
             .iter()
             .filter(|st| st.has(crate::sql::Effect::Ddl))
-            .any(|st| super::ddl::ddl_matters(policy, reach.as_deref(), create_path, st, sql))
+            .any(|st| super::ddl::ddl_matters(policy, reach.as_deref(), create_path, st, sql));
+        // What it created holds nothing masked (all of it, when the DDL
+        // could bring no masked data; a table whose columns no mask can
+        // match, otherwise): a snapshot that lacks it (a temporary table,
+        // one created since) need not be reloaded to say so.
+        let first = create_path.and_then(|p| p.first()).map(String::as_str);
+        let all_masks = crate::policy::masks::ProfileMasks {
+            rules: policy.masking.rules.clone(),
+            derived: policy.masking.derived,
+        };
+        for st in &a.statements {
+            let clear = !matters
+                // A table that names no other relation (no LIKE,
+                // INHERITS or PARTITION OF: its columns are all listed).
+                || st.created_columns.as_ref().is_some_and(|cols| {
+                    st.objects.len() == 1
+                        && st
+                            .objects
+                            .first()
+                        .is_some_and(|t| !cols.iter().any(|c| all_masks.could_mask(&t.name, c)))
+                });
+            if !clear {
+                continue;
+            }
+            for o in &st.objects {
+                match o.naming {
+                    crate::sql::Naming::Created { temporary: true } => {
+                        m.db.clear_names.note(Some("pg_temp"), &o.name)
+                    }
+                    crate::sql::Naming::Created { temporary: false } => {
+                        m.db.clear_names
+                            .note(o.schema.as_deref().or(first), &o.name)
+                    }
+                    crate::sql::Naming::Existing => {}
+                }
+            }
+        }
+        matters
     }
 
     /// Called at ReadyForQuery: once a transaction that ran DDL is over, the

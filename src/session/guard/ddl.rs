@@ -24,12 +24,16 @@ use crate::policy::compile::Policy;
 use crate::policy::glob::Glob;
 use crate::sql::Statement;
 
-/// Statement kinds that make objects the text does not name.
-const UNNAMED_OBJECTS: [&str; 4] = [
+/// Statement kinds that make objects the text does not name, or give a
+/// relation a name pgward does not record (renames and moves: their
+/// relations are then found by reloading, not in `ClearNames`).
+const UNNAMED_OBJECTS: [&str; 6] = [
     "CreateExtensionStmt",
     "AlterExtensionStmt",
     "AlterExtensionContentsStmt",
     "ImportForeignSchemaStmt",
+    "RenameStmt",
+    "AlterObjectSchemaStmt",
 ];
 
 /// Statement kinds that create or change routines (aggregates are

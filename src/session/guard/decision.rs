@@ -278,6 +278,11 @@ impl Guard {
             profile: &profile.name,
             search_path: cands,
             new_tables: &self.new_tables,
+            clear_names: self
+                .masking
+                .as_ref()
+                .filter(|m| snapshot.generation >= m.db.generation())
+                .map(|m| &m.db.clear_names),
         };
         match eval.evaluate(a, &prepared) {
             Ok(m) => {

@@ -1,0 +1,120 @@
+//! Relations created through pgward by DDL that could not bring masked data
+//! (see `session::guard::ddl`), which therefore does not make the shared
+//! snapshot stale. A snapshot that lacks such a relation would otherwise
+//! treat it as unknown, and mask everything read from it; these names say
+//! its contents are clear without reloading the catalog.
+//!
+//! The set only answers for relations the current snapshot lacks, and only
+//! while that snapshot is current: DDL that could bring masked data (adding
+//! a masked column to such a table, say) makes the snapshot stale, and the
+//! reload then shows the relation as it is.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Beyond this many names, new ones are not recorded (their relations are
+/// then unknown until the snapshot is reloaded: masked, never leaked).
+const MAX_NAMES: usize = 4096;
+
+#[derive(Debug, Default)]
+pub struct ClearNames {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// (schema it was created in, when known; name) → when it was noted.
+    names: HashMap<(Option<String>, String), u64>,
+    next: u64,
+}
+
+impl ClearNames {
+    pub fn note(&self, schema: Option<&str>, name: &str) {
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
+        if inner.names.len() < MAX_NAMES {
+            inner.next += 1;
+            let at = inner.next;
+            inner
+                .names
+                .insert((schema.map(str::to_owned), name.to_owned()), at);
+        }
+    }
+
+    /// A mark to take before a catalog load starts.
+    pub fn mark(&self) -> u64 {
+        self.inner.lock().map(|i| i.next).unwrap_or(0)
+    }
+
+    /// After a load that started at `mark`: names noted before it are in
+    /// the new snapshot (or no longer exist).
+    pub fn forget_up_to(&self, mark: u64) {
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.names.retain(|_, at| *at > mark);
+        }
+    }
+
+    /// Was a relation this reference may mean created by such DDL? An
+    /// unqualified reference needs the recorded schema first on its search
+    /// path, so a relation found earlier on the path is not taken for it; a
+    /// name recorded without its schema (the creating session's path was
+    /// not known) answers for a qualified reference in any schema.
+    pub fn contains(&self, schema: Option<&str>, name: &str, path: Option<&[String]>) -> bool {
+        let Ok(inner) = self.inner.lock() else {
+            return false;
+        };
+        inner.names.keys().any(|(s, n)| {
+            n == name
+                && match (schema, s) {
+                    (Some(w), Some(s)) => w == s,
+                    // Created where the creating session's path put it,
+                    // which pgward did not know.
+                    (Some(_), None) => true,
+                    (None, None) => path.is_none(),
+                    // Temporary relations are found before the path.
+                    (None, Some(s)) if s == "pg_temp" => true,
+                    (None, Some(s)) => path.is_some_and(|p| {
+                        // The first schema of the path that could hold it
+                        // must be the recorded one.
+                        p.iter()
+                            .find(|c| c.as_str() != "pg_catalog" && !c.starts_with("pg_temp"))
+                            == Some(s)
+                    }),
+                }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_answer_only_for_their_schema() {
+        let c = ClearNames::default();
+        c.note(Some("public"), "t");
+        let path = vec!["pg_catalog".to_string(), "public".to_string()];
+        assert!(c.contains(Some("public"), "t", None));
+        assert!(c.contains(None, "t", Some(&path)));
+        assert!(!c.contains(Some("secret"), "t", Some(&path)));
+        let other = vec!["secret".to_string(), "public".to_string()];
+        assert!(
+            !c.contains(None, "t", Some(&other)),
+            "secret.t would be found first"
+        );
+        assert!(!c.contains(None, "t", None), "unknown path");
+        assert!(!c.contains(Some("public"), "u", None));
+        let mark = c.mark();
+        c.note(Some("public"), "u");
+        c.forget_up_to(mark);
+        assert!(
+            !c.contains(Some("public"), "t", None),
+            "in the new snapshot"
+        );
+        assert!(
+            c.contains(Some("public"), "u", None),
+            "noted during the load"
+        );
+    }
+}
