@@ -129,6 +129,11 @@ governed_tests() {
 }
 run_step "transparency suites, governed" governed_tests
 
+# PostgreSQL's own regression suite (installcheck, parallel schedule) for the
+# installed server version, directly and through governed pgward: every test
+# that passes directly must pass governed (scripts/pg-regress.sh).
+run_step "pg_regress, direct and governed" scripts/pg-regress.sh "${CARGO_TARGET_DIR:-target}/debug/pgward"
+
 # --all-targets leaves out doc tests; run them separately.
 # shellcheck disable=SC2317  # called through run_step
 doc_tests() {

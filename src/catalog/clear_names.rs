@@ -4,12 +4,12 @@
 //! treat it as unknown, and mask everything read from it; these names say
 //! its contents are clear without reloading the catalog.
 //!
-//! The set only answers for relations the current snapshot lacks, and only
-//! while that snapshot is current: DDL that could bring masked data (adding
-//! a masked column to such a table, say) makes the snapshot stale, and the
-//! reload then shows the relation as it is.
+//! The set only answers for relations the snapshot lacks. DDL that could
+//! bring masked data and names such a relation (adding a masked column to
+//! it, renaming it) takes its name out of the set and makes the snapshot
+//! stale: the reload then shows the relation as it is.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::sync::Mutex;
 
 /// Beyond this many names, new ones are not recorded (their relations are
@@ -23,9 +23,8 @@ pub struct ClearNames {
 
 #[derive(Debug, Default)]
 struct Inner {
-    /// (schema it was created in, when known; name) → when it was noted.
-    names: HashMap<(Option<String>, String), u64>,
-    next: u64,
+    /// (schema it was created in, when known; name).
+    names: HashSet<(Option<String>, String)>,
 }
 
 impl ClearNames {
@@ -34,24 +33,31 @@ impl ClearNames {
             return;
         };
         if inner.names.len() < MAX_NAMES {
-            inner.next += 1;
-            let at = inner.next;
             inner
                 .names
-                .insert((schema.map(str::to_owned), name.to_owned()), at);
+                .insert((schema.map(str::to_owned), name.to_owned()));
         }
     }
 
-    /// A mark to take before a catalog load starts.
-    pub fn mark(&self) -> u64 {
-        self.inner.lock().map(|i| i.next).unwrap_or(0)
+    /// DDL that could bring masked data names this relation: what it holds
+    /// is the catalog's to say again.
+    pub fn forget(&self, name: &str) {
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.names.retain(|(_, n)| n != name);
+        }
     }
 
-    /// After a load that started at `mark`: names noted before it are in
-    /// the new snapshot (or no longer exist).
-    pub fn forget_up_to(&self, mark: u64) {
+    /// After a load: names the new snapshot holds are answered by it.
+    /// Others stay (a relation created in a transaction still open when the
+    /// load ran, or dropped since: a name with nothing behind it is never
+    /// read).
+    pub fn forget_loaded(&self, snapshot: &super::Snapshot) {
         if let Ok(mut inner) = self.inner.lock() {
-            inner.names.retain(|_, at| *at > mark);
+            inner.names.retain(|(schema, name)| {
+                snapshot
+                    .resolve(schema.as_deref().filter(|s| *s != "pg_temp"), name, None)
+                    .is_empty()
+            });
         }
     }
 
@@ -64,7 +70,7 @@ impl ClearNames {
         let Ok(inner) = self.inner.lock() else {
             return false;
         };
-        inner.names.keys().any(|(s, n)| {
+        inner.names.iter().any(|(s, n)| {
             n == name
                 && match (schema, s) {
                     (Some(w), Some(s)) => w == s,
@@ -105,16 +111,5 @@ mod tests {
         );
         assert!(!c.contains(None, "t", None), "unknown path");
         assert!(!c.contains(Some("public"), "u", None));
-        let mark = c.mark();
-        c.note(Some("public"), "u");
-        c.forget_up_to(mark);
-        assert!(
-            !c.contains(Some("public"), "t", None),
-            "in the new snapshot"
-        );
-        assert!(
-            c.contains(Some("public"), "u", None),
-            "noted during the load"
-        );
     }
 }

@@ -145,7 +145,6 @@ impl DbCatalog {
         // Read before the load: DDL reported during the load makes the result stale.
         let generation = self.generation();
         let previous = self.current();
-        let names_before = self.clear_names.mark();
         let loaded = tokio::time::timeout(LOAD_TIMEOUT, async {
             let mut attempt = 0;
             loop {
@@ -176,8 +175,7 @@ impl DbCatalog {
                 let snap = Arc::new(snap);
                 debug!(database = %self.database, relations = snap.len(), generation, "catalog loaded");
                 self.snapshot.store(Some(Arc::clone(&snap)));
-                // The snapshot shows what those names stood for.
-                self.clear_names.forget_up_to(names_before);
+                self.clear_names.forget_loaded(&snap);
                 Ok(snap)
             }
             Err(e) => {

@@ -291,7 +291,13 @@ impl Evaluation<'_> {
         }
         if self.index.is_empty() && (!unresolved || all_clear) {
             // No column this request can read is masked: nothing to mask,
-            // and nothing for code or writes to leak.
+            // and nothing for code or writes to leak. A relation a result
+            // names that the snapshot lacks was created since (or created
+            // again under a name it has): by DDL through pgward that could
+            // bring no masked data (DDL that could makes the snapshot
+            // stale, and names it unknown to the request), or outside
+            // pgward, which the snapshot shows once refreshed.
+            out.unknown = UnknownRelations::Clear;
             return Ok(out);
         }
         for (i, st) in analysis.statements.iter().enumerate() {

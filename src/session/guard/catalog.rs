@@ -216,6 +216,9 @@ impl Guard {
                         .is_some_and(|t| !cols.iter().any(|c| all_masks.could_mask(&t.name, c)))
                 });
             if !clear {
+                for o in &st.objects {
+                    m.db.clear_names.forget(&o.name);
+                }
                 continue;
             }
             for o in &st.objects {

@@ -278,11 +278,7 @@ impl Guard {
             profile: &profile.name,
             search_path: cands,
             new_tables: &self.new_tables,
-            clear_names: self
-                .masking
-                .as_ref()
-                .filter(|m| snapshot.generation >= m.db.generation())
-                .map(|m| &m.db.clear_names),
+            clear_names: self.masking.as_ref().map(|m| &m.db.clear_names),
         };
         match eval.evaluate(a, &prepared) {
             Ok(m) => {
