@@ -222,15 +222,19 @@ impl Guard {
                 continue;
             }
             for o in &st.objects {
-                match o.naming {
-                    crate::sql::Naming::Created { temporary: true } => {
-                        m.db.clear_names.note(Some("pg_temp"), &o.name)
-                    }
+                let schema = match o.naming {
+                    crate::sql::Naming::Created { temporary: true } => Some("pg_temp"),
                     crate::sql::Naming::Created { temporary: false } => {
-                        m.db.clear_names
-                            .note(o.schema.as_deref().or(first), &o.name)
+                        o.schema.as_deref().or(first)
                     }
-                    crate::sql::Naming::Existing => {}
+                    crate::sql::Naming::Existing => continue,
+                };
+                m.db.clear_names.note(schema, &o.name);
+                // The sequences serial and identity columns get, named as
+                // the server names them (`table_column_seq`).
+                for c in st.created_columns.iter().flatten() {
+                    m.db.clear_names
+                        .note(schema, &format!("{}_{}_seq", o.name, c));
                 }
             }
         }
