@@ -12,9 +12,9 @@
 use std::collections::HashSet;
 use std::sync::Mutex;
 
-/// Beyond this many names, new ones are not recorded (their relations are
-/// then unknown until the snapshot is reloaded: masked, never leaked).
-const MAX_NAMES: usize = 4096;
+/// Beyond this many names, DDL makes the snapshot stale as if it counted;
+/// the reload forgets every name the catalog then holds.
+const MAX_NAMES: usize = 16384;
 
 #[derive(Debug, Default)]
 pub struct ClearNames {
@@ -28,15 +28,20 @@ struct Inner {
 }
 
 impl ClearNames {
-    pub fn note(&self, schema: Option<&str>, name: &str) {
+    /// Records a name; false when the set is full (the caller then has
+    /// the snapshot reloaded, which empties it of what the catalog holds).
+    #[must_use]
+    pub fn note(&self, schema: Option<&str>, name: &str) -> bool {
         let Ok(mut inner) = self.inner.lock() else {
-            return;
+            return false;
         };
-        if inner.names.len() < MAX_NAMES {
-            inner
-                .names
-                .insert((schema.map(str::to_owned), name.to_owned()));
+        if inner.names.len() >= MAX_NAMES {
+            return false;
         }
+        inner
+            .names
+            .insert((schema.map(str::to_owned), name.to_owned()));
+        true
     }
 
     /// DDL that could bring masked data names this relation: what it holds
@@ -99,7 +104,7 @@ mod tests {
     #[test]
     fn names_answer_only_for_their_schema() {
         let c = ClearNames::default();
-        c.note(Some("public"), "t");
+        assert!(c.note(Some("public"), "t"));
         let path = vec!["pg_catalog".to_string(), "public".to_string()];
         assert!(c.contains(Some("public"), "t", None));
         assert!(c.contains(None, "t", Some(&path)));

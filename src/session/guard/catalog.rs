@@ -204,6 +204,7 @@ impl Guard {
             rules: policy.masking.rules.clone(),
             derived: policy.masking.derived,
         };
+        let mut full = false;
         for st in &a.statements {
             let clear = !matters
                 // A table that names no other relation (no LIKE,
@@ -216,8 +217,18 @@ impl Guard {
                         .is_some_and(|t| !cols.iter().any(|c| all_masks.could_mask(&t.name, c)))
                 });
             if !clear {
-                for o in &st.objects {
-                    m.db.clear_names.forget(&o.name);
+                // DDL that could bring masked data into a relation recorded
+                // clear: the snapshot must say again (it is stale now).
+                // With no current snapshot every DDL counts, and a relation
+                // it only refers to (a foreign key's target) keeps its name.
+                if reach.is_some() {
+                    for o in st
+                        .objects
+                        .iter()
+                        .filter(|o| o.access == crate::sql::Access::Ddl)
+                    {
+                        m.db.clear_names.forget(&o.name);
+                    }
                 }
                 continue;
             }
@@ -229,16 +240,18 @@ impl Guard {
                     }
                     crate::sql::Naming::Existing => continue,
                 };
-                m.db.clear_names.note(schema, &o.name);
+                full |= !m.db.clear_names.note(schema, &o.name);
                 // The sequences serial and identity columns get, named as
                 // the server names them (`table_column_seq`).
                 for c in st.created_columns.iter().flatten() {
-                    m.db.clear_names
+                    full |= !m
+                        .db
+                        .clear_names
                         .note(schema, &format!("{}_{}_seq", o.name, c));
                 }
             }
         }
-        matters
+        matters || full
     }
 
     /// Called at ReadyForQuery: once a transaction that ran DDL is over, the
