@@ -98,8 +98,8 @@ else
     SCHEDULE=(--schedule="$REGRESS/parallel_schedule")
 fi
 
-run_suite() { # NAME PORT
-    local name=$1 port=$2 out=$WORK/$1
+run_suite() { # NAME PORT MAX_CONNECTIONS
+    local name=$1 port=$2 conns=$3 out=$WORK/$1
     mkdir -p "$out" && chown "$SVC" "$out"
     pgw_section "regression suite, $name"
     local t0=$SECONDS
@@ -107,7 +107,7 @@ run_suite() { # NAME PORT
         --inputdir="$REGRESS" --bindir="$PG_BIN" --dlpath="$LIB" \
         --host=127.0.0.1 --port="$port" --user=postgres \
         "${SCHEDULE[@]}" --outputdir="$out" \
-        --max-connections=20 >"$out/summary.txt" 2>&1 || true
+        --max-connections="$conns" >"$out/summary.txt" 2>&1 || true
     # Lines look like "test name ... ok 12 ms" or "     name ... FAILED".
     sed -nE 's/^[ ]*(test )?([a-z0-9_]+)[ ]+\.\.\. (ok|FAILED|failed \(ignored\)).*/\2 \3/p' "$out/summary.txt" |
         sed 's/failed (ignored)/ignored/' | sort >"$out/results.txt"
@@ -116,7 +116,7 @@ run_suite() { # NAME PORT
         "$(grep -vc ' ok$' "$out/results.txt" || true)" "$((SECONDS - t0))"
 }
 
-run_suite direct "$PORT"
+run_suite direct "$PORT" 20
 
 pgw_section "pgward, governed"
 PGW_PORT=$(pgw_free_port "$PORT")
@@ -147,7 +147,10 @@ PIDS+=($!)
 pgw_wait_for_line "$WORK/pgward.out" 'pgward listening on' 60 "${PIDS[0]}" ||
     pgw_die "pgward did not start: $(cat "$WORK/pgward.log")"
 
-run_suite governed "$PGW_PORT"
+# One test at a time: which relations the shared catalog snapshot can place
+# depends on how other sessions' DDL interleaves (docs/testing.md), and a
+# check that must not flap runs without that.
+run_suite governed "$PGW_PORT" "${PGW_REGRESS_GOVERNED_CONNECTIONS:-1}"
 
 pgw_section "comparison"
 all_regressions=$(join <(grep ' ok$' "$WORK/direct/results.txt") "$WORK/governed/results.txt" | awk '$3 != "ok" { print $1 }')
