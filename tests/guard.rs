@@ -921,7 +921,7 @@ async fn read_only_cannot_notify_through_a_user_function() {
             "host=127.0.0.1 port={} user={SUPERUSER} password={SUPERUSER_PASSWORD} dbname={APP_DB}",
             pg.port()
         );
-        let (listener, mut messages) = connect_with_messages(&direct).await;
+        let (listener, mut messages) = common::clients::connect_with_messages(&direct).await;
         listener
             .batch_execute("listen leak; listen probe")
             .await
@@ -974,28 +974,6 @@ async fn read_only_cannot_notify_through_a_user_function() {
         }
         drop(pgward);
     }
-}
-
-async fn connect_with_messages(
-    connstr: &str,
-) -> (
-    tokio_postgres::Client,
-    tokio::sync::mpsc::UnboundedReceiver<tokio_postgres::AsyncMessage>,
-) {
-    use futures_util::StreamExt;
-    let (client, mut connection) = tokio_postgres::connect(connstr, tokio_postgres::NoTls)
-        .await
-        .expect("connect");
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let mut stream = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
-    tokio::spawn(async move {
-        while let Some(Ok(m)) = stream.next().await {
-            if tx.send(m).is_err() {
-                break;
-            }
-        }
-    });
-    (client, rx)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::clients::assert_success;
+use common::clients::{assert_success, connect_with_messages};
 use common::raw::{self, RawConn};
 use common::*;
 use futures_util::{SinkExt, StreamExt, TryStreamExt};
@@ -293,27 +293,6 @@ async fn forged_cancel_keys_cancel_nothing() {
         .expect("task")
         .expect("query must not be cancelled");
     assert_eq!(rows[0][1].as_deref(), Some("done"));
-}
-
-async fn connect_with_messages(
-    connstr: &str,
-) -> (
-    tokio_postgres::Client,
-    tokio::sync::mpsc::UnboundedReceiver<AsyncMessage>,
-) {
-    let (client, mut connection) = tokio_postgres::connect(connstr, NoTls)
-        .await
-        .expect("connect");
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let mut stream = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
-    tokio::spawn(async move {
-        while let Some(Ok(m)) = stream.next().await {
-            if tx.send(m).is_err() {
-                break;
-            }
-        }
-    });
-    (client, rx)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

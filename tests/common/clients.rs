@@ -276,3 +276,27 @@ pub fn assert_failure(out: &Output, what: &str) -> String {
     );
     util::lossy(&out.stderr)
 }
+
+/// A client whose connection's notices and notifications are handed over
+/// on a channel (tokio-postgres delivers them only through `poll_message`).
+pub async fn connect_with_messages(
+    connstr: &str,
+) -> (
+    Client,
+    tokio::sync::mpsc::UnboundedReceiver<tokio_postgres::AsyncMessage>,
+) {
+    use futures_util::StreamExt;
+    let (client, mut connection) = tokio_postgres::connect(connstr, NoTls)
+        .await
+        .expect("connect");
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut stream = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+    tokio::spawn(async move {
+        while let Some(Ok(m)) = stream.next().await {
+            if tx.send(m).is_err() {
+                break;
+            }
+        }
+    });
+    (client, rx)
+}
