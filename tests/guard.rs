@@ -665,6 +665,99 @@ async fn unparseable_statements_fail_closed() {
     assert_eq!(sqlstate(&err).as_deref(), Some("42601"));
 }
 
+/// Every field a client can see of an error, for comparing pgward's
+/// answer with the server's.
+fn error_fields(e: &tokio_postgres::Error) -> String {
+    let d = e.as_db_error().expect("an error from the server");
+    format!(
+        "{} {} | {} | detail {:?} | hint {:?} | position {:?}",
+        d.severity(),
+        d.code().code(),
+        d.message(),
+        d.detail(),
+        d.hint(),
+        d.position()
+    )
+}
+
+/// Text pgward's parser rejects goes to the server to be parsed, never
+/// run: the client gets the server's own error, detail, hint and position,
+/// in and out of a transaction. Where the server's grammar accepts what
+/// pgward's does not, nothing runs and pgward refuses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn syntax_errors_are_the_servers_own() {
+    let env = env_with(POLICY);
+    env.reset_fixture();
+    let ro = env.client("ro_user").await;
+    let direct = connect(env.pg.port(), "ro_user", PW, APP_DB).await;
+    for sql in [
+        "selec 1",
+        "SELECT 1; SELECT (",
+        "select 1; selec 2; delete from t",
+        // A HINT: the missing argument of a unary operator.
+        "DROP OPERATOR === (int4)",
+        // Unicode escapes: message and position from the scanner.
+        "SELECT U&'wrong: \\+2FFFFF'",
+        "SELECT 'unterminated",
+        "/* unterminated comment",
+        "SELECT 1 FROM t LIMIT ALL OFFSET 1 FETCH FIRST 1 ROW WITH TIES",
+    ] {
+        let want = error_fields(&direct.simple_query(sql).await.expect_err(sql));
+        let got = error_fields(&ro.simple_query(sql).await.expect_err(sql));
+        assert_eq!(got, want, "{sql}");
+        assert!(want.contains("42601"), "{sql}: {want}");
+    }
+    // In a transaction block the error aborts it, as the server's does.
+    for c in [&ro, &direct] {
+        c.batch_execute("begin").await.expect("begin");
+        let e = c.simple_query("selec 1").await.expect_err("syntax");
+        assert_eq!(sqlstate(&e).as_deref(), Some("42601"));
+        let e = c.simple_query("select 1").await.expect_err("aborted");
+        assert_eq!(sqlstate(&e).as_deref(), Some("25P02"));
+        c.batch_execute("rollback").await.expect("rollback");
+    }
+    // PostgreSQL 15's grammar takes any partitioning strategy (it is
+    // checked when the statement runs); the parser pgward analyses with
+    // does not. pgward refuses what it cannot analyse, and nothing runs:
+    // not the statement, not the one before it in the same Query.
+    // (read_only refuses what it cannot analyse; developer forwards it.)
+    let dev = &ro;
+    // Its refusal is that parser's own error (22023, with a position).
+    let refused = |e: &tokio_postgres::Error| {
+        let f = error_fields(e);
+        assert!(
+            f.contains("22023 | unrecognized partitioning strategy \"magic\""),
+            "{f}"
+        );
+    };
+    refused(
+        &dev.simple_query(
+            "create table magic_ok (a int); create table magic_p (a int) partition by magic (a)",
+        )
+        .await
+        .expect_err("refused"),
+    );
+    dev.batch_execute("begin").await.expect("begin");
+    refused(
+        &dev.simple_query("create table magic_p (a int) partition by magic (a)")
+            .await
+            .expect_err("refused"),
+    );
+    let e = dev.simple_query("select 1").await.expect_err("aborted");
+    assert_eq!(
+        sqlstate(&e).as_deref(),
+        Some("25P02"),
+        "the transaction is aborted"
+    );
+    dev.batch_execute("rollback").await.expect("rollback");
+    let gone = env.pg.admin_sql(
+        APP_DB,
+        "select count(*) from pg_class where relname in ('magic_ok', 'magic_p')",
+    );
+    assert_eq!(gone.trim(), "0");
+    dev.simple_query("select 1").await.expect("session usable");
+}
+
 fn wait_for_log(pgward: &Pgward, needle: &str, count: usize) -> bool {
     common::util::wait_until(Duration::from_secs(20), || {
         pgward.log_contents().matches(needle).count() >= count

@@ -1005,3 +1005,111 @@ async fn new_tables_read_clear_until_ddl_names_a_mask() {
     };
     assert!(!out.contains("later-hidden"), "{out}");
 }
+
+/// Relations the catalog snapshot cannot place (made by a function, or in
+/// the session's open transaction) are asked about on the session's own
+/// connection: one that reads nothing masked comes back clear, and one
+/// defined over a masked column stays masked, committed or not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relations_the_snapshot_lacks_are_placed_by_the_session() {
+    let env = env();
+    // Functions whose bodies make relations pgward never sees created.
+    env.pg.admin_sql(
+        APP_DB,
+        "create function make_clear(n text) returns void language plpgsql as $$ \
+           begin execute format('create table %I as select id, city from customers', n); end $$; \
+         create function make_leaky(n text) returns void language plpgsql as $$ \
+           begin execute format('create view %I as select id, ssn from customers', n); end $$; \
+         create function make_hidden(n text) returns void language plpgsql as $$ \
+           begin execute format('create view %I as select id, public.peek(id) as s from customers', n); end $$; \
+         create function peek(i int) returns text language sql as $$ select ssn from customers where id = i $$; \
+         grant execute on all functions in schema public to public",
+    );
+    let dev = env.client("dev_user").await;
+    let masked = text_rows(&dev, "select ssn from customers where id = 1")
+        .await
+        .expect("ssn");
+    assert_ne!(
+        masked[0][0].as_deref(),
+        Some("123-45-6789"),
+        "dev is masked"
+    );
+    for commit in [true, false] {
+        let sfx = if commit { "c" } else { "t" };
+        if !commit {
+            dev.batch_execute("begin").await.expect("begin");
+        }
+        for (f, name) in [
+            ("make_clear", format!("made_{sfx}")),
+            ("make_leaky", format!("leaky_{sfx}")),
+            ("make_hidden", format!("hidden_{sfx}")),
+        ] {
+            text_rows(&dev, &format!("select {f}('{name}')"))
+                .await
+                .expect(f);
+        }
+        let clear = text_rows(&dev, &format!("select * from made_{sfx} order by id"))
+            .await
+            .expect("made");
+        assert_eq!(flatten(&clear), "1|Paris\n2|Oslo", "commit={commit}");
+        for sql in [
+            format!("select * from leaky_{sfx}"),
+            format!("select ssn from leaky_{sfx}"),
+            format!("select * from hidden_{sfx}"),
+        ] {
+            let out = match text_rows(&dev, &sql).await {
+                Ok(rows) => flatten(&rows),
+                Err(e) => e,
+            };
+            assert_no_secret(&sql, &out);
+        }
+        if !commit {
+            dev.batch_execute("rollback").await.expect("rollback");
+        }
+    }
+    // A temporary table made by a function, read in the same session.
+    env.pg.admin_sql(
+        APP_DB,
+        "create function make_temp() returns void language plpgsql as $$ \
+           begin create temp table tmp_city as select id, city from customers; end $$",
+    );
+    text_rows(&dev, "select make_temp()").await.expect("temp");
+    let rows = text_rows(&dev, "select city from tmp_city order by id")
+        .await
+        .expect("tmp");
+    assert_eq!(flatten(&rows), "Paris\nOslo");
+}
+
+/// A view's column computed by a user function, or taken from one in its
+/// FROM list, can carry masked values the view names nowhere: such columns
+/// are masked where some column is masked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn views_over_user_functions_are_masked() {
+    let env = env();
+    env.pg.admin_sql(
+        APP_DB,
+        "create function peek(i int) returns text language sql as $$ select ssn from customers where id = i $$; \
+         create function peek_rows() returns table(id int, s text) language sql as $$ select id, ssn from customers $$; \
+         create view hidden_x as select id, city, public.peek(id) as s from customers; \
+         create view rows_x as select * from public.peek_rows(); \
+         create view rows_y as select r.id, r.s from public.peek_rows() r",
+    );
+    let dev = env.client("dev_user").await;
+    for sql in [
+        "select * from hidden_x",
+        "select s from hidden_x",
+        "select * from rows_x",
+        "select s from rows_y",
+    ] {
+        let out = match text_rows(&dev, sql).await {
+            Ok(rows) => flatten(&rows),
+            Err(e) => e,
+        };
+        assert_no_secret(sql, &out);
+    }
+    // Columns straight from a relation the view reads stay clear.
+    let rows = text_rows(&dev, "select city from hidden_x order by id")
+        .await
+        .expect("city");
+    assert_eq!(flatten(&rows), "Paris\nOslo");
+}

@@ -181,6 +181,7 @@ pub async fn relay(
                     severity: "FATAL".into(),
                     code: "XX000".into(),
                     message: "malformed error from server".into(),
+                    routine: String::new(),
                 });
                 client.queue(f.into_bytes());
                 let _ = client.flush().await;

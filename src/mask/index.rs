@@ -151,6 +151,16 @@ impl MaskIndex {
             None => view.depends_on.clone(),
         };
         let reads_masked = reads.iter().any(|o| self.masked_relations.contains(o));
+        // A user function (or SQL run from text) in the definition can read
+        // masked columns the view names nowhere; where some column is
+        // masked, what does not come straight from a relation it reads is
+        // treated as computed from masked data.
+        let code_reads_masked = !self.columns.is_empty()
+            && statement.is_some_and(|st| {
+                st.functions
+                    .iter()
+                    .any(|f| super::opaque::runs_unseen_code(snapshot, f))
+            });
         let outputs = statement.and_then(|st| {
             let outs = st.lineage.outputs.as_ref()?;
             (outs.len() == view.columns.len()
@@ -160,7 +170,7 @@ impl MaskIndex {
         let Some((outputs, st)) = outputs else {
             // Not lined up (or no definition): whole, if it can show
             // anything masked at all.
-            if reads_masked {
+            if reads_masked || code_reads_masked {
                 for col in &view.columns {
                     changed |= self.mask_view_column(view, col.attnum, &col.name, None);
                 }
@@ -175,8 +185,18 @@ impl MaskIndex {
             .collect();
         let whole_rows =
             reads_masked && (!st.lineage.whole_rows.is_empty() || st.lineage.nested_star);
+        // A bare name no relation read has comes from a function in FROM.
+        let from_reads = |name: &str| {
+            reads.iter().any(|o| {
+                snapshot
+                    .relation(*o)
+                    .is_some_and(|r| r.columns.iter().any(|c| c.name == name))
+            })
+        };
         for (col, out) in view.columns.iter().zip(outputs) {
             let mask = match out {
+                Output::Column { name, .. } if code_reads_masked && !from_reads(name) => Some(None),
+                Output::Derived { .. } if code_reads_masked => Some(None),
                 Output::Column { name, .. } if masked_in_reads.contains(name) => {
                     // The base column's own mask when exactly one read relation has it.
                     let mut found = reads.iter().filter_map(|o| {

@@ -20,6 +20,7 @@
 pub mod copy;
 pub mod function;
 pub mod index;
+pub mod opaque;
 pub mod row;
 pub mod scrub;
 pub mod statement;

@@ -16,20 +16,6 @@ use crate::policy::Denial;
 use crate::sql::lineage::{CopyFormatKind, CopySource, CopyTo, Output};
 use crate::sql::{Access, Analysis, Effect, ParseFailure, Statement};
 
-/// Built-in functions that run SQL given as text, which pgward cannot analyse.
-const DYNAMIC_SQL_FUNCTIONS: [&str; 10] = [
-    "query_to_xml",
-    "query_to_xmlschema",
-    "query_to_xml_and_xmlschema",
-    "cursor_to_xml",
-    "cursor_to_xmlschema",
-    "table_to_xml",
-    "table_to_xmlschema",
-    "table_to_xml_and_xmlschema",
-    "schema_to_xml",
-    "database_to_xml",
-];
-
 /// Effects through which a value read by the statement could be stored or
 /// sent somewhere results are not masked: notifications, large objects,
 /// server files, server configuration, volatile user functions (and
@@ -179,6 +165,10 @@ pub struct StatementMasking {
     /// How columns of relations the catalog snapshot does not know are
     /// treated.
     pub unknown: UnknownRelations,
+    /// Relations the request names (schema as written, name) that neither
+    /// the snapshot nor what the session created through pgward places:
+    /// the session's own connection can say what they are.
+    pub unplaced: Vec<(Option<String>, String)>,
 }
 
 /// Result columns from relations missing from the catalog snapshot.
@@ -271,6 +261,10 @@ impl Evaluation<'_> {
                         && (o.schema.is_none() || t.schema.is_none() || o.schema == t.schema)
                         && !t.columns.iter().any(|c| self.masks.could_mask(&t.name, c))
                 });
+                let name = (o.schema.clone(), o.name.clone());
+                if !clear && !out.unplaced.contains(&name) {
+                    out.unplaced.push(name);
+                }
                 all_clear &= clear;
             }
             if let (Some(cols), Some(o)) = (&st.created_columns, st.objects.first()) {
@@ -368,12 +362,10 @@ impl Evaluation<'_> {
             touches && (!lineage.whole_rows.is_empty() || lineage.nested_star || bare_non_column);
         let derived_hits = hit(&lineage.derived);
         let derived_from_masked = !derived_hits.is_empty() || whole_row;
-        let opaque_call = st.functions.iter().any(|f| {
-            self.snapshot.is_user_function(f.schema.as_deref(), &f.name)
-                || (matches!(f.schema.as_deref(), None | Some("pg_catalog"))
-                    && (DYNAMIC_SQL_FUNCTIONS.contains(&f.name.as_str())
-                        || f.name.starts_with("dblink")))
-        });
+        let opaque_call = st
+            .functions
+            .iter()
+            .any(|f| super::opaque::runs_unseen_code(self.snapshot, f));
         for r in &masked {
             for n in self.index.masked_names(r.oid).into_iter().flatten() {
                 if st.referenced_columns.contains(n) || lineage.derived.contains(n) {

@@ -191,6 +191,9 @@ pub struct ErrorSummary {
     pub severity: String,
     pub code: String,
     pub message: String,
+    /// The server function that raised it (`R`), which, unlike the
+    /// message, is never translated.
+    pub routine: String,
 }
 
 impl ErrorSummary {
@@ -210,6 +213,7 @@ impl ErrorSummary {
                 b'S' if s.severity.is_empty() => s.severity = value.into_owned(),
                 b'C' => s.code = value.into_owned(),
                 b'M' => s.message = value.into_owned(),
+                b'R' => s.routine = value.into_owned(),
                 _ => {}
             }
             rest = &after[nul + 1..];

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use std::sync::Arc;
 
 use super::{Guard, Shared};
-use crate::mask::statement::Evaluation;
+use crate::mask::statement::{Evaluation, NewTable};
 use crate::policy::{decide, Decision, DecisionContext, Denial};
 use crate::session::settings::{self, Event, Known};
 use crate::sql::{Analysis, ParseFailure, ParseOptions, Statement};
@@ -50,8 +50,11 @@ impl Guard {
             return Step::Decided(Decision::Deny(d), Vec::new());
         }
         let profile = Arc::clone(&self.resolution.profile);
-        let request_events = self.request_events(&analysis);
-        let paths = self.paths(&request_events);
+        let (request_events, before_last) = self.request_events(&analysis);
+        // A statement's own effects cannot change how its names resolve
+        // (they are looked up before it runs): the last statement's
+        // events matter to none of the request's statements.
+        let paths = self.paths(&request_events[..before_last]);
         let analysis = self.with_volatility(analysis, paths.lookup.as_deref());
         let ctx = DecisionContext {
             search_path: paths.lookup.as_deref(),
@@ -86,6 +89,17 @@ impl Guard {
                 d.unqualified = has_unqualified(&analysis);
                 // Masking is never in observe mode: a leak cannot be taken back.
                 decision = Decision::Deny(d);
+            } else if let Some(names) = self
+                .last_masking
+                .as_ref()
+                .filter(|m| !m.unplaced.is_empty())
+                .map(|m| m.unplaced.clone())
+            {
+                // Relations the snapshot cannot place would be masked
+                // whole: the session's own connection can say what they are.
+                if self.can_ask_relations() {
+                    return Step::Ask(self.ask_relations(&names));
+                }
             }
         }
         if let Decision::Deny(d) = &decision {
@@ -163,19 +177,23 @@ impl Guard {
     }
 
     /// The setting changes an analysed request makes, in order.
-    fn request_events(&self, analysis: &Shared) -> Vec<Event> {
+    /// The setting changes of a request's statements, and how many of them
+    /// its statements before the last make.
+    fn request_events(&self, analysis: &Shared) -> (Vec<Event>, usize) {
         let Ok(a) = analysis.as_ref() else {
-            return Vec::new();
+            return (Vec::new(), 0);
         };
         let mut out = Vec::new();
+        let mut before_last = 0;
         for st in &a.statements {
+            before_last = out.len();
             let opaque = self.is_opaque(st);
             if st.setting_changes.is_empty() && st.transaction.is_none() && !opaque {
                 continue;
             }
             out.extend(settings::statement_events(st, opaque));
         }
-        out
+        (out, before_last)
     }
 
     /// Could the statement change settings where its text does not show it?
@@ -271,13 +289,21 @@ impl Guard {
             ));
         };
         let prepared = |name: &str| self.prepared.get(name).cloned();
+        let placed = self.placed_clear(&profile.masks);
+        let new_tables = if placed.is_empty() {
+            std::borrow::Cow::Borrowed(&self.new_tables)
+        } else {
+            let mut all = self.new_tables.clone();
+            all.extend(placed);
+            std::borrow::Cow::Owned(all)
+        };
         let eval = Evaluation {
             snapshot: &snapshot,
             index: &index,
             masks: &profile.masks,
             profile: &profile.name,
             search_path: cands,
-            new_tables: &self.new_tables,
+            new_tables: &new_tables,
             clear_names: self.masking.as_ref().map(|m| &m.db.clear_names),
         };
         match eval.evaluate(a, &prepared) {
@@ -287,6 +313,36 @@ impl Guard {
             }
             Err(d) => Some(*d),
         }
+    }
+
+    /// The asked names the session's connection placed as relations that
+    /// read nothing the profile masks: each relation it reads (itself, and
+    /// beneath a view the relations it is defined over) has no column a
+    /// mask of the profile matches, and no definition calls a user
+    /// function. As tables with no columns, they read clear.
+    fn placed_clear(&self, masks: &crate::policy::masks::ProfileMasks) -> Vec<NewTable> {
+        let mut out = Vec::new();
+        for (i, (schema, name)) in self.asked_names.iter().enumerate() {
+            let mut rows = self.placed.iter().filter(|p| p.index == i).peekable();
+            if rows.peek().is_none() {
+                continue;
+            }
+            let clear = rows.all(|p| {
+                !p.calls_code
+                    && !p
+                        .columns
+                        .iter()
+                        .any(|c| masks.rule_for(&p.schema, &p.name, c).is_some())
+            });
+            if clear {
+                out.push(NewTable {
+                    schema: schema.clone(),
+                    name: name.clone(),
+                    columns: Vec::new(),
+                });
+            }
+        }
+        out
     }
 
     /// With `volatile_functions: write`: statements that call a volatile user

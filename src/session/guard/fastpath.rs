@@ -154,10 +154,8 @@ impl Guard {
         }
         self.last_masking = None;
         self.note(b'F', &decision, None, None, None);
-        Ok(Step::Decided(self.apply(
-            decision,
-            batch,
-            super::markers::marker_query,
-        )))
+        Ok(Step::Decided(self.apply(decision, batch, |_| {
+            super::Substitute::Marker(super::markers::marker_query())
+        })))
     }
 }

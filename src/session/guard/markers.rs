@@ -57,6 +57,25 @@ pub(super) fn query(sql: &str) -> Bytes {
     out.freeze()
 }
 
+/// What a Query pgward's parser rejected is replaced with: the server
+/// parses the client's text (unnamed, as a simple Query would) without
+/// running any of it, then the marker. When the server's grammar rejects the
+/// text too, its own error (message, position, detail, hint) is the reply
+/// and the marker is skipped; when it accepts it, the marker's error stands
+/// for pgward's refusal. One Sync: one ReadyForQuery, as for the Query.
+pub(super) fn probe_query(sql: &[u8]) -> Bytes {
+    let mut out = BytesMut::with_capacity(sql.len() + 64);
+    let mut body = BytesMut::with_capacity(sql.len() + 4);
+    body.put_u8(0);
+    body.extend_from_slice(sql);
+    body.put_u8(0);
+    body.put_i16(0);
+    put_frame(&mut out, b'P', &body);
+    out.extend_from_slice(&marker_parse(b""));
+    put_frame(&mut out, b'S', &[]);
+    out.freeze()
+}
+
 pub(super) fn marker_parse(name: &[u8]) -> Bytes {
     let mut body = BytesMut::new();
     body.extend_from_slice(name);

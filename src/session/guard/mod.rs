@@ -118,6 +118,26 @@ pub type Shared = Arc<Result<crate::sql::Analysis, ParseFailure>>;
 struct PendingDenial {
     batch: u64,
     report: ErrorReport,
+    /// The server parses the client's text first (a Query pgward's parser
+    /// rejected, see [`markers::probe_query`]); its ParseComplete, if the
+    /// server's grammar accepts the text, is not the client's.
+    probe: bool,
+}
+
+/// Why a request is refused, which decides what the server is sent instead.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    Policy,
+    /// pgward's parser rejected the text: the server should say how.
+    Syntax,
+}
+
+/// What a refused request is replaced with.
+enum Substitute {
+    /// The marker: the server's error for it becomes pgward's.
+    Marker(Bytes),
+    /// The probe of [`markers::probe_query`], then the marker.
+    Probe(Bytes),
 }
 
 pub struct Guard {
@@ -146,6 +166,12 @@ pub struct Guard {
     answered: bool,
     /// The held message waited for a newer catalog snapshot once.
     reloaded: bool,
+    /// The relations the held message names were asked about once.
+    relations_asked: bool,
+    /// The names asked about, in the order the answer's indexes refer to.
+    asked_names: Vec<(Option<String>, String)>,
+    /// The answer: what the session's connection placed.
+    placed: Vec<question::Placed>,
 
     /// Prepared statements and portals whose execution changes settings.
     portals: portals::Portals,
@@ -208,6 +234,9 @@ impl Guard {
             at_boundary: true,
             question: None,
             answered: false,
+            relations_asked: false,
+            asked_names: Vec::new(),
+            placed: Vec::new(),
             reloaded: false,
             portals: portals::Portals::default(),
             functions: fastpath::Resolved::default(),
@@ -320,7 +349,10 @@ impl Guard {
                 self.sent_batches += 1;
                 let stamped = self.stamp(&decision, text.ok(), b'Q');
                 let allowed = !matches!(decision, Decision::Deny(_));
-                let verdict = self.apply(decision, batch, markers::marker_query);
+                let verdict = self.apply(decision, batch, |r| match r {
+                    Refusal::Syntax => Substitute::Probe(markers::probe_query(sql)),
+                    Refusal::Policy => Substitute::Marker(markers::marker_query()),
+                });
                 if allowed {
                     self.settings.forwarded(batch, events);
                 }
@@ -345,7 +377,12 @@ impl Guard {
                 let allowed = !matches!(decision, Decision::Deny(_));
                 self.portals
                     .parsed(name, if allowed { events } else { Vec::new() });
-                let verdict = self.apply(decision, batch, || markers::marker_parse(name));
+                // In a pipeline the probe's replies could not be told from
+                // those of the client's other messages: a Parse pgward's
+                // parser rejects gets that parser's report.
+                let verdict = self.apply(decision, batch, |_| {
+                    Substitute::Marker(markers::marker_parse(name))
+                });
                 match (verdict, stamped) {
                     (Verdict::Forward, Some(s)) => {
                         Verdict::Replace(super::stamping::parse_frame(name, &s, params))
@@ -370,6 +407,11 @@ impl Guard {
         };
         self.answered = false;
         self.reloaded = false;
+        self.relations_asked = false;
+        if !self.placed.is_empty() || !self.asked_names.is_empty() {
+            self.placed.clear();
+            self.asked_names.clear();
+        }
         self.at_boundary = matches!(frame.tag(), b'Q' | b'S' | b'F');
         Ok(verdict)
     }
@@ -378,7 +420,7 @@ impl Guard {
         &mut self,
         decision: Decision,
         batch: u64,
-        substitute: impl FnOnce() -> Bytes,
+        substitute: impl FnOnce(Refusal) -> Substitute,
     ) -> Verdict {
         match decision {
             Decision::Allow => Verdict::Forward,
@@ -393,7 +435,12 @@ impl Guard {
                 Verdict::Forward
             }
             Decision::Deny(d) => {
-                let report = match self.syntax_error() {
+                let syntax = self.syntax_error();
+                let refusal = match syntax {
+                    Some(_) => Refusal::Syntax,
+                    None => Refusal::Policy,
+                };
+                let report = match syntax {
                     Some(r) => r,
                     None => {
                         warn!(
@@ -417,8 +464,21 @@ impl Guard {
                         report
                     }
                 };
-                self.pending.push_back(PendingDenial { batch, report });
-                Verdict::Replace(substitute())
+                let (bytes, probe) = match substitute(refusal) {
+                    Substitute::Marker(b) => (b, false),
+                    Substitute::Probe(b) => {
+                        // The server only parses the text: its error quotes
+                        // the client's own SQL, never a value it read.
+                        self.last_masking = Some(Arc::new(StatementMasking::default()));
+                        (b, true)
+                    }
+                };
+                self.pending.push_back(PendingDenial {
+                    batch,
+                    report,
+                    probe,
+                });
+                Verdict::Replace(bytes)
             }
         }
     }
@@ -455,10 +515,35 @@ impl Guard {
             return None;
         }
         let summary = ErrorSummary::parse(frame.body())?;
-        if summary.code != "42601" || !summary.message.contains(marker()) {
+        let ours = summary.code == "42601"
+            && (summary.message.contains(marker())
+                // The probe's text is several statements the server's
+                // grammar accepts: the refusal is pgward's after all.
+                || (front.probe && summary.routine == "exec_parse_message"));
+        if !ours {
             return None;
         }
         self.pending.pop_front().map(|p| p.report.to_bytes())
+    }
+
+    /// A probe's ParseComplete may be on its way: the relay must see
+    /// ParseComplete messages whole.
+    pub fn probing(&self) -> bool {
+        self.pending.iter().any(|p| p.probe)
+    }
+
+    /// Called for a ParseComplete: true if it answers the probe of the batch
+    /// being answered (the server's grammar accepted text pgward's did not),
+    /// which the client, having sent a Query, must not see. Nothing else in
+    /// a probe's batch can complete a Parse.
+    pub fn probe_parsed(&mut self) -> bool {
+        match self.pending.front_mut() {
+            Some(p) if p.probe && p.batch == self.done_batches => {
+                p.probe = false;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Called for every backend ReadyForQuery: a batch is over, and any marker

@@ -30,10 +30,12 @@ impl Relay {
             // The replies to a question pgward asked are all seen (and
             // swallowed); none of them is the client's.
             let answering = self.guard.as_ref().is_some_and(|g| g.answering());
+            let probing = self.guard.as_ref().is_some_and(|g| g.probing());
             let chunk = server
                 .scanner
                 .next_chunk(&mut server.rbuf, |tag| match results {
                     _ if answering => Disposition::Whole,
+                    _ if probing && tag == b'1' => Disposition::Whole,
                     None => base(tag),
                     // Rows and COPY data are collected whole only while
                     // they are being rewritten; everything else is small.
@@ -101,6 +103,9 @@ impl Relay {
             std::sync::Arc<crate::mask::index::MaskIndex>,
         )>,
     ) -> Result<(), RelayError> {
+        if f.tag() == b'1' && self.guard.as_mut().is_some_and(|g| g.probe_parsed()) {
+            return Ok(());
+        }
         if let (Some(t), Some(now)) = (self.tracker.as_mut(), now) {
             t.note_bytes_out(f.len());
             t.backend(&f, now);
