@@ -1776,6 +1776,21 @@ mod tests {
         assert!(fx.apply(1007, Format::Binary, &huge).is_err());
         let neg = int4_array(&[(-1, 1)], &[]);
         assert!(fx.apply(1007, Format::Binary, &neg).is_err());
+        // Found by the mask_value fuzz target: an empty array whose later
+        // dimension's upper bound is past int4 came back rewritten and
+        // still invalid; the server refuses it, so the mask refuses it.
+        let past = int4_array(
+            &[(0, 0), (10496, 7_763_574), (1_987_475_062, 1_987_475_062)],
+            &[],
+        );
+        assert!(MaskFn::Round { digits: 2 }
+            .apply(1007, Format::Binary, &past)
+            .is_err());
+        let edge = int4_array(&[(0, i32::MAX)], &[]);
+        assert!(
+            fx.apply(1007, Format::Binary, &edge).is_ok(),
+            "max + 0 fits"
+        );
         let mut bad_len = int4_array(&[(1, 1)], &[Some(1)]);
         bad_len[20..24].copy_from_slice(&(-2i32).to_be_bytes());
         assert!(fx.apply(1007, Format::Binary, &bad_len).is_err());

@@ -2130,6 +2130,11 @@ where
     for _ in 0..ndim {
         let size = r.i32().ok_or_else(short)?;
         let lbound = r.i32().ok_or_else(short)?;
+        // The server refuses bounds past int4 (array_recv's
+        // ArrayCheckBounds), empty dimensions included.
+        if lbound.checked_add(size).is_none() {
+            return Err(bad_array("upper bound too large"));
+        }
         let size = usize::try_from(size).map_err(|_| bad_array("negative dimension"))?;
         count = count
             .checked_mul(size)
