@@ -706,7 +706,31 @@ async fn syntax_errors_are_the_servers_own() {
         let got = error_fields(&ro.simple_query(sql).await.expect_err(sql));
         assert_eq!(got, want, "{sql}");
         assert!(want.contains("42601"), "{sql}: {want}");
+        // The extended protocol: tokio-postgres' Parse starts its batch.
+        let want = error_fields(&direct.prepare(sql).await.expect_err(sql));
+        let got = error_fields(&ro.prepare(sql).await.expect_err(sql));
+        assert_eq!(got, want, "prepare {sql}");
     }
+    // A Parse the server's grammar accepts (and pgward's does not) leaves
+    // no prepared statement behind: named, or unnamed.
+    let e = ro
+        .prepare("create table magic_q (a int) partition by magic (a)")
+        .await
+        .expect_err("refused at Parse");
+    assert!(error_fields(&e).contains("unrecognized partitioning strategy"));
+    let left = ro
+        .simple_query("select count(*) from pg_prepared_statements")
+        .await
+        .expect("count");
+    let n = left
+        .iter()
+        .find_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
+            _ => None,
+        })
+        .expect("a row");
+    assert_eq!(n, "0", "no statement left by the probe");
+    ro.query("select 1", &[]).await.expect("the session goes on");
     // In a transaction block the error aborts it, as the server's does.
     for c in [&ro, &direct] {
         c.batch_execute("begin").await.expect("begin");

@@ -76,6 +76,33 @@ pub(super) fn probe_query(sql: &[u8]) -> Bytes {
     out.freeze()
 }
 
+/// What a Parse pgward's parser rejected is replaced with, when it starts
+/// its batch: the server parses the client's text under the client's
+/// statement name and parameter types; if its grammar accepts it, the
+/// statement is closed again (a named one; the marker's Parse replaces an
+/// unnamed one) and the marker's error stands for pgward's refusal. If it
+/// rejects it, its own error is the reply and the server skips the rest,
+/// up to the client's Sync, as it would have.
+pub(super) fn probe_parse(name: &[u8], sql: &[u8], params: &[u8]) -> Bytes {
+    let mut out = BytesMut::with_capacity(sql.len() + name.len() * 3 + 64);
+    let mut body = BytesMut::with_capacity(sql.len() + name.len() + params.len() + 2);
+    body.extend_from_slice(name);
+    body.put_u8(0);
+    body.extend_from_slice(sql);
+    body.put_u8(0);
+    body.extend_from_slice(params);
+    put_frame(&mut out, b'P', &body);
+    if !name.is_empty() {
+        let mut close = BytesMut::with_capacity(name.len() + 2);
+        close.put_u8(b'S');
+        close.extend_from_slice(name);
+        close.put_u8(0);
+        put_frame(&mut out, b'C', &close);
+    }
+    out.extend_from_slice(&marker_parse(name));
+    out.freeze()
+}
+
 pub(super) fn marker_parse(name: &[u8]) -> Bytes {
     let mut body = BytesMut::new();
     body.extend_from_slice(name);

@@ -118,10 +118,11 @@ pub type Shared = Arc<Result<crate::sql::Analysis, ParseFailure>>;
 struct PendingDenial {
     batch: u64,
     report: ErrorReport,
-    /// The server parses the client's text first (a Query pgward's parser
-    /// rejected, see [`markers::probe_query`]); its ParseComplete, if the
-    /// server's grammar accepts the text, is not the client's.
-    probe: bool,
+    /// The server parses the client's text first (text pgward's parser
+    /// rejected, see [`markers::probe_query`] and [`markers::probe_parse`]):
+    /// the replies, in this order, the probe gets when the server's grammar
+    /// accepts the text, which are not the client's.
+    swallow: &'static [u8],
 }
 
 /// Why a request is refused, which decides what the server is sent instead.
@@ -136,8 +137,9 @@ enum Refusal {
 enum Substitute {
     /// The marker: the server's error for it becomes pgward's.
     Marker(Bytes),
-    /// The probe of [`markers::probe_query`], then the marker.
-    Probe(Bytes),
+    /// A probe, then the marker, and the replies to swallow when the
+    /// server's grammar accepts the text.
+    Probe(Bytes, &'static [u8]),
 }
 
 pub struct Guard {
@@ -350,7 +352,7 @@ impl Guard {
                 let stamped = self.stamp(&decision, text.ok(), b'Q');
                 let allowed = !matches!(decision, Decision::Deny(_));
                 let verdict = self.apply(decision, batch, |r| match r {
-                    Refusal::Syntax => Substitute::Probe(markers::probe_query(sql)),
+                    Refusal::Syntax => Substitute::Probe(markers::probe_query(sql), b"1"),
                     Refusal::Policy => Substitute::Marker(markers::marker_query()),
                 });
                 if allowed {
@@ -377,11 +379,17 @@ impl Guard {
                 let allowed = !matches!(decision, Decision::Deny(_));
                 self.portals
                     .parsed(name, if allowed { events } else { Vec::new() });
-                // In a pipeline the probe's replies could not be told from
-                // those of the client's other messages: a Parse pgward's
-                // parser rejects gets that parser's report.
-                let verdict = self.apply(decision, batch, |_| {
-                    Substitute::Marker(markers::marker_parse(name))
+                // The probe's replies can be told from those of the
+                // client's other messages only when the Parse starts its
+                // batch; elsewhere a Parse pgward's parser rejects gets that
+                // parser's report.
+                let first_in_batch = self.at_boundary;
+                let verdict = self.apply(decision, batch, |r| match r {
+                    Refusal::Syntax if first_in_batch => {
+                        let swallow: &'static [u8] = if name.is_empty() { b"1" } else { b"13" };
+                        Substitute::Probe(markers::probe_parse(name, sql, params), swallow)
+                    }
+                    _ => Substitute::Marker(markers::marker_parse(name)),
                 });
                 match (verdict, stamped) {
                     (Verdict::Forward, Some(s)) => {
@@ -401,9 +409,13 @@ impl Guard {
             b'B' | b'E' | b'C' => {
                 self.portals
                     .follow(frame, self.sent_batches, &mut self.settings)?;
+                self.at_boundary = false;
                 return Ok(Verdict::Forward);
             }
-            _ => return Ok(Verdict::Forward),
+            _ => {
+                self.at_boundary = false;
+                return Ok(Verdict::Forward);
+            }
         };
         self.answered = false;
         self.reloaded = false;
@@ -464,19 +476,19 @@ impl Guard {
                         report
                     }
                 };
-                let (bytes, probe) = match substitute(refusal) {
-                    Substitute::Marker(b) => (b, false),
-                    Substitute::Probe(b) => {
+                let (bytes, swallow) = match substitute(refusal) {
+                    Substitute::Marker(b) => (b, &b""[..]),
+                    Substitute::Probe(b, swallow) => {
                         // The server only parses the text: its error quotes
                         // the client's own SQL, never a value it read.
                         self.last_masking = Some(Arc::new(StatementMasking::default()));
-                        (b, true)
+                        (b, swallow)
                     }
                 };
                 self.pending.push_back(PendingDenial {
                     batch,
                     report,
-                    probe,
+                    swallow,
                 });
                 Verdict::Replace(bytes)
             }
@@ -519,31 +531,37 @@ impl Guard {
             && (summary.message.contains(marker())
                 // The probe's text is several statements the server's
                 // grammar accepts: the refusal is pgward's after all.
-                || (front.probe && summary.routine == "exec_parse_message"));
+                || (!front.swallow.is_empty() && summary.routine == "exec_parse_message"));
         if !ours {
             return None;
         }
         self.pending.pop_front().map(|p| p.report.to_bytes())
     }
 
-    /// A probe's ParseComplete may be on its way: the relay must see
-    /// ParseComplete messages whole.
+    /// A probe's ParseComplete or CloseComplete may be on its way: the
+    /// relay must see those messages whole.
     pub fn probing(&self) -> bool {
-        self.pending.iter().any(|p| p.probe)
+        self.pending.iter().any(|p| !p.swallow.is_empty())
     }
 
-    /// Called for a ParseComplete: true if it answers the probe of the batch
-    /// being answered (the server's grammar accepted text pgward's did not),
-    /// which the client, having sent a Query, must not see. Nothing else in
-    /// a probe's batch can complete a Parse.
-    pub fn probe_parsed(&mut self) -> bool {
+    /// Called for a ParseComplete or CloseComplete: true if it answers the
+    /// probe of the batch being answered (the server's grammar accepted
+    /// text pgward's did not), which the client must not see. A probe
+    /// starts its batch, so its replies come first in it.
+    pub fn probe_reply(&mut self, tag: u8) -> bool {
         match self.pending.front_mut() {
-            Some(p) if p.probe && p.batch == self.done_batches => {
-                p.probe = false;
+            Some(p) if p.batch == self.done_batches && p.swallow.first() == Some(&tag) => {
+                p.swallow = &p.swallow[1..];
                 true
             }
             _ => false,
         }
+    }
+
+    /// Bytes that pass through without being seen whole went to the server
+    /// (a Bind, Execute, Describe, ...): the next message is inside a batch.
+    pub fn passed(&mut self) {
+        self.at_boundary = false;
     }
 
     /// Called for every backend ReadyForQuery: a batch is over, and any marker

@@ -35,7 +35,7 @@ impl Relay {
                 .scanner
                 .next_chunk(&mut server.rbuf, |tag| match results {
                     _ if answering => Disposition::Whole,
-                    _ if probing && tag == b'1' => Disposition::Whole,
+                    _ if probing && matches!(tag, b'1' | b'3') => Disposition::Whole,
                     None => base(tag),
                     // Rows and COPY data are collected whole only while
                     // they are being rewritten; everything else is small.
@@ -103,7 +103,9 @@ impl Relay {
             std::sync::Arc<crate::mask::index::MaskIndex>,
         )>,
     ) -> Result<(), RelayError> {
-        if f.tag() == b'1' && self.guard.as_mut().is_some_and(|g| g.probe_parsed()) {
+        if matches!(f.tag(), b'1' | b'3')
+            && self.guard.as_mut().is_some_and(|g| g.probe_reply(f.tag()))
+        {
             return Ok(());
         }
         if let (Some(t), Some(now)) = (self.tracker.as_mut(), now) {

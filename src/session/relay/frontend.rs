@@ -54,7 +54,12 @@ impl Relay {
             let Some(chunk) = chunk else { break };
             self.server_idle = false;
             match chunk {
-                Chunk::Pass(b) => server.queue(b),
+                Chunk::Pass(b) => {
+                    if let Some(g) = self.guard.as_mut() {
+                        g.passed();
+                    }
+                    server.queue(b)
+                }
                 Chunk::Frame(f) => {
                     if !self.frame(f, server, now)? {
                         break;
