@@ -128,7 +128,8 @@ replay() {
     n=$(find "$dir" -type f | wc -l)
     [[ $n -gt 0 ]] || return 0
     log=$(mktemp)
-    if ! "$BIN/$t" -runs=0 -timeout=20 -rss_limit_mb=4096 "$dir" >"$log" 2>&1; then
+    mkdir -p "$HERE/artifacts/$t"
+    if ! "$BIN/$t" -runs=0 -timeout=20 -rss_limit_mb=4096 -artifact_prefix="$HERE/artifacts/$t/" "$dir" >"$log" 2>&1; then
         printf 'fuzz: %s: a committed corpus input fails\n' "$t" >&2
         grep -m1 -A12 -E 'panicked|ERROR:' "$log" >&2 || tail -n 20 "$log" >&2
         rm -f "$log"

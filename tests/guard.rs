@@ -730,7 +730,9 @@ async fn syntax_errors_are_the_servers_own() {
         })
         .expect("a row");
     assert_eq!(n, "0", "no statement left by the probe");
-    ro.query("select 1", &[]).await.expect("the session goes on");
+    ro.query("select 1", &[])
+        .await
+        .expect("the session goes on");
     // In a transaction block the error aborts it, as the server's does.
     for c in [&ro, &direct] {
         c.batch_execute("begin").await.expect("begin");

@@ -169,6 +169,7 @@ fuzz_target!(|data: &[u8]| {
                     };
                     let f = match chunk {
                         Chunk::Pass(p) => {
+                            guard.passed();
                             to_server.extend_from_slice(&p);
                             continue;
                         }
@@ -215,16 +216,7 @@ fuzz_target!(|data: &[u8]| {
                         Verdict::Forward => to_server.extend_from_slice(f.as_bytes()),
                         Verdict::Replace(sub) => {
                             assert!(well_framed(&sub), "replacement is malformed");
-                            // A denied FunctionCall becomes a marker Query: the
-                            // server answers both with an error and ReadyForQuery.
-                            let want = if f.tag() == b'F' { b'Q' } else { f.tag() };
-                            assert_eq!(sub[0], want, "replacement changes the message type");
-                            if f.tag() == b'P' {
-                                let (name, _, _) =
-                                    parse_fields(&sub[5..]).expect("replacement Parse");
-                                let (orig, _, _) = parse_fields(f.body()).expect("forwarded Parse");
-                                assert_eq!(name, orig, "replacement Parse renames the statement");
-                            }
+                            check_replacement(&f, &sub);
                             to_server.extend_from_slice(&sub);
                         }
                         // The relay holds the message and asks the server;
@@ -245,7 +237,9 @@ fuzz_target!(|data: &[u8]| {
                 sbuf.extend_from_slice(b);
                 loop {
                     let m = masker.as_ref();
+                    let probing = guard.probing();
                     let disp = |tag: u8| match m {
+                        _ if probing && matches!(tag, b'1' | b'3') => Disposition::Whole,
                         None => back_base(tag),
                         Some(r) => match tag {
                             b'D' if !r.rewrites_rows() => Disposition::Pass,
@@ -266,6 +260,11 @@ fuzz_target!(|data: &[u8]| {
                         }
                         Chunk::Frame(f) => f,
                     };
+                    // A probe's own ParseComplete and CloseComplete are
+                    // not the client's (the relay drops them first).
+                    if matches!(f.tag(), b'1' | b'3') && guard.probe_reply(f.tag()) {
+                        continue;
+                    }
                     if let Some(t) = tracker.as_mut() {
                         t.note_bytes_out(f.len());
                         t.backend(&f, now);
@@ -326,3 +325,74 @@ fuzz_target!(|data: &[u8]| {
         );
     }
 });
+
+/// The messages of a replacement, as (type, body).
+fn messages(b: &[u8]) -> Vec<(u8, &[u8])> {
+    let mut out = Vec::new();
+    let mut rest = b;
+    while rest.len() >= 5 {
+        let len = u32::from_be_bytes([rest[1], rest[2], rest[3], rest[4]]) as usize;
+        out.push((rest[0], &rest[5..1 + len]));
+        rest = &rest[1 + len..];
+    }
+    out
+}
+
+/// A denied message becomes a marker of the same type (a denied
+/// FunctionCall a marker Query: the server answers both with an error and
+/// ReadyForQuery) under the same statement name; text pgward's parser
+/// rejects may instead become a probe: a Parse of exactly the client's
+/// text (a Query's: unnamed, no parameter types, then the marker Parse and
+/// one Sync; a Parse's: same name and parameter types, a Close of a named
+/// statement, then the marker Parse).
+fn check_replacement(f: &pgward::wire::Frame, sub: &[u8]) {
+    let msgs = messages(sub);
+    let tags: Vec<u8> = msgs.iter().map(|m| m.0).collect();
+    match f.tag() {
+        b'F' => assert_eq!(tags, b"Q", "a FunctionCall becomes a marker Query"),
+        b'Q' if tags == b"Q" => {}
+        b'Q' => {
+            assert_eq!(tags, b"PPS", "a Query's probe");
+            let (name, text, params) = parse_fields(msgs[0].1).expect("probe Parse");
+            let orig = pgward::fuzzing::query_text(f.body()).expect("forwarded Query");
+            assert!(
+                name.is_empty() && params == [0, 0] && text == orig,
+                "the probe parses the client's text"
+            );
+            let (marker, _, _) = parse_fields(msgs[1].1).expect("marker Parse");
+            assert!(
+                marker.is_empty(),
+                "the marker replaces the unnamed statement"
+            );
+        }
+        b'P' => {
+            let (orig, text, params) = parse_fields(f.body()).expect("forwarded Parse");
+            let last = msgs.last().expect("a message");
+            let (name, _, _) = parse_fields(last.1).expect("marker Parse");
+            assert_eq!(name, orig, "replacement Parse renames the statement");
+            match tags.as_slice() {
+                b"P" => {}
+                b"PP" | b"PCP" => {
+                    assert_eq!(tags.len() == 3, !orig.is_empty(), "a named probe is closed");
+                    assert_eq!(
+                        parse_fields(msgs[0].1),
+                        Some((orig, text, params)),
+                        "the probe is the client's Parse"
+                    );
+                    if tags.len() == 3 {
+                        let mut want = vec![b'S'];
+                        want.extend_from_slice(orig);
+                        want.push(0);
+                        assert_eq!(
+                            msgs[1].1,
+                            &want[..],
+                            "the probe closes the client's statement"
+                        );
+                    }
+                }
+                t => panic!("unexpected replacement of a Parse: {t:?}"),
+            }
+        }
+        t => panic!("replaced message type {t}"),
+    }
+}
