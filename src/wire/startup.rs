@@ -178,7 +178,7 @@ impl StartupMessage {
                     k,
                     if ours.is_empty() {
                         v.to_owned()
-                    } else if tokens.last().is_some_and(|t| t.1 == "--") {
+                    } else if ends_options(&tokens) {
                         // A final "--" ends the options: ours would follow
                         // it as arguments the server refuses. With nothing
                         // after it, it means nothing, so it goes.
@@ -425,6 +425,35 @@ fn option_takes_argument(c: char) -> Option<bool> {
     Some(OPTS[i + c.len_utf8()..].starts_with(':'))
 }
 
+/// Is the last token a `--` the server's getopt reads as the end of the
+/// options (not the argument of the option before it, as in `-p --`)?
+fn ends_options(tokens: &[(String, String)]) -> bool {
+    let mut i = 0;
+    while i < tokens.len() {
+        let tok = &tokens[i].1;
+        i += 1;
+        if tok == "--" {
+            return i == tokens.len();
+        }
+        let Some(letters) = tok.strip_prefix('-').filter(|l| !l.is_empty()) else {
+            return false;
+        };
+        for (at, c) in letters.char_indices() {
+            match option_takes_argument(c) {
+                None => return false,
+                Some(false) => continue,
+                Some(true) => {
+                    if letters[at + c.len_utf8()..].is_empty() {
+                        i += 1;
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    false
+}
+
 /// The `-c name=value` (and `--name=value`) settings of a startup `options`
 /// string, in the order the server applies them, read the way the server
 /// reads them: `pg_split_opts`, then getopt over the server's option
@@ -643,6 +672,40 @@ mod tests {
                 read.and_then(|s| s.last().cloned()),
                 Some(settings[0].clone()),
                 "{options:?}"
+            );
+        }
+    }
+
+    /// Found by the `startup_packet` fuzz target (long run): a final `--`
+    /// that is the argument of the option before it (`-ep --`: `-p` takes
+    /// one, and form feeds split arguments as spaces do) was dropped as if
+    /// it ended the options, so `-p` took pgward's `-c` and the server
+    /// refused the rest. Only a `--` getopt reads as the end of the options
+    /// goes.
+    #[test]
+    fn a_final_dash_dash_that_is_an_options_argument_is_kept() {
+        let settings = [(
+            "default_transaction_read_only".to_string(),
+            "on".to_string(),
+        )];
+        for options in ["-ep\u{c}\u{c}--", "-p --", "-e -p --", "-c a=b -p --"] {
+            let raw = build_startup(
+                ProtocolVersion::V3_0,
+                &[("user", "app"), ("options", options)],
+            );
+            let StartupPacket::Startup(m) = parse_packet(raw).expect("parse") else {
+                panic!("startup")
+            };
+            let out = m.with_settings(&settings).expect("rewrite");
+            let StartupPacket::Startup(m2) = parse_packet(out).expect("parse") else {
+                panic!("startup")
+            };
+            let rewritten = m2.param("options").unwrap_or_default();
+            assert!(rewritten.contains("--"), "{options:?} -> {rewritten:?}");
+            assert_eq!(
+                options_settings(rewritten).and_then(|s| s.last().cloned()),
+                Some(settings[0].clone()),
+                "{options:?} -> {rewritten:?}"
             );
         }
     }
