@@ -1350,7 +1350,8 @@ fn parse_offset(s: &[u8]) -> Option<(i32, &[u8])> {
             None => break,
         }
     }
-    if secs > 16 * 3600 {
+    // The server takes hours up to 15 (MAX_TZDISP_HOUR): +16 is refused.
+    if secs >= 16 * 3600 {
         return None;
     }
     let secs = i32::try_from(secs).ok()?;
@@ -2592,6 +2593,12 @@ mod tests {
             );
         }
         assert!(parse_timestamp_text(b"2024-03-15 13:45:12+17", true).is_none());
+        // Found by the mask_value fuzz target (long run): an offset of 16
+        // hours was accepted and kept by `truncate`; the server's limit is
+        // 15:59:59.
+        assert!(parse_timestamp_text(b"0001-02-01 00:00:00+16 BC", true).is_none());
+        assert!(parse_timestamp_text(b"2024-03-15 13:45:12-16", true).is_none());
+        assert!(parse_timestamp_text(b"2024-03-15 13:45:12+15:59:59", true).is_some());
         assert!(decode_timestamp_binary(Scalar::Timestamp, &[0; 4]).is_err());
     }
 
