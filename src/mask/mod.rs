@@ -23,6 +23,7 @@ pub mod index;
 pub mod opaque;
 pub mod row;
 pub mod scrub;
+pub mod staleness;
 pub mod statement;
 pub mod types;
 

@@ -283,13 +283,13 @@ impl Guard {
         let current = m.db.generation();
         let snap = m.snapshot.as_ref()?;
         let sees = if masks {
-            crate::mask::statement::sees_catalog_changes(snap, analysis, search_path)
+            crate::mask::staleness::sees_catalog_changes(snap, analysis, search_path)
         } else {
             // Only the volatility of functions is read from the snapshot.
             analysis.as_ref().as_ref().is_ok_and(|a| {
                 a.statements
                     .iter()
-                    .any(|st| crate::mask::statement::calls_unknown_function(snap, st))
+                    .any(|st| crate::mask::staleness::calls_unknown_function(snap, st))
             })
         };
         if snap.generation >= current || !sees {
