@@ -180,6 +180,9 @@ pgw_service_user() {
 }
 
 # Does something accept TCP connections on 127.0.0.1:$1?
+# pgw_free_space DIR — free space of DIR's file system, human-readable.
+pgw_free_space() { df -Ph "$1" | awk 'NR == 2 { print $4 }'; }
+
 pgw_port_in_use() {
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }

@@ -84,11 +84,17 @@ cargo clippy --version
 printf 'postgres:  %s\n' "$("$PG_BIN/postgres" --version)"
 printf 'pgbouncer: %s\n' "$( (pgbouncer --version 2>/dev/null || /usr/sbin/pgbouncer --version) | head -n1)"
 printf 'python:    %s (mcp %s)\n' "$("$PGWARD_TEST_PYTHON" --version 2>&1)" "$("$PGWARD_TEST_PYTHON" -c 'import importlib.metadata as m; print(m.version("mcp"))')"
+printf 'disk:      %s free in %s\n' "$(pgw_free_space .)" "$PGW_ROOT"
 
 CARGO_FLAGS=()
 if [[ -n ${CI:-} ]]; then
     CARGO_FLAGS+=(--locked)
     export CARGO_INCREMENTAL=0
+    # Line tables keep file:line in backtraces at a fraction of the disk of
+    # full debug info: every test binary links the parser's C library, and
+    # the build and the fuzz build together must fit a small CI disk.
+    export CARGO_PROFILE_DEV_DEBUG=${CARGO_PROFILE_DEV_DEBUG:-line-tables-only}
+    export CARGO_PROFILE_TEST_DEBUG=${CARGO_PROFILE_TEST_DEBUG:-line-tables-only}
 fi
 export RUST_BACKTRACE=${RUST_BACKTRACE:-1}
 if [[ -t 1 ]]; then
@@ -153,17 +159,6 @@ if [[ ${#MANIFESTS[@]} -eq 0 ]]; then
 else
     run_step "kubernetes manifests" "$(dirname "$PGWARD_TEST_PYTHON")/kubernetes-validate" --strict --quiet "${MANIFESTS[@]}"
 fi
-# --- fuzzing ---------------------------------------------------------------
-# Every fuzz target's committed corpus is replayed, then each target runs for
-# a few seconds (PGWARD_FUZZ_SECONDS), from the cheaper build (no ASan,
-# opt-level 1). Needs `cargo +nightly`; without it the step fails and says
-# why. See docs/fuzzing.md.
-# shellcheck disable=SC2317  # called through run_step
-fuzz_step() {
-    FUZZ_PROFILE=dev FUZZ_SANITIZER=none fuzz/run.sh --ci "${PGWARD_FUZZ_SECONDS:-4}"
-}
-run_step "fuzz (replay + ${PGWARD_FUZZ_SECONDS:-4}s per target)" fuzz_step
-
 # --- policy files ----------------------------------------------------------
 shopt -s nullglob
 POLICIES=(policies/*.yaml)
@@ -179,6 +174,24 @@ else
         skip_step "pgward check" "this pgward build has no 'check' subcommand"
     fi
 fi
+
+# --- fuzzing ---------------------------------------------------------------
+# Every fuzz target's committed corpus is replayed, then each target runs for
+# a few seconds (PGWARD_FUZZ_SECONDS), from the cheaper build (no ASan,
+# opt-level 1). Needs `cargo +nightly`; without it the step fails and says
+# why. See docs/fuzzing.md.
+# shellcheck disable=SC2317  # called through run_step
+fuzz_step() {
+    FUZZ_PROFILE=dev FUZZ_SANITIZER=none fuzz/run.sh --ci "${PGWARD_FUZZ_SECONDS:-4}"
+}
+# The fuzz build is a second full build (other flags, other target
+# directory); in CI nothing after this step needs the test build, so its
+# space goes back first.
+if [[ -n ${CI:-} ]]; then
+    rm -rf "${CARGO_TARGET_DIR:-target}/debug"
+    printf 'disk: %s free before the fuzz build\n' "$(pgw_free_space .)"
+fi
+run_step "fuzz (replay + ${PGWARD_FUZZ_SECONDS:-4}s per target)" fuzz_step
 
 # --- summary ---------------------------------------------------------------
 pgw_section "summary"
