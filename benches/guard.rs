@@ -70,6 +70,31 @@ fn bench(c: &mut Criterion) {
             },
         );
     }
+    // A simple-protocol client sends every execution with its own literal
+    // values: the text misses, the scanner's shape key hits.
+    for (name, template) in [
+        (
+            "pgbench_select",
+            "SELECT abalance FROM pgbench_accounts WHERE aid = {};",
+        ),
+        (
+            "pgbench_update",
+            "UPDATE pgbench_accounts SET abalance = abalance + -{} WHERE aid = {};",
+        ),
+    ] {
+        let texts: Vec<String> = (0..1024u32)
+            .map(|i| template.replace("{}", &(i * 7919 + 1).to_string()))
+            .collect();
+        let cache = AnalysisCache::new(1000);
+        let _ = cache.get_or_analyze(&texts[0]);
+        let mut i = 0usize;
+        group.bench_function(BenchmarkId::new("shape_hit_literals_vary", name), |b| {
+            b.iter(|| {
+                i = (i + 1) & 1023;
+                cache.get_or_analyze(&texts[i])
+            })
+        });
+    }
     group.finish();
 }
 

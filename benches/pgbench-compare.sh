@@ -27,11 +27,23 @@
 #                                   audited (guard + an audit trail to a local JSONL spool,
 #                                   no sink: every statement followed to completion and
 #                                   recorded; with guard and pgward in the same run it
-#                                   shows what audit and stamping cost)
+#                                   shows what audit and stamping cost) and
+#                                   governed (the production setup: benches/governed-policy.yaml,
+#                                   deny rules, stamp, masks on a table pgbench does not read,
+#                                   audit to a spool and over OTLP/gRPC to a local receiver,
+#                                   usage metrics on the admin listener and pushed over OTLP)
+#   MEMORY_SESSIONS [1000]          idle sessions held open per proxy target after the runs,
+#                                   to report memory per idle session and after they close
+#                                   (0: skip)
 #   PGWARD_BIN [target/release/pgward, built with cargo build --release]
+#   OTLP_SINK_BIN [target/release/examples/otlp_sink, built with it]  receiver for governed
 #   EXTRA_PGWARD_ARGS []            appended to `pgward serve ...`
 #   OUT [target/pgbench-compare.md]
 #   PG_BIN                          PostgreSQL binaries (default: newest installed)
+#
+# Proxy CPU per transaction: the proxy process's user + system time
+# (/proc/PID/stat, every thread) over the run, divided by the transactions
+# pgbench completed; for pgward targets and pgbouncer.
 #
 # Everything runs on 127.0.0.1 and is removed on exit. Client, proxy and
 # server share the machine's cores, so compare ratios, not absolute numbers.
@@ -55,6 +67,7 @@ SCENARIOS=${SCENARIOS:-select tpcb}
 TARGETS=${TARGETS:-direct pgward pgbouncer}
 OUT=${OUT:-target/pgbench-compare.md}
 EXTRA_PGWARD_ARGS=${EXTRA_PGWARD_ARGS:-}
+MEMORY_SESSIONS=${MEMORY_SESSIONS:-1000}
 CSV="${OUT%.md}.csv"
 
 read -ra CLIENT_LIST <<<"$CLIENTS"
@@ -64,6 +77,7 @@ read -ra TARGET_LIST <<<"$TARGETS"
 read -ra EXTRA_ARGS <<<"$EXTRA_PGWARD_ARGS"
 
 # --- validate --------------------------------------------------------------
+[[ $MEMORY_SESSIONS =~ ^[0-9]+$ && $MEMORY_SESSIONS -le 5000 ]] || pgw_die "MEMORY_SESSIONS must be an integer 0..5000 (got '$MEMORY_SESSIONS')"
 for v in SCALE DURATION ROUNDS; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || pgw_die "$v must be a positive integer (got '${!v}')"
 done
@@ -77,14 +91,14 @@ for s in "${SCENARIO_LIST[@]}"; do
     [[ $s =~ ^(select|tpcb|large)$ ]] || pgw_die "unknown scenario '$s' (select, tpcb, large)"
 done
 for t in "${TARGET_LIST[@]}"; do
-    [[ $t =~ ^(direct|pgward|guard|masked|audited|pgbouncer)$ ]] || pgw_die "unknown target '$t' (direct, pgward, guard, masked, audited, pgbouncer)"
+    [[ $t =~ ^(direct|pgward|guard|masked|audited|governed|pgbouncer)$ ]] || pgw_die "unknown target '$t' (direct, pgward, guard, masked, audited, governed, pgbouncer)"
 done
 [[ ${#CLIENT_LIST[@]} -gt 0 && ${#MODE_LIST[@]} -gt 0 && ${#SCENARIO_LIST[@]} -gt 0 && ${#TARGET_LIST[@]} -gt 0 ]] ||
     pgw_die "CLIENTS, MODES, SCENARIOS and TARGETS must not be empty"
 
 want() { [[ " $TARGETS " == *" $1 "* ]]; }
 # The guard target is a second pgward, so it needs the binary too.
-want_pgward() { want pgward || want guard || want masked || want audited; }
+want_pgward() { want pgward || want guard || want masked || want audited || want governed; }
 
 # --- prerequisites ---------------------------------------------------------
 pgw_section "prerequisites"
@@ -114,6 +128,18 @@ if want_pgward; then
     fi
     [[ -x $PGWARD_BIN ]] || pgw_die "PGWARD_BIN '$PGWARD_BIN' is not an executable file"
 fi
+if want governed; then
+    if [[ -z ${OTLP_SINK_BIN:-} ]]; then
+        pgw_ensure_rust
+        pgw_section "build (cargo build --release --example otlp_sink)"
+        cargo build --release --example otlp_sink
+        OTLP_SINK_BIN="${CARGO_TARGET_DIR:-$PGW_ROOT/target}/release/examples/otlp_sink"
+    fi
+    [[ -x $OTLP_SINK_BIN ]] || pgw_die "OTLP_SINK_BIN '$OTLP_SINK_BIN' is not an executable file"
+fi
+if [[ $MEMORY_SESSIONS -gt 0 ]]; then
+    command -v python3 >/dev/null 2>&1 || pgw_die "python3 is needed for the idle-session memory measurement (or MEMORY_SESSIONS=0)"
+fi
 
 SVC_USER=$(pgw_service_user)
 # as_svc CMD... — run as the user PostgreSQL and pgbouncer run as.
@@ -128,8 +154,9 @@ as_svc() {
 
 # --- cleanup ---------------------------------------------------------------
 WORK=""
-# pgward processes by target name (pgward, guard, masked, audited).
+# pgward processes by target name (pgward, guard, masked, audited, governed).
 declare -A PGWARD_PIDS=()
+SINK_PID=""
 PG_STARTED=0
 cleanup() {
     local rc=$?
@@ -138,6 +165,10 @@ cleanup() {
         pgw_stop_pid "${PGWARD_PIDS[$t]}" "pgward ($t)" 10
         wait "${PGWARD_PIDS[$t]}" 2>/dev/null
     done
+    if [[ -n $SINK_PID ]]; then
+        pgw_stop_pid "$SINK_PID" otlp_sink 10
+        wait "$SINK_PID" 2>/dev/null
+    fi
     if [[ -n $WORK && -f $WORK/pgbouncer.pid ]]; then
         pgw_stop_pid "$(cat "$WORK/pgbouncer.pid")" pgbouncer 10
     fi
@@ -161,6 +192,8 @@ chmod 755 "$WORK"
 # --- PostgreSQL ------------------------------------------------------------
 pgw_section "PostgreSQL"
 PG_PORT=$(pgw_free_port)
+# Room for the idle sessions of the memory measurement.
+PG_MAX_CONN=$((MEMORY_SESSIONS + 50 > 200 ? MEMORY_SESSIONS + 50 : 200))
 as_svc "$PG_BIN/initdb" -D "$WORK/data" -U postgres -A trust -E UTF8 --locale=C >"$WORK/initdb.log" 2>&1 || {
     cat "$WORK/initdb.log" >&2
     pgw_die "initdb failed"
@@ -171,7 +204,7 @@ as_svc tee -a "$WORK/data/postgresql.conf" >/dev/null <<EOF
 listen_addresses = '127.0.0.1'
 port = $PG_PORT
 unix_socket_directories = '$WORK'
-max_connections = 200
+max_connections = $PG_MAX_CONN
 shared_buffers = 256MB
 fsync = off
 synchronous_commit = off
@@ -195,6 +228,11 @@ if [[ " $SCENARIOS " == *" large "* ]]; then
     "$PSQL" -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d bench -c \
         "CREATE TABLE big AS SELECT g AS id, 'name ' || g AS name, 'user' || g || '@example.com' AS email, 'city' || (g % 100) AS city, md5(g::text) AS note FROM generate_series(1, 1000000) g"
     echo 'SELECT * FROM big;' >"$WORK/large.sql"
+fi
+if want governed; then
+    # The governed target's masks are on this table; pgbench never reads it.
+    "$PSQL" -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d bench -c \
+        "CREATE TABLE customers AS SELECT g AS id, 'c' || g || '@example.com' AS email, '+1 555 01' || lpad(g::text, 2, '0') AS phone FROM generate_series(1, 100) g"
 fi
 "$PSQL" -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d bench -c 'VACUUM ANALYZE' -c 'CHECKPOINT'
 
@@ -252,6 +290,40 @@ if want audited; then
     start_pgward audited --config "$WORK/audited.yaml" --policy "$GUARD_POLICY"
 fi
 
+# The production setup: a policy with deny rules and masks, the stamp, the
+# audit trail to a spool and over OTLP/gRPC to a local receiver, usage
+# metrics on the admin listener and pushed over OTLP.
+GOVERNED_POLICY="$PGW_ROOT/benches/governed-policy.yaml"
+if want governed; then
+    pgw_section "pgward governed"
+    SINK_PORT=$(pgw_free_port "${USED_PORTS[@]}")
+    USED_PORTS+=("$SINK_PORT")
+    "$OTLP_SINK_BIN" "127.0.0.1:$SINK_PORT" >"$WORK/sink.out" 2>"$WORK/sink.log" </dev/null &
+    SINK_PID=$!
+    pgw_wait_for_line "$WORK/sink.out" '^otlp-sink listening on ' 30 "$SINK_PID" ||
+        pgw_die "otlp_sink did not start: $(cat "$WORK/sink.log")"
+    ADMIN_PORT=$(pgw_free_port "${USED_PORTS[@]}")
+    USED_PORTS+=("$ADMIN_PORT")
+    export PGWARD_BENCH_CATALOG_PW=unused
+    cat >"$WORK/governed.yaml" <<EOF
+catalog:
+  user: postgres
+  password_env: PGWARD_BENCH_CATALOG_PW
+audit:
+  spool_dir: $WORK/governed-spool
+  statement_text: fingerprint
+  sinks:
+    - otlp_grpc: {endpoint: "http://127.0.0.1:$SINK_PORT"}
+admin:
+  listen: "127.0.0.1:$ADMIN_PORT"
+metrics:
+  otlp:
+    endpoint: "http://127.0.0.1:$SINK_PORT"
+    interval: 5s
+EOF
+    start_pgward governed --config "$WORK/governed.yaml" --policy "$GOVERNED_POLICY"
+fi
+
 # --- pgbouncer -------------------------------------------------------------
 PGBOUNCER_VERSION=""
 if want pgbouncer; then
@@ -271,7 +343,7 @@ unix_socket_dir =
 auth_type = trust
 auth_file = $WORK/userlist.txt
 pool_mode = session
-max_client_conn = 200
+max_client_conn = $PG_MAX_CONN
 default_pool_size = 20
 server_tls_sslmode = disable
 logfile = $WORK/pgbouncer.log
@@ -309,8 +381,66 @@ scenario_label() { # SCENARIO MODE CLIENTS
     printf '%s, -M %s, -c %s' "$name" "$2" "$3"
 }
 
+# target_pid TARGET — the proxy process whose CPU is counted (none for direct).
+target_pid() {
+    case $1 in
+    direct) ;;
+    pgbouncer) cat "$WORK/pgbouncer.pid" 2>/dev/null ;;
+    *) printf '%s' "${PGWARD_PIDS[$1]}" ;;
+    esac
+}
+# cpu_ticks PID — user + system clock ticks of every thread of PID so far.
+cpu_ticks() {
+    # Fields after the parenthesised command name: utime and stime are the
+    # 12th and 13th of them (fields 14 and 15 of proc(5)).
+    sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
+}
+CLK_TCK=$(getconf CLK_TCK)
+
+# --- memory per idle session ----------------------------------------------
+# For each proxy target, freshly started (before any pgbench run has grown
+# its allocator's pools): RSS before, with MEMORY_SESSIONS idle sessions
+# logged in, and 10 s after they closed and the server saw them go.
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+client_backends() {
+    "$PSQL" -X -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -tAc \
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = 'bench' AND backend_type = 'client backend'"
+}
+declare -A MEM_BEFORE=() MEM_OPEN=() MEM_AFTER=()
+if [[ $MEMORY_SESSIONS -gt 0 ]]; then
+    pgw_section "memory: $MEMORY_SESSIONS idle sessions per proxy"
+    for t in "${TARGET_LIST[@]}"; do
+        [[ $t == direct ]] && continue
+        pid=$(target_pid "$t")
+        base=$(client_backends)
+        MEM_BEFORE[$t]=$(rss_kib "$pid")
+        coproc IDLE { exec python3 "$PGW_ROOT/benches/idle-sessions.py" 127.0.0.1 "${PORT[$t]}" postgres bench "$MEMORY_SESSIONS"; }
+        line=""
+        read -r -t 600 line <&"${IDLE[0]}" || true
+        if [[ $line != "open $MEMORY_SESSIONS" ]]; then
+            pgw_warn "$t: idle sessions did not all open (${line:-no answer})"
+            kill "$IDLE_PID" 2>/dev/null || true
+            wait "$IDLE_PID" 2>/dev/null || true
+            continue
+        fi
+        MEM_OPEN[$t]=$(rss_kib "$pid")
+        echo close >&"${IDLE[1]}"
+        read -r -t 120 line <&"${IDLE[0]}" || true
+        wait "$IDLE_PID" 2>/dev/null || true
+        # The proxy closes its server connections after its clients go.
+        for ((i = 0; i < 600; i++)); do
+            [[ $(client_backends) -le $base ]] && break
+            sleep 0.1
+        done
+        # pgward hands freed memory back on a 5-second check (src/memory.rs).
+        sleep 10
+        MEM_AFTER[$t]=$(rss_kib "$pid")
+        pgw_info "$t: RSS ${MEM_BEFORE[$t]} KiB, ${MEM_OPEN[$t]} KiB with $MEMORY_SESSIONS idle sessions, ${MEM_AFTER[$t]} KiB 10 s after they closed"
+    done
+fi
+
 mkdir -p "$(dirname "$OUT")"
-echo "round,scenario,mode,clients,target,tps,latency_ms" >"$CSV"
+echo "round,scenario,mode,clients,target,tps,latency_ms,cpu_us_per_txn" >"$CSV"
 
 total=$((ROUNDS * ${#SCENARIO_LIST[@]} * ${#MODE_LIST[@]} * ${#CLIENT_LIST[@]} * ${#TARGET_LIST[@]}))
 pgw_section "running $total pgbench runs of ${DURATION}s (about $((total * (DURATION + 1) / 60 + 1)) min)"
@@ -326,10 +456,18 @@ for ((round = 1; round <= ROUNDS; round++)); do
                     args=(-h 127.0.0.1 -p "${PORT[$t]}" -U postgres -T "$DURATION" -c "$c" -j "$j" -M "$m")
                     [[ $s == select ]] && args+=(-S)
                     [[ $s == large ]] && args+=(-f "$WORK/large.sql")
-                    tps="" lat=""
+                    tps="" lat="" cpu=""
+                    pid=$(target_pid "$t")
+                    ticks0=""
+                    [[ -n $pid ]] && ticks0=$(cpu_ticks "$pid")
                     if "$PGBENCH" "${args[@]}" bench >"$WORK/run.out" 2>&1; then
                         tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time).*/\1/p' "$WORK/run.out" | head -n1)
                         lat=$(sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p' "$WORK/run.out" | head -n1)
+                        txns=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$WORK/run.out" | head -n1)
+                        if [[ -n $ticks0 && -n $txns && $txns -gt 0 ]]; then
+                            cpu=$(awk -v a="$ticks0" -v b="$(cpu_ticks "$pid")" -v hz="$CLK_TCK" -v n="$txns" \
+                                'BEGIN { printf "%.2f", (b - a) * 1e6 / hz / n }')
+                        fi
                     fi
                     if [[ -z $tps || -z $lat ]]; then
                         FAILED_RUNS=$((FAILED_RUNS + 1))
@@ -339,9 +477,9 @@ for ((round = 1; round <= ROUNDS; round++)); do
                     fi
                     shown=FAIL
                     [[ -n $tps ]] && shown=$(printf '%.1f' "$tps")
-                    printf '[%3d/%d] round %d  %-38s %-9s %10s tps  %8s ms\n' \
-                        "$n" "$total" "$round" "$(scenario_label "$s" "$m" "$c")" "$t" "$shown" "${lat:--}"
-                    echo "$round,$s,$m,$c,$t,$tps,$lat" >>"$CSV"
+                    printf '[%3d/%d] round %d  %-38s %-9s %10s tps  %8s ms  %8s cpu us/txn\n' \
+                        "$n" "$total" "$round" "$(scenario_label "$s" "$m" "$c")" "$t" "$shown" "${lat:--}" "${cpu:--}"
+                    echo "$round,$s,$m,$c,$t,$tps,$lat,$cpu" >>"$CSV"
                 done
             done
         done
@@ -349,7 +487,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
 done
 
 # --- report ----------------------------------------------------------------
-# median SCENARIO MODE CLIENTS TARGET COLUMN(6=tps,7=latency) — empty if no data.
+# median SCENARIO MODE CLIENTS TARGET COLUMN(6=tps,7=latency,8=cpu) — empty if no data.
 median() {
     awk -F, -v s="$1" -v m="$2" -v c="$3" -v t="$4" -v col="$5" \
         'NR > 1 && $2 == s && $3 == m && $4 == c && $5 == t && $col != "" { print $col }' "$CSV" |
@@ -380,9 +518,9 @@ fi
     echo "## pgbench: direct vs pgward vs pgbouncer"
     echo
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); host: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, $(uname -sr)"
-    echo "- PostgreSQL $PG_VERSION (max_connections=200, shared_buffers=256MB, fsync=off, synchronous_commit=off)"
+    echo "- PostgreSQL $PG_VERSION (max_connections=$PG_MAX_CONN, shared_buffers=256MB, fsync=off, synchronous_commit=off)"
     want pgward && echo "- pgward: ${PGWARD_VERSION:-$PGWARD_BIN} at $GIT_REV; args: --upstream-tls disable --log-level warn${EXTRA_PGWARD_ARGS:+ $EXTRA_PGWARD_ARGS}"
-    want pgbouncer && echo "- $PGBOUNCER_VERSION: pool_mode=session, default_pool_size=20, max_client_conn=200"
+    want pgbouncer && echo "- $PGBOUNCER_VERSION: pool_mode=session, default_pool_size=20, max_client_conn=$PG_MAX_CONN"
     echo "- pgbench -s $SCALE, -T $DURATION per run, -j min(c,2); median of $ROUNDS round(s), targets run back to back in the order: $TARGETS"
     echo "- all on 127.0.0.1; client, proxies and server share the cores"
     echo
@@ -454,6 +592,69 @@ fi
             done
         done
     fi
+    echo
+    echo "### Proxy CPU per transaction (µs, user + system of the proxy process)"
+    echo
+    header="| scenario |" rule="|---|"
+    for t in "${TARGET_LIST[@]}"; do
+        [[ $t == direct ]] && continue
+        header+=" $t |" rule+="---:|"
+    done
+    echo "$header"
+    echo "$rule"
+    for s in "${SCENARIO_LIST[@]}"; do
+        for m in "${MODE_LIST[@]}"; do
+            for c in "${CLIENT_LIST[@]}"; do
+                row="| $(scenario_label "$s" "$m" "$c") |"
+                for t in "${TARGET_LIST[@]}"; do
+                    [[ $t == direct ]] && continue
+                    row+=" $(fmt_num "$(median "$s" "$m" "$c" "$t" 8)" 1 "$t") |"
+                done
+                echo "$row"
+            done
+        done
+    done
+    if want governed; then
+        echo
+        echo "### Governed (the production setup, $GOVERNED_POLICY) against pgbouncer and direct"
+        echo
+        echo "Deny rules, stamp, masks on a table pgbench does not read, audit to a spool and over OTLP/gRPC to a local receiver, usage metrics."
+        echo
+        echo "| scenario | direct tps | pgward tps | governed tps | pgbouncer tps | pgward/pgbouncer | governed/pgbouncer | governed/direct | CPU µs/txn (w / g / b) | governed CPU / pgbouncer CPU |"
+        echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        for s in "${SCENARIO_LIST[@]}"; do
+            for m in "${MODE_LIST[@]}"; do
+                for c in "${CLIENT_LIST[@]}"; do
+                    d=$(median "$s" "$m" "$c" direct 6)
+                    w=$(median "$s" "$m" "$c" pgward 6)
+                    g=$(median "$s" "$m" "$c" governed 6)
+                    b=$(median "$s" "$m" "$c" pgbouncer 6)
+                    cw=$(median "$s" "$m" "$c" pgward 8)
+                    cg=$(median "$s" "$m" "$c" governed 8)
+                    cb=$(median "$s" "$m" "$c" pgbouncer 8)
+                    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s / %s / %s | %s |\n' \
+                        "$(scenario_label "$s" "$m" "$c")" \
+                        "$(fmt_num "$d" 0 direct)" "$(fmt_num "$w" 0 pgward)" "$(fmt_num "$g" 0 governed)" "$(fmt_num "$b" 0 pgbouncer)" \
+                        "$(ratio "$w" "$b")" "$(ratio "$g" "$b")" "$(ratio "$g" "$d")" \
+                        "$(fmt_num "$cw" 1 pgward)" "$(fmt_num "$cg" 1 governed)" "$(fmt_num "$cb" 1 pgbouncer)" \
+                        "$(ratio "$cg" "$cb")"
+                done
+            done
+        done
+    fi
+    if [[ ${#MEM_OPEN[@]} -gt 0 ]]; then
+        echo
+        echo "### Memory: $MEMORY_SESSIONS idle sessions (RSS of the proxy process)"
+        echo
+        echo "| target | RSS before | RSS with the sessions open | per idle session | RSS 10 s after they closed |"
+        echo "|---|---:|---:|---:|---:|"
+        for t in "${TARGET_LIST[@]}"; do
+            [[ -n ${MEM_OPEN[$t]:-} ]] || continue
+            printf '| %s | %s KiB | %s KiB | %s KiB | %s KiB |\n' "$t" "${MEM_BEFORE[$t]}" "${MEM_OPEN[$t]}" \
+                "$(awk -v a="${MEM_BEFORE[$t]}" -v b="${MEM_OPEN[$t]}" -v n="$MEMORY_SESSIONS" 'BEGIN { printf "%.1f", (b - a) / n }')" \
+                "${MEM_AFTER[$t]}"
+        done
+    fi
     if want masked; then
         echo
         echo "### Masking's cost: pgward with masks ($MASK_POLICY) against pgward without, and against direct"
@@ -477,6 +678,21 @@ fi
         done
     fi
 } >"$OUT"
+
+# What the OTLP receiver got from the governed target, once pgward has
+# stopped (and shipped what its spool still held).
+if want governed && [[ -n $SINK_PID ]]; then
+    pgw_stop_pid "${PGWARD_PIDS[governed]}" "pgward (governed)" 60
+    wait "${PGWARD_PIDS[governed]}" 2>/dev/null || true
+    unset 'PGWARD_PIDS[governed]'
+    pgw_stop_pid "$SINK_PID" otlp_sink 10
+    wait "$SINK_PID" 2>/dev/null || true
+    SINK_PID=""
+    {
+        echo
+        echo "OTLP receiver totals for the governed target: \`$(grep -m1 '^otlp-sink logs=' "$WORK/sink.out" || echo 'none printed')\`; audit spool after the stop: $(du -sk "$WORK/governed-spool" 2>/dev/null | cut -f1) KiB."
+    } >>"$OUT"
+fi
 
 pgw_section "results"
 cat "$OUT"

@@ -21,6 +21,7 @@ pub mod fuzzing;
 pub mod logging;
 pub mod mask;
 pub mod mcp;
+pub mod memory;
 pub mod metrics;
 pub mod policy;
 pub mod rls;

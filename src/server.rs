@@ -286,8 +286,16 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let sessions = TaskTracker::new();
     let permits = Arc::new(Semaphore::new(shared.config.limits.max_connections));
     let overflow = Arc::new(Semaphore::new(OVERFLOW_HANDLERS));
+    let mut trimmer = crate::memory::Trimmer::default();
+    let mut trim_tick = tokio::time::interval(std::time::Duration::from_secs(5));
+    trim_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let signal_name = loop {
         tokio::select! {
+            _ = trim_tick.tick() => {
+                if trimmer.observe(sessions.len()) {
+                    tracing::debug!(open_sessions = sessions.len(), "memory of ended sessions returned");
+                }
+            }
             accepted = listener.accept() => {
                 let (tcp, peer) = match accepted {
                     Ok(a) => a,

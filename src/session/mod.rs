@@ -489,7 +489,7 @@ fn guard_for(
     shared: &Shared,
     id: SessionId,
     branch: &Branch,
-) -> Result<(Option<Guard>, Bytes), SessionError> {
+) -> Result<(Option<Box<Guard>>, Bytes), SessionError> {
     let service_user = shared
         .local_auth
         .as_ref()
@@ -563,7 +563,7 @@ fn guard_for(
         Some(masking),
         attribution,
     );
-    Ok((Some(guard), bytes))
+    Ok((Some(Box::new(guard)), bytes))
 }
 
 /// Records how a session ended, or that its authentication failed.
@@ -631,7 +631,7 @@ async fn run_connected(
     client: &mut Peer,
     startup: &StartupMessage,
     upstream_startup: Bytes,
-    guard: Option<Guard>,
+    guard: Option<Box<Guard>>,
     shared: &Shared,
     deadline: tokio::time::Instant,
     facts: &mut Facts,
@@ -641,7 +641,10 @@ async fn run_connected(
         .branch
         .clone()
         .unwrap_or_else(|| Arc::clone(shared.branches.default_branch()));
-    let connect_and_auth = async {
+    // Boxed: the future is big (connect, TLS, authentication) and lives
+    // only until the session starts, while the task's own future is sized
+    // by its largest state and kept for the session's whole life.
+    let connect_and_auth = Box::pin(async {
         let server_stream = branch.upstream.connect().await?;
         let mut server = Peer::new(server_stream, MAX_BACKEND_MESSAGE);
         server.queue(upstream_startup);
@@ -660,7 +663,7 @@ async fn run_connected(
         let authed =
             passthrough::relay(client, &mut server, &shared.cancels, &branch.upstream).await?;
         Ok::<_, SessionError>((server, authed))
-    };
+    });
     let connected = tokio::select! {
         r = tokio::time::timeout_at(deadline, connect_and_auth) => match r {
             Ok(r) => r,

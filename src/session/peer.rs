@@ -70,17 +70,46 @@ impl Peer {
         }
     }
 
+    /// Gives the read buffer's memory back while the session waits with
+    /// nothing buffered: an idle session then holds no read buffer, and the
+    /// next read allocates one only once the socket is readable. Most
+    /// sessions of a pool are idle most of the time, so this is what an idle
+    /// session costs; a busy one pays an allocation per wait, which the
+    /// allocator serves from the buffer just freed.
+    pub fn release_idle_buffer(&mut self) {
+        if self.rbuf.is_empty() && self.rbuf.capacity() > 0 {
+            self.rbuf = BytesMut::new();
+        }
+    }
+
     /// Reads whatever is available into the read buffer; `Ok(0)` at end of
     /// stream. Registers for readiness when nothing is available.
     pub fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let released = self.rbuf.capacity() == 0;
+        if released {
+            // Released while idle: wait for readiness before allocating.
+            // Encrypted and in-process streams buffer inside themselves, so
+            // only a plain socket can be asked without reading.
+            if let Stream::Plain(tcp) = &self.stream {
+                ready!(tcp.poll_read_ready(cx))?;
+            }
+        }
         self.prepare_read();
-        let n = ready!(tokio_util::io::poll_read_buf(
-            Pin::new(&mut self.stream),
-            cx,
-            &mut self.rbuf
-        ))?;
-        self.bytes_in += n as u64;
-        Poll::Ready(Ok(n))
+        match tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, &mut self.rbuf) {
+            Poll::Ready(r) => {
+                let n = r?;
+                self.bytes_in += n as u64;
+                Poll::Ready(Ok(n))
+            }
+            Poll::Pending => {
+                // Readiness can be stale (nothing read since the socket
+                // last had data): the buffer goes back until data is there.
+                if released {
+                    self.rbuf = BytesMut::new();
+                }
+                Poll::Pending
+            }
+        }
     }
 
     /// Reads whatever is available; `Closed` at end of stream.

@@ -144,7 +144,10 @@ pub struct Relay {
     server_said_fatal: bool,
     client_terminated: bool,
     /// Present when a policy is configured.
-    guard: Option<Guard>,
+    /// Boxed: the session task's future holds the relay (and, across
+    /// its await points, each place the guard passed through) inline, and
+    /// an idle session should cost little more than its sockets.
+    guard: Option<Box<Guard>>,
     /// Present while the session's profile has masks.
     results: Option<ResultMasker>,
     /// Rewritten rows waiting to be queued to the client, in order.
@@ -173,7 +176,7 @@ pub struct Relay {
 impl Relay {
     pub fn new(
         status: TxnStatus,
-        mut guard: Option<Guard>,
+        mut guard: Option<Box<Guard>>,
         server_params: &[(String, String)],
     ) -> Self {
         if let Some(g) = guard.as_mut() {
@@ -235,6 +238,9 @@ impl Relay {
         let idle = tokio::time::sleep(Duration::from_secs(3600));
         tokio::pin!(idle);
         let mut idle_armed = self.arm_idle(timeouts, idle.as_mut());
+        if self.quiet(client) {
+            settle(client, server);
+        }
         // Created once: a fresh `cancelled()` per iteration would register and
         // remove a waiter on the token under its lock for every message.
         let cancelled = hard_close.cancelled();
@@ -290,6 +296,7 @@ impl Relay {
                         // do not restart the clock, as they do not on the server.
                         if self.quiet(client) && !was_quiet {
                             idle_armed = self.arm_idle(timeouts, idle.as_mut());
+                            settle(client, server);
                         }
                     }
                     Err(e) => return Err(RelayError::ServerIo(e)),
@@ -494,4 +501,11 @@ impl Relay {
             client.queue(self.rewritten.split().freeze());
         }
     }
+}
+
+/// The session has gone quiet: neither side's read buffer is kept while it
+/// waits (see `Peer::release_idle_buffer`).
+fn settle(client: &mut Peer, server: &mut Peer) {
+    client.release_idle_buffer();
+    server.release_idle_buffer();
 }
