@@ -17,6 +17,12 @@ pub struct Trimmer {
 }
 
 impl Trimmer {
+    /// Records the live session count as a session starts, so a burst
+    /// shorter than the check interval still counts.
+    pub fn saw(&mut self, live: usize) {
+        self.peak = self.peak.max(live);
+    }
+
     /// Records the live session count; trims when it has fallen to half
     /// of the peak seen since the last trim (and by at least `MIN_DROP`).
     /// Returns whether it trimmed.
@@ -61,6 +67,16 @@ mod tests {
             !t.observe(50),
             "fewer than MIN_DROP sessions gone since the last trim"
         );
+    }
+
+    #[test]
+    fn a_burst_between_checks_is_seen_through_its_starts() {
+        let mut t = Trimmer::default();
+        assert!(!t.observe(0));
+        for live in 1..=500 {
+            t.saw(live);
+        }
+        assert!(t.observe(0));
     }
 
     #[test]

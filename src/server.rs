@@ -309,6 +309,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
                 match Arc::clone(&permits).try_acquire_owned() {
                     Ok(permit) => {
                         let shared = Arc::clone(&shared);
+                        trimmer.saw(sessions.len() + 1);
                         sessions.spawn(async move {
                             crate::session::run(tcp, peer, shared).await;
                             drop(permit);

@@ -38,6 +38,12 @@ masks:
   - name: email-domain
     columns: ["mcp.customers.email"]
     function: email
+row_filters:
+  - name: own_notes
+    description: analysts see their own notes
+    tables: ["mcp.notes"]
+    predicate: author = current_setting('pgward.user', true)
+    profiles: [analyst]
 "#;
 
 const SETUP: &str = r#"
@@ -406,7 +412,17 @@ fn stdio_masks_in_results_and_writes_for_a_developer() {
     let who = &call(&t, 3)["structured"]["profile"];
     assert_eq!(who["name"], "analyst", "{who}");
     assert_eq!(who["masks"].as_array().map(Vec::len), Some(2), "{who}");
-    assert_eq!(who["row_filters"], json!([]));
+    assert_eq!(
+        who["row_filters"],
+        json!([{
+            "name": "own_notes",
+            "description": "analysts see their own notes",
+            "tables": ["mcp.notes"],
+            "predicate": "author = current_setting('pgward.user', true)",
+            "server_policy": "pgward_filter_own_notes",
+        }]),
+        "{who}"
+    );
     // A value computed from a masked column does not come back clear.
     let derived = call(&t, 4).to_string();
     assert!(!derived.contains("900-12-3456"), "{derived}");

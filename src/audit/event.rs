@@ -6,7 +6,7 @@
 //! one more `with(...)` call and one more key constant, not a schema change in
 //! the spool, the JSON line and the OTLP mapping at once.
 
-use serde::de::{MapAccess, Visitor};
+use serde::de::{MapAccess, SeqAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::borrow::Cow;
@@ -93,13 +93,54 @@ impl EventKind {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum AttrValue {
     Bool(bool),
     Int(i64),
     Str(String),
     StrArray(Vec<String>),
+}
+
+/// Read by the JSON value's own type. (serde's untagged derive buffers
+/// each value and tries the variants in turn, building and formatting an
+/// error for every miss: two per string attribute, which made reading the
+/// spool back for the OTLP sinks one of the governed path's largest costs.)
+impl<'de> Deserialize<'de> for AttrValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = AttrValue;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a boolean, an integer, a string or an array of strings")
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<AttrValue, E> {
+                Ok(AttrValue::Bool(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<AttrValue, E> {
+                Ok(AttrValue::Int(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<AttrValue, E> {
+                i64::try_from(v)
+                    .map(AttrValue::Int)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(v), &self))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<AttrValue, E> {
+                Ok(AttrValue::Str(v.to_owned()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<AttrValue, E> {
+                Ok(AttrValue::Str(v))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<AttrValue, A::Error> {
+                let mut out = Vec::with_capacity(a.size_hint().unwrap_or(0).min(64));
+                while let Some(s) = a.next_element::<String>()? {
+                    out.push(s);
+                }
+                Ok(AttrValue::StrArray(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl From<&str> for AttrValue {
@@ -304,6 +345,31 @@ pub fn new_event_id() -> String {
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    #[test]
+    fn attribute_values_are_read_by_their_json_type() {
+        let read = |j: &str| serde_json::from_str::<AttrValue>(j).map_err(|e| e.to_string());
+        assert_eq!(read("true"), Ok(AttrValue::Bool(true)));
+        assert_eq!(read("-7"), Ok(AttrValue::Int(-7)));
+        assert_eq!(read("9223372036854775807"), Ok(AttrValue::Int(i64::MAX)));
+        assert_eq!(read(r#""a\"b\u00e9""#), Ok(AttrValue::Str("a\"bé".into())));
+        assert_eq!(read("\"12\""), Ok(AttrValue::Str("12".into())));
+        assert_eq!(read("[]"), Ok(AttrValue::StrArray(vec![])));
+        assert_eq!(
+            read(r#"["x","y"]"#),
+            Ok(AttrValue::StrArray(vec!["x".into(), "y".into()]))
+        );
+        for bad in [
+            "1.5",
+            "9223372036854775808",
+            "{}",
+            "[1]",
+            "null",
+            r#"["x",true]"#,
+        ] {
+            assert!(read(bad).is_err(), "{bad} was accepted");
+        }
+    }
 
     #[test]
     fn json_line_round_trips_in_order() {

@@ -63,9 +63,16 @@ fn profile_json(p: &Profile) -> Value {
         "deny_rules": deny,
         "settings": settings,
         "masks": masks,
-        // pgward filters no rows itself: rows are filtered by the server's
-        // own row-level security, which reads the session's settings.
-        "row_filters": [],
+        // Rows are filtered by the server's own row-level security, which
+        // reads the identity settings pgward gives the session; these are
+        // the filters of the policy that apply to this profile.
+        "row_filters": p.row_filters.filters.iter().map(|f| json!({
+            "name": f.name,
+            "description": f.description,
+            "tables": f.tables.iter().map(|t| t.source()).collect::<Vec<_>>(),
+            "predicate": f.predicate,
+            "server_policy": f.policy_name(),
+        })).collect::<Vec<_>>(),
         "stamped": p.stamp,
     })
 }
