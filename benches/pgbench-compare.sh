@@ -400,7 +400,8 @@ CLK_TCK=$(getconf CLK_TCK)
 # --- memory per idle session ----------------------------------------------
 # For each proxy target, freshly started (before any pgbench run has grown
 # its allocator's pools): RSS before, with MEMORY_SESSIONS idle sessions
-# logged in, and 10 s after they closed and the server saw them go.
+# logged in (7 s after the last one), and 10 s after they closed and the
+# server saw them go.
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 client_backends() {
     "$PSQL" -X -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -tAc \
@@ -423,6 +424,10 @@ if [[ $MEMORY_SESSIONS -gt 0 ]]; then
             wait "$IDLE_PID" 2>/dev/null || true
             continue
         fi
+        # Idle means idle a while: pgward gives a session's read buffers back
+        # after a second of quiet, and hands released memory to the system on
+        # its 5-second check (src/session/relay/settle.rs, src/memory.rs).
+        sleep 7
         MEM_OPEN[$t]=$(rss_kib "$pid")
         echo close >&"${IDLE[1]}"
         read -r -t 120 line <&"${IDLE[0]}" || true

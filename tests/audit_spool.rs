@@ -156,6 +156,9 @@ async fn delivers_with_attributes(via: Via) {
     assert_eq!(records[1].event_name, "pgward.session.start");
     let report = a.shutdown(tokio::time::Instant::now() + LIMIT).await;
     assert_eq!(report.undelivered.iter().map(|(_, n)| n).sum::<u64>(), 0);
+    // A receiver that keeps up is sent each batch as it was written; the
+    // spool is not read back.
+    assert_eq!(report.stats.sinks[0].read_back, 0, "{:?}", report.stats);
 }
 
 #[tokio::test]
@@ -260,7 +263,13 @@ async fn crash_then_restart_delivers_the_rest() {
         .intersection(&first)
         .count();
     assert!(resent < first.len(), "acknowledged events were all re-sent");
-    b.shutdown(tokio::time::Instant::now() + LIMIT).await;
+    // What was spooled before the crash can only come from the spool.
+    let report = b.shutdown(tokio::time::Instant::now() + LIMIT).await;
+    assert!(
+        report.stats.sinks[0].read_back >= second.len() as u64,
+        "{:?}",
+        report.stats
+    );
 }
 
 #[tokio::test]

@@ -12,7 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Attribute keys. OpenTelemetry semantic-convention names where one exists,
@@ -93,13 +93,75 @@ impl EventKind {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(untagged)]
+/// An attribute value. The shared forms exist for what many events repeat
+/// (a session's user and address, a prepared statement's objects and
+/// text): an event per statement then copies pointers, not strings.
+#[derive(Clone, Debug)]
 pub enum AttrValue {
     Bool(bool),
     Int(i64),
     Str(String),
     StrArray(Vec<String>),
+    Shared(Arc<str>),
+    SharedArray(Arc<[String]>),
+    Static(&'static str),
+}
+
+/// What an [`AttrValue`] holds, whichever form it is kept in.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum AttrRef<'a> {
+    Bool(bool),
+    Int(i64),
+    Str(&'a str),
+    StrArray(&'a [String]),
+}
+
+impl AttrValue {
+    pub fn view(&self) -> AttrRef<'_> {
+        match self {
+            AttrValue::Bool(b) => AttrRef::Bool(*b),
+            AttrValue::Int(i) => AttrRef::Int(*i),
+            AttrValue::Str(s) => AttrRef::Str(s),
+            AttrValue::Shared(s) => AttrRef::Str(s),
+            AttrValue::Static(s) => AttrRef::Str(s),
+            AttrValue::StrArray(a) => AttrRef::StrArray(a),
+            AttrValue::SharedArray(a) => AttrRef::StrArray(a),
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self.view() {
+            AttrRef::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The same value in a form that is cheap to clone.
+    pub fn shared(self) -> AttrValue {
+        match self {
+            AttrValue::Str(s) => AttrValue::Shared(s.into()),
+            AttrValue::StrArray(a) => AttrValue::SharedArray(a.into()),
+            v => v,
+        }
+    }
+}
+
+/// Equal when they hold the same value, whatever the form.
+impl PartialEq for AttrValue {
+    fn eq(&self, other: &AttrValue) -> bool {
+        self.view() == other.view()
+    }
+}
+
+impl Serialize for AttrValue {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.view() {
+            AttrRef::Bool(b) => s.serialize_bool(b),
+            AttrRef::Int(i) => s.serialize_i64(i),
+            AttrRef::Str(v) => s.serialize_str(v),
+            AttrRef::StrArray(a) => s.collect_seq(a),
+        }
+    }
 }
 
 /// Read by the JSON value's own type. (serde's untagged derive buffers
@@ -195,14 +257,22 @@ pub struct AuditEvent {
 impl AuditEvent {
     /// A new event stamped now, with a fresh id and `db.system.name`.
     pub fn new(kind: EventKind) -> AuditEvent {
+        AuditEvent::with_capacity(kind, 1)
+    }
+
+    /// [`AuditEvent::new`] with room for `attrs` attributes, so an event
+    /// built attribute by attribute grows its list once.
+    pub fn with_capacity(kind: EventKind, attrs: usize) -> AuditEvent {
+        let mut list = Vec::with_capacity(attrs.max(1));
+        list.push((
+            Cow::Borrowed(attr::DB_SYSTEM_NAME),
+            AttrValue::Static("postgresql"),
+        ));
         AuditEvent {
             id: new_event_id(),
             ts: unix_nanos(),
             kind,
-            attrs: vec![(
-                Cow::Borrowed(attr::DB_SYSTEM_NAME),
-                AttrValue::Str("postgresql".into()),
-            )],
+            attrs: list,
         }
     }
 
@@ -230,26 +300,55 @@ impl AuditEvent {
         self.attrs.retain(|(k, _)| k != key);
     }
 
+    /// Appends an attribute whose key the event does not have yet (the
+    /// caller knows: the keys of one builder are distinct constants), without
+    /// [`AuditEvent::set`]'s search.
+    pub fn push(&mut self, key: &'static str, value: impl Into<AttrValue>) {
+        debug_assert!(self.get(key).is_none(), "attribute {key} set twice");
+        self.attrs.push((Cow::Borrowed(key), value.into()));
+    }
+
     /// Cuts string attributes to [`MAX_STR_BYTES`] on a character boundary.
     pub fn truncate_long_values(&mut self) {
         for (_, v) in &mut self.attrs {
-            match v {
-                AttrValue::Str(s) => truncate_utf8(s, MAX_STR_BYTES),
-                AttrValue::StrArray(items) => {
-                    for s in items {
+            let too_long = match v.view() {
+                AttrRef::Str(s) => s.len() > MAX_STR_BYTES,
+                AttrRef::StrArray(items) => items.iter().any(|s| s.len() > MAX_STR_BYTES),
+                AttrRef::Bool(_) | AttrRef::Int(_) => false,
+            };
+            if !too_long {
+                continue;
+            }
+            match v.view() {
+                AttrRef::Str(s) => {
+                    let mut s = s.to_owned();
+                    truncate_utf8(&mut s, MAX_STR_BYTES);
+                    *v = AttrValue::Str(s);
+                }
+                AttrRef::StrArray(items) => {
+                    let mut items = items.to_vec();
+                    for s in &mut items {
                         truncate_utf8(s, MAX_STR_BYTES);
                     }
+                    *v = AttrValue::StrArray(items);
                 }
-                AttrValue::Bool(_) | AttrValue::Int(_) => {}
+                AttrRef::Bool(_) | AttrRef::Int(_) => {}
             }
         }
     }
 
     /// The event as one JSON line, newline included.
     pub fn to_json_line(&self) -> Result<Vec<u8>, serde_json::Error> {
-        let mut line = serde_json::to_vec(self)?;
-        line.push(b'\n');
+        let mut line = Vec::with_capacity(512);
+        self.write_json_line(&mut line)?;
         Ok(line)
+    }
+
+    /// Appends the event as one JSON line, newline included.
+    pub fn write_json_line(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        serde_json::to_writer(&mut *out, self)?;
+        out.push(b'\n');
+        Ok(())
     }
 }
 

@@ -9,11 +9,15 @@
 //!
 //! The statement path only ever touches the queue: no network, no disk. The
 //! spool makes delivery at-least-once across receiver outages and restarts;
-//! event ids let a receiver drop the duplicates that implies.
+//! event ids let a receiver drop the duplicates that implies. A shipper that
+//! keeps up is handed each written batch in memory, already encoded
+//! (`handoff`), and reads the spool back only to catch up.
 
 pub mod config;
 pub mod event;
+mod handoff;
 pub mod otlp;
+pub mod otlp_wire;
 mod queue;
 mod shipper;
 mod spool;
@@ -24,7 +28,7 @@ mod writer;
 pub use config::{
     AuditConfig, FsyncPolicy, OnFull, OtlpSinkConfig, SinkConfig, StatementText, StdoutSinkConfig,
 };
-pub use event::{attr, AttrKey, AttrValue, AuditEvent, EventKind};
+pub use event::{attr, AttrKey, AttrRef, AttrValue, AuditEvent, EventKind};
 pub use spool::Pos;
 pub use stats::{AuditStats, SinkStats};
 
@@ -132,12 +136,14 @@ impl Auditor {
             counters.clone(),
         ));
         let (finishing, finishing_rx) = watch::channel(false);
+        let (handoff, handed) = handoff::Handoff::new(transports.len());
         let writer = writer::Writer::new(
             &cfg,
             queue.clone(),
             spool.clone(),
             counters.clone(),
             finishing_rx,
+            handoff,
         );
         let writer = tokio::spawn(writer.run(seg));
 
@@ -149,7 +155,7 @@ impl Auditor {
         };
         let (phase, phase_rx) = watch::channel(Phase::Running);
         let mut sinks = Vec::new();
-        for (name, transport) in transports {
+        for ((name, transport), handed) in transports.into_iter().zip(handed) {
             let sc = Arc::new(SinkCounters::default());
             let shipper = Shipper {
                 name: name.clone(),
@@ -161,6 +167,8 @@ impl Auditor {
                 max_events: cfg.batch_max_events,
                 linger: cfg.batch_linger,
                 phase: phase_rx.clone(),
+                handed,
+                pending: None,
             };
             sinks.push(SinkHandle {
                 name,
@@ -260,6 +268,7 @@ impl Auditor {
                     send_failures: g(&h.counters.send_failures),
                     rejected: g(&h.counters.rejected),
                     lag_bytes: self.spool.lag_bytes(&h.name),
+                    read_back: g(&h.counters.read_back),
                 }
             })
             .collect();

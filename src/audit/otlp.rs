@@ -9,7 +9,6 @@
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
@@ -25,7 +24,10 @@ use tonic::metadata::{MetadataKey, MetadataValue};
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 use super::config::OtlpSinkConfig;
-use super::event::{attr, AttrValue, AuditEvent};
+use super::event::{attr, AttrRef, AttrValue, AuditEvent};
+use super::otlp_wire::EncodedLogs;
+
+const EXPORT_PATH: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
 
 pub const SCOPE_NAME: &str = "pgward.audit";
 /// Largest response body read from an HTTP receiver.
@@ -50,11 +52,11 @@ fn str_value(s: &str) -> any_value::Value {
 }
 
 fn to_any(v: &AttrValue) -> any_value::Value {
-    match v {
-        AttrValue::Bool(b) => any_value::Value::BoolValue(*b),
-        AttrValue::Int(i) => any_value::Value::IntValue(*i),
-        AttrValue::Str(s) => str_value(s),
-        AttrValue::StrArray(items) => any_value::Value::ArrayValue(ArrayValue {
+    match v.view() {
+        AttrRef::Bool(b) => any_value::Value::BoolValue(b),
+        AttrRef::Int(i) => any_value::Value::IntValue(i),
+        AttrRef::Str(s) => str_value(s),
+        AttrRef::StrArray(items) => any_value::Value::ArrayValue(ArrayValue {
             values: items
                 .iter()
                 .map(|s| AnyValue {
@@ -67,8 +69,8 @@ fn to_any(v: &AttrValue) -> any_value::Value {
 
 /// Denials and failed authentications are warnings: they are what a
 /// reviewer filters for first.
-fn severity(ev: &AuditEvent) -> (SeverityNumber, &'static str) {
-    let is = |k: &str, v: &str| matches!(ev.get(k), Some(AttrValue::Str(s)) if s == v);
+pub(crate) fn severity(ev: &AuditEvent) -> (SeverityNumber, &'static str) {
+    let is = |k: &str, v: &str| ev.get(k).and_then(AttrValue::as_str) == Some(v);
     if is(attr::DECISION, "deny") || is(attr::AUTH_OUTCOME, "failure") {
         (SeverityNumber::Warn, "WARN")
     } else {
@@ -163,7 +165,7 @@ pub type HttpClient = hyper_util::client::legacy::Client<
 
 pub enum Transport {
     Grpc {
-        client: LogsServiceClient<Channel>,
+        client: tonic::client::Grpc<Channel>,
         headers: Arc<
             Vec<(
                 MetadataKey<tonic::metadata::Ascii>,
@@ -241,7 +243,7 @@ impl Transport {
             headers.push((name, value));
         }
         Ok(Transport::Grpc {
-            client: LogsServiceClient::new(ep.connect_lazy()),
+            client: tonic::client::Grpc::new(ep.connect_lazy()),
             headers: Arc::new(headers),
             timeout: cfg.timeout,
         })
@@ -273,7 +275,9 @@ impl Transport {
         })
     }
 
-    pub async fn export(&self, req: &ExportLogsServiceRequest) -> Result<Exported, ExportError> {
+    /// Sends one encoded request. The bytes are shared, not copied, per
+    /// attempt: a retried batch costs no re-encoding.
+    pub async fn export(&self, req: &EncodedLogs) -> Result<Exported, ExportError> {
         match self {
             Transport::Grpc {
                 client,
@@ -286,7 +290,22 @@ impl Transport {
                 }
                 request.set_timeout(*timeout);
                 let mut client = client.clone();
-                match tokio::time::timeout(*timeout, client.export(request)).await {
+                let call = async move {
+                    client.ready().await.map_err(|e| {
+                        tonic::Status::unavailable(format!("OTLP receiver not ready: {e}"))
+                    })?;
+                    let codec =
+                        tonic_prost::ProstCodec::<EncodedLogs, ExportLogsServiceResponse>::default(
+                        );
+                    client
+                        .unary(
+                            request,
+                            http::uri::PathAndQuery::from_static(EXPORT_PATH),
+                            codec,
+                        )
+                        .await
+                };
+                match tokio::time::timeout(*timeout, call).await {
                     Err(_) => Err(ExportError::Timeout(*timeout)),
                     Ok(Err(status)) => Err(ExportError::Grpc(Box::new(status))),
                     Ok(Ok(resp)) => Ok(exported(resp.into_inner())),
@@ -304,7 +323,7 @@ impl Transport {
                     builder = builder.header(k, v);
                 }
                 let request = builder
-                    .body(Full::new(Bytes::from(req.encode_to_vec())))
+                    .body(Full::new(req.0.clone()))
                     .map_err(|e| ExportError::Http(e.to_string()))?;
                 let call = async {
                     let resp = client

@@ -1,5 +1,7 @@
-//! One task per OTLP sink: read after the sink's cursor, batch, send, and
-//! move the cursor only after the receiver said yes. Failures are retried
+//! One task per OTLP sink: gather the events after the sink's cursor —
+//! from the writer's hand-off while it continues from the cursor, from the
+//! spool otherwise — batch, send, and move the cursor only after the
+//! receiver said yes. Failures are retried
 //! with capped exponential backoff, forever: the spool, not the shipper,
 //! decides what happens when the receiver stays away (its size bound and
 //! overflow policy).
@@ -10,7 +12,9 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::otlp::{to_request, ResourceInfo, Transport};
+use super::handoff::{Handed, Written};
+use super::otlp::{ResourceInfo, Transport};
+use super::otlp_wire::{self, put_record, EncodedLogs};
 use super::spool::{Batch, Pos, Spool};
 use super::stats::{Counters, SinkCounters};
 
@@ -37,14 +41,31 @@ pub(crate) struct Shipper {
     pub max_events: usize,
     pub linger: Duration,
     pub phase: watch::Receiver<Phase>,
+    /// Batches the writer handed over after writing them.
+    pub handed: Handed,
+    /// A handed batch not yet (wholly) used, and the first event not sent.
+    pub pending: Option<(Arc<Written>, usize)>,
+}
+
+/// The records of one request, and where the spool continues after them.
+struct Gathered {
+    records: Vec<u8>,
+    events: usize,
+    next: Pos,
 }
 
 impl Shipper {
-    async fn read(&self, from: Pos, end: Pos, max_events: usize) -> Option<Batch> {
+    async fn read(
+        &self,
+        from: Pos,
+        end: Pos,
+        max_events: usize,
+        max_bytes: usize,
+    ) -> Option<Batch> {
         let spool = self.spool.clone();
         let name = self.name.clone();
         let joined = tokio::task::spawn_blocking(move || {
-            spool.take(&name, from, end, max_events, BATCH_MAX_BYTES)
+            spool.take(&name, from, end, max_events, max_bytes)
         })
         .await;
         match joined {
@@ -82,26 +103,110 @@ impl Shipper {
         *self.phase.borrow() == Phase::Draining
     }
 
+    /// The handed batch that continues exactly from `pos`, and the index of
+    /// the event there. Batches wholly before `pos` were delivered from the
+    /// spool and are let go; one starting after it is kept for later.
+    fn handed_at(&mut self, pos: Pos) -> Option<(Arc<Written>, usize)> {
+        loop {
+            let (w, _) = match self.pending.take() {
+                Some(p) => p,
+                None => (self.handed.try_recv()?, 0),
+            };
+            if w.next <= pos {
+                continue;
+            }
+            if let Some(i) = w.index_of(pos) {
+                return Some((w, i));
+            }
+            if w.at.first().is_some_and(|first| *first > pos) {
+                self.pending = Some((w, 0));
+                return None;
+            }
+            // `pos` falls inside the batch but not on an event: only the
+            // spool can say what is there.
+        }
+    }
+
+    /// Adds events after `g.next` until `max_events`, the byte bound, or
+    /// `end`. False if the spool could not be read.
+    async fn gather(&mut self, g: &mut Gathered, end: Pos) -> bool {
+        while g.events < self.max_events && g.records.len() < BATCH_MAX_BYTES {
+            let room = self.max_events - g.events;
+            if let Some((w, from)) = self.handed_at(g.next) {
+                let to = w.at.len().min(from + room);
+                let next = w.at.get(to).copied().unwrap_or(w.next);
+                match self.spool.claim(&self.name, &w.at[from..to], next) {
+                    None => {
+                        g.records.extend_from_slice(w.records.slice(from, to));
+                        g.events += to - from;
+                    }
+                    Some(keep) => {
+                        for (i, _) in keep.iter().enumerate().filter(|(_, k)| **k) {
+                            g.records
+                                .extend_from_slice(w.records.slice(from + i, from + i + 1));
+                            g.events += 1;
+                        }
+                    }
+                }
+                g.next = next;
+                if to < w.at.len() {
+                    self.pending = Some((w, to));
+                }
+                continue;
+            }
+            // Read the spool up to where the next handed batch starts.
+            let limit = match &self.pending {
+                Some((w, i)) => w.at.get(*i).map_or(end, |p| (*p).min(end)),
+                None => end,
+            };
+            if g.next >= limit {
+                return true;
+            }
+            let max_bytes = BATCH_MAX_BYTES - g.records.len();
+            let Some(b) = self.read(g.next, limit, room, max_bytes).await else {
+                return false;
+            };
+            let moved = b.next != g.next;
+            for ev in &b.events {
+                put_record(ev, &mut g.records);
+            }
+            g.events += b.events.len();
+            g.next = b.next;
+            self.sink
+                .read_back
+                .fetch_add(b.events.len() as u64, Ordering::Relaxed);
+            if !moved {
+                return true;
+            }
+        }
+        true
+    }
+
     /// Runs until drained (after [`Phase::Draining`]) or aborted.
-    pub async fn run(self) {
+    pub async fn run(mut self) {
         let mut end_rx = self.spool.subscribe_end();
         let mut phase = self.phase.clone();
         let mut cursor = self.spool.cursor(&self.name);
         let mut backoff = BACKOFF_MIN;
         loop {
             let end = *end_rx.borrow_and_update();
-            let Some(mut batch) = self.read(cursor, end, self.max_events).await else {
+            let mut g = Gathered {
+                records: Vec::new(),
+                events: 0,
+                next: cursor,
+            };
+            if !self.gather(&mut g, end).await {
                 if self.pause(&mut backoff, &mut phase).await {
                     return;
                 }
                 continue;
-            };
-            if batch.events.is_empty() {
-                if batch.next != cursor {
-                    // Only skipped lines or a segment boundary: record it so
-                    // the segment behind can be freed.
-                    self.ack(batch.next).await;
-                    cursor = batch.next;
+            }
+            if g.events == 0 {
+                if g.next != cursor {
+                    // Only skipped lines, a segment boundary or dropped
+                    // events: record it so the segment behind can be freed.
+                    self.ack(g.next).await;
+                    cursor = g.next;
                     continue;
                 }
                 if self.draining() && end == self.spool.end() {
@@ -116,23 +221,21 @@ impl Shipper {
 
             // Linger for a fuller batch, unless draining.
             let deadline = Instant::now() + self.linger;
-            while batch.events.len() < self.max_events && !self.draining() {
+            while g.events < self.max_events && !self.draining() {
                 tokio::select! {
                     _ = tokio::time::sleep_until(deadline) => break,
                     r = end_rx.changed() => if r.is_err() { break },
                     r = phase.changed() => if r.is_err() { break },
                 }
                 let end = *end_rx.borrow_and_update();
-                let room = self.max_events - batch.events.len();
-                if let Some(more) = self.read(batch.next, end, room).await {
-                    batch.events.extend(more.events);
-                    batch.next = more.next;
+                if !self.gather(&mut g, end).await {
+                    break;
                 }
             }
 
-            let request = to_request(&batch.events, &self.resource);
-            let n = batch.events.len() as u64;
-            drop(batch.events);
+            let request = EncodedLogs(otlp_wire::request(&self.resource, &g.records));
+            let n = g.events as u64;
+            drop(g.records);
             loop {
                 match self.transport.export(&request).await {
                     Ok(done) => {
@@ -161,8 +264,8 @@ impl Shipper {
                 }
             }
             // The receiver has the events.
-            self.ack(batch.next).await;
-            cursor = batch.next;
+            self.ack(g.next).await;
+            cursor = g.next;
             self.sink.shipped.fetch_add(n, Ordering::Relaxed);
             self.sink.batches.fetch_add(1, Ordering::Relaxed);
             self.counters.bump();

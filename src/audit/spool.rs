@@ -317,7 +317,25 @@ impl Spool {
     /// Appends complete lines. On a failed write the segment is cut back to
     /// its last complete line, so readers never see half an event; if even
     /// that fails, the writer moves to a new segment.
+    #[cfg(test)]
     pub fn append(&self, w: &mut SegmentWriter, data: &[u8], events: u64) -> io::Result<()> {
+        self.append_then(w, data, events, |_| {})
+    }
+
+    /// [`Spool::append`], calling `written` with where the data starts once
+    /// it is in the file and before the new end is published: what `written`
+    /// hands to the shippers is there before they learn the spool grew.
+    pub fn append_then(
+        &self,
+        w: &mut SegmentWriter,
+        data: &[u8],
+        events: u64,
+        written: impl FnOnce(Pos),
+    ) -> io::Result<()> {
+        let start = Pos {
+            segment: w.seq,
+            offset: w.len,
+        };
         if let Err(e) = w.file.write_all(data) {
             if w.file.set_len(w.len).is_err() {
                 self.rotate(w, false)?;
@@ -332,6 +350,7 @@ impl Spool {
             meta.bytes = w.len;
             meta.events += events;
         }
+        written(start);
         self.end_tx.send_replace(Pos {
             segment: w.seq,
             offset: w.len,
@@ -510,27 +529,37 @@ impl Spool {
         max_bytes: usize,
     ) -> io::Result<Batch> {
         let mut b = self.read(from, end, max_events, max_bytes)?;
-        let mut st = self.lock();
-        if b.at
-            .iter()
-            .any(|p| st.dropped_from.contains_key(&p.segment))
-        {
-            let keep: Vec<bool> =
-                b.at.iter()
-                    .map(|p| {
-                        st.dropped_from
-                            .get(&p.segment)
-                            .is_none_or(|&f| p.offset < f)
-                    })
-                    .collect();
+        if let Some(keep) = self.claim(sink, &b.at, b.next) {
             let mut k = keep.iter();
             b.events.retain(|_| k.next().copied().unwrap_or(false));
             let mut k = keep.iter();
             b.at.retain(|_| k.next().copied().unwrap_or(false));
         }
-        let t = st.taken.entry(sink.to_string()).or_insert(b.next);
-        *t = (*t).max(b.next);
         Ok(b)
+    }
+
+    /// Marks the events starting at `at` (and everything before `next`)
+    /// taken by `sink`. `Some(keep)` when some of them must not be
+    /// delivered: their segment was dropped, and its events counted as
+    /// lost, since they were read or handed over in memory.
+    pub fn claim(&self, sink: &str, at: &[Pos], next: Pos) -> Option<Vec<bool>> {
+        let mut st = self.lock();
+        let keep = if at.iter().any(|p| st.dropped_from.contains_key(&p.segment)) {
+            Some(
+                at.iter()
+                    .map(|p| {
+                        st.dropped_from
+                            .get(&p.segment)
+                            .is_none_or(|&f| p.offset < f)
+                    })
+                    .collect(),
+            )
+        } else {
+            None
+        };
+        let t = st.taken.entry(sink.to_string()).or_insert(next);
+        *t = (*t).max(next);
+        keep
     }
 
     /// Bytes between `sink`'s cursor and the end of the spool.

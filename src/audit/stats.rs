@@ -70,6 +70,7 @@ pub(crate) struct SinkCounters {
     pub batches: AtomicU64,
     pub send_failures: AtomicU64,
     pub rejected: AtomicU64,
+    pub read_back: AtomicU64,
 }
 
 /// A snapshot of the auditor's counters.
@@ -107,6 +108,10 @@ pub struct SinkStats {
     pub rejected: u64,
     /// Spooled bytes this sink has not had acknowledged yet.
     pub lag_bytes: u64,
+    /// Events this sink read back from the spool (after a restart, an
+    /// outage longer than the in-memory hand-off holds, a full hand-off
+    /// queue) rather than taking them as they were written.
+    pub read_back: u64,
 }
 
 impl Counters {

@@ -10,6 +10,8 @@ use tokio::time::Instant;
 
 use super::config::{AuditConfig, FsyncPolicy, OnFull, SinkConfig};
 use super::event::attr;
+use super::handoff::{Handoff, Written};
+use super::otlp_wire::Records;
 use super::queue::{Item, Queue};
 use super::spool::{SegmentWriter, Spool};
 use super::stats::Counters;
@@ -37,6 +39,8 @@ pub(crate) struct Writer {
     /// Set when shutting down: the size bound then yields, since a queued
     /// event written past the bound survives and one left in memory does not.
     pub finishing: tokio::sync::watch::Receiver<bool>,
+    /// Written batches for the shippers, in memory.
+    pub handoff: Handoff,
 }
 
 impl Writer {
@@ -46,6 +50,7 @@ impl Writer {
         spool: Arc<Spool>,
         counters: Arc<Counters>,
         finishing: tokio::sync::watch::Receiver<bool>,
+        handoff: Handoff,
     ) -> Writer {
         Writer {
             queue,
@@ -57,6 +62,7 @@ impl Writer {
             spool_max_bytes: cfg.spool_max_bytes,
             stdout: cfg.sinks.iter().any(|s| matches!(s, SinkConfig::Stdout(_))),
             finishing,
+            handoff,
         }
     }
 
@@ -206,8 +212,10 @@ impl Writer {
         mut seg: Option<SegmentWriter>,
         mut batch: Vec<Item>,
     ) -> Option<SegmentWriter> {
-        // Serialize first: the size bound is about bytes.
-        let mut lines: Vec<Vec<u8>> = Vec::with_capacity(batch.len());
+        // Serialize first: the size bound is about bytes. One buffer for
+        // the whole batch, with where each line ends.
+        let mut data: Vec<u8> = Vec::with_capacity(batch.len() * 512);
+        let mut ends: Vec<usize> = Vec::with_capacity(batch.len());
         let mut keep: Vec<Item> = Vec::with_capacity(batch.len());
         // Drop counts attached to this batch's events, to put back if the
         // batch itself is lost.
@@ -219,13 +227,15 @@ impl Writer {
                 item.event.set(attr::AUDIT_DROPPED, dropped);
             }
             attached += dropped;
-            match item.event.to_json_line() {
-                Ok(line) => {
-                    lines.push(line);
+            let before = data.len();
+            match item.event.write_json_line(&mut data) {
+                Ok(()) => {
+                    ends.push(data.len());
                     keep.push(item);
                 }
                 Err(e) => {
                     // Cannot happen for these types; counted rather than lost silently.
+                    data.truncate(before);
                     attached -= dropped;
                     self.counters.restore_pending_dropped(dropped);
                     self.counters.note_dropped(1);
@@ -234,7 +244,7 @@ impl Writer {
                 }
             }
         }
-        let need: u64 = lines.iter().map(|l| l.len() as u64).sum();
+        let need = data.len() as u64;
 
         // Make room, or decide what not to write.
         loop {
@@ -279,18 +289,14 @@ impl Writer {
                     let room = self
                         .spool_max_bytes
                         .saturating_sub(self.spool.total_bytes());
-                    let mut fit = 0u64;
-                    let mut n = 0;
-                    while n < lines.len() && fit + lines[n].len() as u64 <= room {
-                        fit += lines[n].len() as u64;
-                        n += 1;
-                    }
-                    let lost = lines.len() - n;
-                    lines.truncate(n);
+                    let n = ends.partition_point(|&e| e as u64 <= room);
+                    let lost = ends.len() - n;
+                    ends.truncate(n);
+                    data.truncate(ends.last().copied().unwrap_or(0));
                     for item in keep.drain(n..) {
                         item.dropped();
                     }
-                    if lines.is_empty() {
+                    if ends.is_empty() {
                         // The count rode on the first event, which is gone.
                         self.counters.restore_pending_dropped(attached);
                     }
@@ -299,12 +305,21 @@ impl Writer {
                 }
             }
         }
-        if lines.is_empty() {
+        if ends.is_empty() {
             return seg;
         }
 
-        let data: Arc<Vec<u8>> = Arc::new(lines.concat());
-        let count = lines.len() as u64;
+        // The batch as OTLP log records, once for every sink, handed over
+        // as soon as it is in the file.
+        let handoff = (!self.handoff.is_empty()).then(|| {
+            let mut records = Records::default();
+            for item in &keep {
+                records.push(&item.event);
+            }
+            (self.handoff.clone(), Arc::new(records), Arc::new(ends))
+        });
+        let data: Arc<Vec<u8>> = Arc::new(data);
+        let count = keep.len() as u64;
         let segment_bytes = self.segment_bytes;
         let durable_rotation = !matches!(self.fsync, FsyncPolicy::Never);
         let wants_sync = keep.iter().any(|i| i.durable.is_some());
@@ -313,7 +328,11 @@ impl Writer {
             if Spool::needs_rotation(w, write_data.len() as u64, segment_bytes) {
                 sp.rotate(w, durable_rotation)?;
             }
-            sp.append(w, &write_data, count)?;
+            sp.append_then(w, &write_data, count, |start| {
+                if let Some((to, records, ends)) = &handoff {
+                    to.give(Written::new(records.clone(), start, ends));
+                }
+            })?;
             if wants_sync {
                 sp.sync(w)?;
             }

@@ -200,7 +200,7 @@ pub fn render(usage: &Usage, audit: Option<&AuditStats>, ready: bool) -> String 
             let _ = writeln!(out, "{name} {v}");
         }
         type SinkGet = fn(&crate::audit::SinkStats) -> u64;
-        let sink_families: [(&str, &str, &str, SinkGet); 3] = [
+        let sink_families: [(&str, &str, &str, SinkGet); 4] = [
             (
                 "pgward_audit_events_shipped_total",
                 "counter",
@@ -212,6 +212,12 @@ pub fn render(usage: &Usage, audit: Option<&AuditStats>, ready: bool) -> String 
                 "counter",
                 "Failed sends to a sink (retried).",
                 |s| s.send_failures,
+            ),
+            (
+                "pgward_audit_events_read_back_total",
+                "counter",
+                "Audit events a sink read back from the spool instead of taking them as written.",
+                |s| s.read_back,
             ),
             (
                 "pgward_audit_sink_lag_bytes",

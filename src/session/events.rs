@@ -41,7 +41,7 @@ pub struct SessionFacts<'a> {
 impl SessionAudit {
     pub fn new(auditor: Arc<Auditor>, strict: bool, f: &SessionFacts<'_>) -> SessionAudit {
         let text = auditor.statement_text();
-        let s = |v: &str| AttrValue::Str(v.to_owned());
+        let s = |v: &str| AttrValue::Shared(v.into());
         SessionAudit {
             auditor,
             strict,
@@ -60,7 +60,7 @@ impl SessionAudit {
 
     /// A new event with the session's facts.
     pub fn event(&self, kind: EventKind) -> AuditEvent {
-        let mut e = AuditEvent::new(kind);
+        let mut e = AuditEvent::with_capacity(kind, EVENT_ATTRS);
         e.attrs.extend(self.base.iter().cloned());
         e
     }
@@ -69,70 +69,83 @@ impl SessionAudit {
     pub fn decision_event(&self, facts: &Facts, tool: &str) -> AuditEvent {
         let mut e = self.event(EventKind::Statement);
         statement_attrs(&mut e, facts, tool);
-        e.set(PHASE, "decision");
+        e.push(PHASE, AttrValue::Static("decision"));
         e
     }
 
     /// The event for a completed statement.
     pub fn completion_event(&self, c: &Completed, tool: &str) -> AuditEvent {
         let mut e = self.event(EventKind::Statement);
-        if let Some(f) = &c.facts {
-            statement_attrs(&mut e, f, tool);
-        } else {
-            e.set(attr::TOOL, tool);
+        match &c.facts {
+            Some(f) => statement_attrs(&mut e, f, tool),
+            None => e.push(attr::TOOL, tool),
         }
-        e.set(PHASE, "complete");
+        e.push(PHASE, AttrValue::Static("complete"));
         if let Some(id) = &c.decision_event {
-            e.set(STATEMENT_ID, id.clone());
+            e.push(STATEMENT_ID, id.clone());
         }
         if let Some(r) = c.rows {
-            e.set(attr::ROWS, r);
+            e.push(attr::ROWS, r);
         }
-        e.set(
+        e.push(
             attr::DURATION_NS,
             u64::try_from(c.duration.as_nanos()).unwrap_or(u64::MAX),
         );
-        e.set(attr::BYTES_IN, c.bytes_in);
-        e.set(attr::BYTES_OUT, c.bytes_out);
+        e.push(attr::BYTES_IN, c.bytes_in);
+        e.push(attr::BYTES_OUT, c.bytes_out);
         if let Some(code) = &c.sqlstate {
-            e.set(attr::DB_RESPONSE_STATUS_CODE, code.clone());
+            e.push(attr::DB_RESPONSE_STATUS_CODE, code.clone());
         }
         e
     }
 }
 
+/// Room for a statement event's attributes: the session's seven, the
+/// statement's, the completion's, and `db.system.name`.
+const EVENT_ATTRS: usize = 28;
+
+/// A statement's attributes: built once per decided request (its `Facts`)
+/// in shared form, so the events of a prepared statement executed many
+/// times copy pointers, not strings. The tool comes from the session's
+/// current application name and is added per event.
 fn statement_attrs(e: &mut AuditEvent, f: &Facts, tool: &str) {
-    e.set(attr::PROFILE, f.profile.clone());
-    e.set(attr::TOOL, tool);
-    e.set(attr::DECISION, f.decision());
-    if let Some(rule) = f.rule() {
-        e.set(attr::SECURITY_RULE_NAME, rule.to_owned());
-    }
-    if let Some(op) = &f.operation {
-        e.set(attr::DB_OPERATION_NAME, op.clone());
-    }
-    if let Some(first) = f.objects.first() {
-        e.set(attr::DB_COLLECTION_NAME, first.clone());
-    }
-    if !f.objects.is_empty() {
-        e.set(attr::OBJECTS, f.objects.clone());
-    }
-    if !f.class.is_empty() {
-        e.set(attr::STATEMENT_CLASS, f.class.clone());
-    }
-    if !f.masked_columns.is_empty() {
-        e.set(attr::MASKED_COLUMNS, f.masked_columns.clone());
-    }
-    if !f.row_filters.is_empty() {
-        e.set(attr::ROW_FILTERS, f.row_filters.clone());
-    }
-    if let Some(t) = &f.text {
-        e.set(attr::DB_QUERY_TEXT, t.clone());
-    }
-    if let Some(t) = &f.traceparent {
-        e.set(TRACEPARENT, t.clone());
-    }
-    if let Some(t) = &f.client_traceparent {
-        e.set(PARENT_TRACEPARENT, t.clone());
-    }
+    let shared = f.event_attrs.get_or_init(|| {
+        let mut a: Vec<(AttrKey, AttrValue)> = Vec::with_capacity(12);
+        let mut add = |k: &'static str, v: AttrValue| a.push((k.into(), v.shared()));
+        add(attr::PROFILE, f.profile.clone().into());
+        add(attr::DECISION, AttrValue::Static(f.decision()));
+        if let Some(rule) = f.rule() {
+            add(attr::SECURITY_RULE_NAME, rule.into());
+        }
+        if let Some(op) = &f.operation {
+            add(attr::DB_OPERATION_NAME, op.clone().into());
+        }
+        if let Some(first) = f.objects.first() {
+            add(attr::DB_COLLECTION_NAME, first.clone().into());
+        }
+        if !f.objects.is_empty() {
+            add(attr::OBJECTS, f.objects.clone().into());
+        }
+        if !f.class.is_empty() {
+            add(attr::STATEMENT_CLASS, f.class.clone().into());
+        }
+        if !f.masked_columns.is_empty() {
+            add(attr::MASKED_COLUMNS, f.masked_columns.clone().into());
+        }
+        if !f.row_filters.is_empty() {
+            add(attr::ROW_FILTERS, f.row_filters.clone().into());
+        }
+        if let Some(t) = &f.text {
+            add(attr::DB_QUERY_TEXT, t.clone().into());
+        }
+        if let Some(t) = &f.traceparent {
+            add(TRACEPARENT, t.clone().into());
+        }
+        if let Some(t) = &f.client_traceparent {
+            add(PARENT_TRACEPARENT, t.clone().into());
+        }
+        a
+    });
+    e.attrs.extend(shared.iter().cloned());
+    e.push(attr::TOOL, tool);
 }

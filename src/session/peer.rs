@@ -74,10 +74,11 @@ impl Peer {
     /// nothing buffered: an idle session then holds no read buffer, and the
     /// next read allocates one only once the socket is readable. Most
     /// sessions of a pool are idle most of the time, so this is what an idle
-    /// session costs; a busy one pays an allocation per wait, which the
-    /// allocator serves from the buffer just freed.
+    /// session costs. Called once a session has stayed quiet a while
+    /// (`relay::settle`), not at every pause.
     pub fn release_idle_buffer(&mut self) {
         if self.rbuf.is_empty() && self.rbuf.capacity() > 0 {
+            crate::memory::note_released(self.rbuf.capacity());
             self.rbuf = BytesMut::new();
         }
     }

@@ -16,12 +16,12 @@
 //! emitted by the relay after its writes.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::time::Instant;
 
 use super::guard::{Decided, Outcome};
-use crate::audit::StatementText;
+use crate::audit::{AttrKey, AttrValue, StatementText};
 use crate::wire::backend::ErrorSummary;
 use crate::wire::Frame;
 
@@ -49,6 +49,9 @@ pub struct Facts {
     pub client_traceparent: Option<String>,
     /// Row filters that apply to the tables the request names.
     pub row_filters: Vec<String>,
+    /// The audit attributes above, built for the first event and shared by
+    /// the events of every execution (see `events::statement_attrs`).
+    pub event_attrs: OnceLock<Vec<(AttrKey, AttrValue)>>,
 }
 
 impl Facts {
@@ -108,6 +111,7 @@ impl Facts {
             traceparent: d.traceparent,
             client_traceparent: d.client_traceparent,
             row_filters: d.row_filters,
+            event_attrs: OnceLock::new(),
         }
     }
 
@@ -400,6 +404,7 @@ mod tests {
             traceparent: None,
             client_traceparent: None,
             row_filters: vec![],
+            event_attrs: OnceLock::new(),
         })
     }
 

@@ -16,6 +16,7 @@
 mod backend;
 pub(crate) mod dispositions;
 mod frontend;
+mod settle;
 
 use bytes::BytesMut;
 use std::future::{poll_fn, Future};
@@ -34,6 +35,7 @@ use super::statements::{Completed, StatementTracker};
 use crate::audit::{AuditError, AuditEvent};
 use crate::wire::backend::TxnStatus;
 use crate::wire::{Frame, FrameError};
+use settle::Settler;
 
 /// Bytes queued for one side above which pgward stops reading the other.
 const HIGH_WATER: usize = 256 * 1024;
@@ -110,6 +112,8 @@ enum AuditWait {
 struct Events {
     shutdown: bool,
     idle: bool,
+    /// The quiet-period timer fired.
+    settle: bool,
     client_read: Option<std::io::Result<usize>>,
     server_read: Option<std::io::Result<usize>>,
     client_write: Option<std::io::Error>,
@@ -125,6 +129,7 @@ impl Events {
     fn any(&self) -> bool {
         self.shutdown
             || self.idle
+            || self.settle
             || self.client_read.is_some()
             || self.server_read.is_some()
             || self.client_write.is_some()
@@ -238,8 +243,11 @@ impl Relay {
         let idle = tokio::time::sleep(Duration::from_secs(3600));
         tokio::pin!(idle);
         let mut idle_armed = self.arm_idle(timeouts, idle.as_mut());
+        let settle_timer = tokio::time::sleep(Duration::from_secs(3600));
+        tokio::pin!(settle_timer);
+        let mut settler = Settler::default();
         if self.quiet(client) {
-            settle(client, server);
+            settler.quiet(settle_timer.as_mut());
         }
         // Created once: a fresh `cancelled()` per iteration would register and
         // remove a waiter on the token under its lock for every message.
@@ -254,9 +262,23 @@ impl Relay {
             }
             let armed = idle_armed.is_some();
             let ev = poll_fn(|cx| {
-                self.poll_events(cx, client, server, cancelled.as_mut(), idle.as_mut(), armed)
+                let settling = settler.poll(settle_timer.as_mut(), cx);
+                let mut ev =
+                    self.poll_events(cx, client, server, cancelled.as_mut(), idle.as_mut(), armed);
+                if settling {
+                    let mut e = match ev {
+                        Poll::Ready(e) => e,
+                        Poll::Pending => Events::default(),
+                    };
+                    e.settle = true;
+                    ev = Poll::Ready(e);
+                }
+                ev
             })
             .await;
+            if ev.settle && settler.fired(settle_timer.as_mut(), self.quiet(client)) {
+                settle(client, server);
+            }
             if ev.shutdown {
                 return Ok(RelayEnd::Shutdown);
             }
@@ -296,7 +318,7 @@ impl Relay {
                         // do not restart the clock, as they do not on the server.
                         if self.quiet(client) && !was_quiet {
                             idle_armed = self.arm_idle(timeouts, idle.as_mut());
-                            settle(client, server);
+                            settler.quiet(settle_timer.as_mut());
                         }
                     }
                     Err(e) => return Err(RelayError::ServerIo(e)),
@@ -305,7 +327,10 @@ impl Relay {
             if let Some(r) = ev.client_read {
                 match r {
                     Ok(0) => return Ok(RelayEnd::ClientClosed),
-                    Ok(_) => idle_armed = None,
+                    Ok(_) => {
+                        idle_armed = None;
+                        settler.busy();
+                    }
                     Err(e) => return Err(RelayError::ClientIo(e)),
                 }
             }
@@ -503,8 +528,8 @@ impl Relay {
     }
 }
 
-/// The session has gone quiet: neither side's read buffer is kept while it
-/// waits (see `Peer::release_idle_buffer`).
+/// The session has stayed quiet: neither side's read buffer is kept while
+/// it waits (see `Peer::release_idle_buffer` and `settle`).
 fn settle(client: &mut Peer, server: &mut Peer) {
     client.release_idle_buffer();
     server.release_idle_buffer();
