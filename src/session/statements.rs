@@ -95,7 +95,10 @@ impl Facts {
             (StatementText::Fingerprint, Some(sql))
                 if d.analysis.as_deref().is_some_and(|a| a.is_ok()) =>
             {
-                crate::sql::lexkey::lex_key(&sql).map(|k| k.normalized)
+                match d.normalized {
+                    Some(n) => Some(n),
+                    None => crate::sql::lexkey::lex_key(&sql).map(|k| k.normalized),
+                }
             }
             _ => None,
         };

@@ -101,29 +101,41 @@ impl AnalysisCache {
     /// The analysis of `sql` under `options`, from the cache or freshly
     /// computed.
     pub fn get_or_analyze_with(&self, sql: &str, options: ParseOptions) -> CachedAnalysis {
+        self.get_or_analyze_normalized(sql, options).0
+    }
+
+    /// [`AnalysisCache::get_or_analyze_with`], and the text with its
+    /// constants replaced by `$n` when the lookup scanned it for its shape
+    /// (what the audit trail records, so it is not scanned twice).
+    pub fn get_or_analyze_normalized(
+        &self,
+        sql: &str,
+        options: ParseOptions,
+    ) -> (CachedAnalysis, Option<String>) {
         let bits = options.bits();
         if let Some(hit) = self.lookup(bits, sql.as_bytes()) {
-            return hit;
+            return (hit, None);
         }
         // The scanner reads literals as standard_conforming_strings = on.
-        let shape = (options.standard_conforming_strings && sql.len() <= self.max_sql_bytes)
+        let lexed = (options.standard_conforming_strings && sql.len() <= self.max_sql_bytes)
             .then(|| super::lexkey::lex_key(sql))
-            .flatten()
-            .filter(|k| k.constants > 0);
-        if let Some(hit) = shape.as_ref().and_then(|k| self.lookup(SHAPE, &k.key)) {
-            return hit;
+            .flatten();
+        let (shape, normalized) = match lexed {
+            Some(k) if k.constants > 0 => (Some(k.key), Some(k.normalized)),
+            Some(k) => (None, Some(k.normalized)),
+            None => (None, None),
+        };
+        if let Some(hit) = shape.as_ref().and_then(|k| self.lookup(SHAPE, k)) {
+            return (hit, normalized);
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
         let (result, literal_read) = super::names::tracking_literals(|| analyze_with(sql, options));
         let result = Arc::new(result);
         if sql.len() <= self.max_sql_bytes {
             match shape {
-                Some(k) if !literal_read && shareable(&result) => self.insert(
-                    self.hasher.hash_one((SHAPE, &k.key[..])),
-                    &k.key,
-                    SHAPE,
-                    &result,
-                ),
+                Some(k) if !literal_read && shareable(&result) => {
+                    self.insert(self.hasher.hash_one((SHAPE, &k[..])), &k, SHAPE, &result)
+                }
                 _ => self.insert(
                     self.hasher.hash_one((bits, sql.as_bytes())),
                     sql.as_bytes(),
@@ -132,7 +144,7 @@ impl AnalysisCache {
                 ),
             }
         }
-        result
+        (result, normalized)
     }
 
     fn lookup(&self, bits: u8, key_bytes: &[u8]) -> Option<CachedAnalysis> {
@@ -283,6 +295,35 @@ mod tests {
         cache.clear();
         assert!(cache.is_empty());
         assert_eq!(cache.capacity(), 100);
+    }
+
+    #[test]
+    fn the_normalized_text_is_the_texts_own_on_a_shared_analysis() {
+        let cache = AnalysisCache::new(100);
+        let opts = ParseOptions::default();
+        let texts = [
+            "SELECT abalance FROM t WHERE aid = 1",
+            "SELECT   abalance FROM t /* c */ WHERE aid = 2",
+            "SELECT abalance\nFROM t WHERE aid = 42",
+        ];
+        for sql in texts {
+            let (_, normalized) = cache.get_or_analyze_normalized(sql, opts);
+            let expected = crate::sql::lexkey::lex_key(sql).map(|k| k.normalized);
+            assert!(expected.is_some());
+            assert_eq!(normalized, expected, "{sql}");
+        }
+        assert_eq!(cache.misses(), 1, "one shape, one analysis");
+        // An exact repeat of a text without constants is found by its text,
+        // unscanned: no normalized text to hand back.
+        cache.get_or_analyze_normalized("SELECT now()", opts);
+        let (_, n) = cache.get_or_analyze_normalized("SELECT now()", opts);
+        assert_eq!(n, None);
+        // Literals read with standard_conforming_strings off are not
+        // scanned (the scanner reads them as on).
+        let off = ParseOptions {
+            standard_conforming_strings: false,
+        };
+        assert_eq!(cache.get_or_analyze_normalized("SELECT 7", off).1, None);
     }
 
     /// A shared analysis must equal a fresh one in every field (nothing

@@ -44,7 +44,8 @@ impl Guard {
         _kind: u8,
     ) -> Step {
         self.refresh();
-        let analysis = self.analysis(sql);
+        let (analysis, normalized) = self.analysis(sql);
+        self.last_normalized = normalized;
         if let Some(d) = self.stale_identity_denial() {
             self.last_analysis = Some(analysis);
             return Step::Decided(Decision::Deny(d), Vec::new());
@@ -129,26 +130,32 @@ impl Guard {
 
     /// The analysis of the text under the reading the server will apply;
     /// when either reading of string literals is possible, the stricter.
-    fn analysis(&self, sql: Result<&str, std::str::Utf8Error>) -> Shared {
+    ///
+    /// Also the text with its constants replaced by `$n`, where the cache
+    /// lookup scanned it (under the standard reading of literals, the one
+    /// the audit trail's text uses).
+    fn analysis(&self, sql: Result<&str, std::str::Utf8Error>) -> (Shared, Option<String>) {
         // Multi-byte characters of these encodings start with a byte of at
         // least 0x81: text of ASCII bytes alone reads the same in all.
         if !self.settings.encoding_safe() && !sql.is_ok_and(str::is_ascii) {
-            return Arc::new(Err(ParseFailure::new(
+            let refused = ParseFailure::new(
                 "the session's client_encoding lets quote and backslash bytes hide inside \
                  multi-byte characters; use UTF8",
-            )));
+            );
+            return (Arc::new(Err(refused)), None);
         }
         let Ok(sql) = sql else {
-            return Arc::new(Err(ParseFailure::new(
+            let refused = ParseFailure::new(
                 "the statement text is not valid UTF-8 (pgward analyzes SQL in UTF-8 only)",
-            )));
+            );
+            return (Arc::new(Err(refused)), None);
         };
         match self.settings.strings().as_deref() {
             Some([conforming]) => self.analyze_as(sql, *conforming),
             _ => {
                 // Either reading may be the server's: decide by the stricter.
-                let on = self.analyze_as(sql, true);
-                let off = self.analyze_as(sql, false);
+                let (on, normalized) = self.analyze_as(sql, true);
+                let (off, _) = self.analyze_as(sql, false);
                 let profile = &self.resolution.profile;
                 let allowed = |a: &Shared| {
                     matches!(
@@ -157,22 +164,22 @@ impl Guard {
                     )
                 };
                 if allowed(&on) && !allowed(&off) {
-                    off
+                    (off, normalized)
                 } else {
-                    on
+                    (on, normalized)
                 }
             }
         }
     }
 
-    fn analyze_as(&self, sql: &str, conforming: bool) -> Shared {
+    fn analyze_as(&self, sql: &str, conforming: bool) -> (Shared, Option<String>) {
         let options = ParseOptions {
             standard_conforming_strings: conforming,
         };
         if sql.len() > MAX_CACHED_STATEMENT {
-            Arc::new(crate::sql::analyze_with(sql, options))
+            (Arc::new(crate::sql::analyze_with(sql, options)), None)
         } else {
-            self.cache.get_or_analyze_with(sql, options)
+            self.cache.get_or_analyze_normalized(sql, options)
         }
     }
 

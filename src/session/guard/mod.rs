@@ -110,6 +110,9 @@ pub struct Decided {
     pub client_traceparent: Option<String>,
     /// Row filters of the profile that apply to the tables the request names.
     pub row_filters: Vec<String>,
+    /// `sql` with its constants replaced by `$n`, when the analysis lookup
+    /// scanned it: the audit trail's text without a second scan.
+    pub normalized: Option<String>,
 }
 
 pub type Shared = Arc<Result<crate::sql::Analysis, ParseFailure>>;
@@ -193,6 +196,9 @@ pub struct Guard {
     attribution: Attribution,
     /// The analysis of the last Query/Parse decided.
     last_analysis: Option<Shared>,
+    /// The decided text with its constants replaced, when the analysis
+    /// lookup scanned it (set with `last_analysis`).
+    last_normalized: Option<String>,
     /// Keep a [`Decided`] per request (the session is audited or metered).
     record: bool,
     /// Keep the statement text in it too (the audit trail wants it).
@@ -248,6 +254,7 @@ impl Guard {
             new_tables: Vec::new(),
             attribution,
             last_analysis: None,
+            last_normalized: None,
             record: false,
             record_text: false,
             decided: None,

@@ -83,6 +83,7 @@ impl Guard {
             traceparent,
             client_traceparent,
             row_filters,
+            normalized: self.last_normalized.take(),
         });
     }
 }
