@@ -19,11 +19,13 @@ use super::stats::Counters;
 /// Most events taken from the queue per spool write.
 const WRITE_BATCH: usize = 256;
 /// How long a small batch waits for company before it is written. Each
-/// write is a hop to a blocking thread and back; at one event per statement
-/// that hop, not the bytes, is the cost, and sharing it among the events of
-/// a millisecond takes it off the statements' cores. Batches someone waits
+/// write is a hop to a blocking thread and back, and wakes every shipper;
+/// at one event per statement those hops, not the bytes, are the cost, and
+/// sharing them among the events of a few milliseconds takes them off the
+/// statements' cores (governed `pgbench -S -M prepared -c 1`: 30.5 µs of
+/// proxy CPU per transaction at 1 ms, 27.1 at 5 ms). Batches someone waits
 /// on (durable emits) are written at once.
-const WRITE_LINGER: Duration = Duration::from_millis(1);
+const WRITE_LINGER: Duration = Duration::from_millis(5);
 const RETRY_MIN: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(5);
 

@@ -246,8 +246,11 @@ impl Relay {
         let settle_timer = tokio::time::sleep(Duration::from_secs(3600));
         tokio::pin!(settle_timer);
         let mut settler = Settler::default();
+        // Quiet right after the login: the buffers the login used go now,
+        // while a burst of new sessions can reuse their memory (a pool's
+        // sessions mostly sit idle from here); later pauses wait a period.
         if self.quiet(client) {
-            settler.quiet(settle_timer.as_mut());
+            settle(client, server);
         }
         // Created once: a fresh `cancelled()` per iteration would register and
         // remove a waiter on the token under its lock for every message.
