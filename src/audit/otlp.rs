@@ -15,7 +15,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::{
 use opentelemetry_proto::tonic::common::v1::{
     any_value, AnyValue, ArrayValue, InstrumentationScope, KeyValue,
 };
-use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs, SeverityNumber};
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
 use std::sync::Arc;
@@ -25,19 +25,13 @@ use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 use super::config::OtlpSinkConfig;
 use super::event::{attr, AttrRef, AttrValue, AuditEvent};
-use super::otlp_wire::EncodedLogs;
+use super::otlp_wire::severity;
+pub use super::otlp_wire::{EncodedLogs, ResourceInfo, SCOPE_NAME};
 
 const EXPORT_PATH: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
 
-pub const SCOPE_NAME: &str = "pgward.audit";
 /// Largest response body read from an HTTP receiver.
 const MAX_RESPONSE_BYTES: usize = 1 << 20;
-
-/// What every request says about its origin.
-#[derive(Clone, Debug)]
-pub struct ResourceInfo {
-    pub service_instance_id: String,
-}
 
 fn kv(key: &str, value: any_value::Value) -> KeyValue {
     KeyValue {
@@ -64,17 +58,6 @@ fn to_any(v: &AttrValue) -> any_value::Value {
                 })
                 .collect(),
         }),
-    }
-}
-
-/// Denials and failed authentications are warnings: they are what a
-/// reviewer filters for first.
-pub(crate) fn severity(ev: &AuditEvent) -> (SeverityNumber, &'static str) {
-    let is = |k: &str, v: &str| ev.get(k).and_then(AttrValue::as_str) == Some(v);
-    if is(attr::DECISION, "deny") || is(attr::AUTH_OUTCOME, "failure") {
-        (SeverityNumber::Warn, "WARN")
-    } else {
-        (SeverityNumber::Info, "INFO")
     }
 }
 
@@ -362,6 +345,7 @@ impl Transport {
 mod tests {
     use super::*;
     use crate::audit::event::EventKind;
+    use opentelemetry_proto::tonic::logs::v1::SeverityNumber;
 
     #[test]
     fn url_gets_the_logs_path_once() {

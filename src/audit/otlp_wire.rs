@@ -14,8 +14,28 @@
 use bytes::{BufMut, Bytes};
 use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
 
-use super::event::{attr, AttrRef, AuditEvent};
-use super::otlp::{severity, ResourceInfo, SCOPE_NAME};
+use opentelemetry_proto::tonic::logs::v1::SeverityNumber;
+
+use super::event::{attr, AttrRef, AttrValue, AuditEvent};
+
+pub const SCOPE_NAME: &str = "pgward.audit";
+
+/// What every request says about its origin.
+#[derive(Clone, Debug)]
+pub struct ResourceInfo {
+    pub service_instance_id: String,
+}
+
+/// Denials and failed authentications are warnings: they are what a
+/// reviewer filters for first.
+pub(crate) fn severity(ev: &AuditEvent) -> (SeverityNumber, &'static str) {
+    let is = |k: &str, v: &str| ev.get(k).and_then(AttrValue::as_str) == Some(v);
+    if is(attr::DECISION, "deny") || is(attr::AUTH_OUTCOME, "failure") {
+        (SeverityNumber::Warn, "WARN")
+    } else {
+        (SeverityNumber::Info, "INFO")
+    }
+}
 
 /// Bytes taken by a length-delimited field with a `len`-byte body.
 fn ld(tag: u32, len: usize) -> usize {
@@ -256,7 +276,7 @@ impl prost::Message for EncodedLogs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::event::{AttrValue, EventKind};
+    use crate::audit::event::EventKind;
     use crate::audit::otlp::to_request;
     use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
     use prost::Message;
