@@ -52,10 +52,7 @@ fn bench(c: &mut Criterion) {
     };
     group.bench_function("otlp_export_100_events", |b| {
         b.iter(|| {
-            let mut records = Records::default();
-            for ev in &batch {
-                records.push(ev);
-            }
+            let records: Records = batch.iter().collect();
             request(&res, &records.bytes).len()
         })
     });

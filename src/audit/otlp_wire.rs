@@ -183,6 +183,16 @@ pub struct Records {
     pub ends: Vec<usize>,
 }
 
+impl<'a> FromIterator<&'a AuditEvent> for Records {
+    fn from_iter<I: IntoIterator<Item = &'a AuditEvent>>(events: I) -> Records {
+        let mut records = Records::default();
+        for ev in events {
+            records.push(ev);
+        }
+        records
+    }
+}
+
 impl Records {
     pub fn push(&mut self, ev: &AuditEvent) {
         put_record(ev, &mut self.bytes);
@@ -325,10 +335,7 @@ mod tests {
     #[test]
     fn decodes_to_what_the_generated_types_build() {
         let evs = events();
-        let mut recs = Records::default();
-        for ev in &evs {
-            recs.push(ev);
-        }
+        let recs: Records = evs.iter().collect();
         let bytes = request(&res(), &recs.bytes);
         let decoded = match ExportLogsServiceRequest::decode(bytes.as_ref()) {
             Ok(d) => d,
@@ -343,10 +350,7 @@ mod tests {
     #[test]
     fn any_cut_of_a_batch_is_a_request_for_those_events() {
         let evs = events();
-        let mut recs = Records::default();
-        for ev in &evs {
-            recs.push(ev);
-        }
+        let recs: Records = evs.iter().collect();
         for from in 0..=evs.len() {
             for to in from..=evs.len() {
                 let bytes = request(&res(), recs.slice(from, to));

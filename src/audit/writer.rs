@@ -314,10 +314,7 @@ impl Writer {
         // The batch as OTLP log records, once for every sink, handed over
         // as soon as it is in the file.
         let handoff = (!self.handoff.is_empty()).then(|| {
-            let mut records = Records::default();
-            for item in &keep {
-                records.push(&item.event);
-            }
+            let records: Records = keep.iter().map(|item| &item.event).collect();
             (self.handoff.clone(), Arc::new(records), Arc::new(ends))
         });
         let data: Arc<Vec<u8>> = Arc::new(data);
