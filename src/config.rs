@@ -235,7 +235,7 @@ struct FileLog {
 #[derive(Clone, Debug)]
 pub struct Config {
     pub listen: String,
-    /// Runtime worker threads; `None` = one per core.
+    /// Session threads (see `lanes`); `None` = one per core.
     pub workers: Option<usize>,
     pub auth: AuthConfig,
     /// Policy file; without one every session is `admin` and no statement is analyzed.

@@ -18,6 +18,7 @@ pub mod diagnostics;
 pub mod explain;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod lanes;
 pub mod logging;
 pub mod mask;
 pub mod mcp;

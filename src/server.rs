@@ -69,6 +69,8 @@ pub enum ServeError {
     Branch(String),
     #[error("metrics export: {0}")]
     MetricsExport(String),
+    #[error("cannot start session threads: {0}")]
+    Lanes(std::io::Error),
     #[error("cannot install signal handler: {0}")]
     Signal(std::io::Error),
     #[error("audit: {0}")]
@@ -283,6 +285,13 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         .accepting
         .store(true, std::sync::atomic::Ordering::Relaxed);
 
+    let lanes = crate::lanes::Lanes::start(
+        shared
+            .config
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+    )
+    .map_err(ServeError::Lanes)?;
     let sessions = TaskTracker::new();
     let permits = Arc::new(Semaphore::new(shared.config.limits.max_connections));
     let overflow = Arc::new(Semaphore::new(OVERFLOW_HANDLERS));
@@ -310,10 +319,22 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
                     Ok(permit) => {
                         let shared = Arc::clone(&shared);
                         trimmer.saw(sessions.len() + 1);
-                        sessions.spawn(async move {
-                            crate::session::run(tcp, peer, shared).await;
-                            drop(permit);
-                        });
+                        // The socket moves to the session's lane, whose own
+                        // reactor then waits on it.
+                        match tcp.into_std() {
+                            Ok(tcp) => {
+                                let seat = lanes.seat();
+                                let lane = seat.handle.clone();
+                                sessions.spawn_on(async move {
+                                    match tokio::net::TcpStream::from_std(tcp) {
+                                        Ok(tcp) => crate::session::run(tcp, peer, shared).await,
+                                        Err(e) => warn!(client = %peer, error = %e, "connection could not join a session thread"),
+                                    }
+                                    drop((permit, seat));
+                                }, &lane);
+                            }
+                            Err(e) => warn!(client = %peer, error = %e, "connection could not leave the listener's reactor"),
+                        }
                     }
                     Err(_) => match Arc::clone(&overflow).try_acquire_owned() {
                         Ok(p) => {
@@ -354,6 +375,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(5), sessions.wait()).await;
         }
     }
+    drop(lanes);
     admin_stop.cancel();
     if let Some(a) = &auditor {
         let ev = crate::audit::AuditEvent::new(crate::audit::EventKind::ProxyStop)

@@ -1113,3 +1113,101 @@ async fn views_over_user_functions_are_masked() {
         .expect("city");
     assert_eq!(flatten(&rows), "Paris\nOslo");
 }
+
+/// A prepared statement is planned once and its plan reused: the reuse must
+/// follow the result formats of each Bind, and a policy reload that masks a
+/// column it returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reused_statement_plans_follow_formats_and_policy_reloads() {
+    let env = env();
+    let mut conn = RawConn::connect(env.pgward.port());
+    conn.startup(&[("user", TRUST_USER), ("database", APP_DB)], None);
+    // Described by the client, as drivers do, so every portal shares the
+    // statement's columns.
+    let mut prepare = raw::frame(
+        b'P',
+        b"s2\0select birth_date from customers where id = 1\0\0\0",
+    );
+    prepare.extend(raw::frame(b'D', b"Ss2\0"));
+    prepare.extend(raw::sync());
+    conn.send(&prepare);
+    let msgs = conn.read_until(b'Z');
+    assert_eq!(raw::tags(&msgs), vec!['1', 't', 'T', 'Z']);
+    let bind = |format: i16| {
+        let mut b = b"\0s2\0".to_vec();
+        b.extend_from_slice(&0i16.to_be_bytes());
+        b.extend_from_slice(&0i16.to_be_bytes());
+        b.extend_from_slice(&1i16.to_be_bytes());
+        b.extend_from_slice(&format.to_be_bytes());
+        raw::frame(b'B', &b)
+    };
+    let execute = raw::frame(b'E', b"\0\0\0\0\0");
+    let mut batch = Vec::new();
+    for format in [0i16, 1, 0, 1] {
+        batch.extend(bind(format));
+        batch.extend(&execute);
+    }
+    batch.extend(raw::sync());
+    conn.send(&batch);
+    let msgs = conn.read_until(b'Z');
+    if let Some((_, e)) = msgs.iter().find(|(t, _)| *t == b'E') {
+        panic!("error: {:?}", raw::error_fields(e));
+    }
+    let values: Vec<Vec<u8>> = msgs
+        .iter()
+        .filter(|(t, _)| *t == b'D')
+        .map(|(_, body)| {
+            let len = i32::from_be_bytes([body[2], body[3], body[4], body[5]]);
+            body[6..6 + len as usize].to_vec()
+        })
+        .collect();
+    // 1990-01-01 is 3652 days before 2000-01-01, PostgreSQL's date epoch.
+    let binary = (-3652i32).to_be_bytes().to_vec();
+    assert_eq!(
+        values,
+        vec![
+            b"1990-01-01".to_vec(),
+            binary.clone(),
+            b"1990-01-01".to_vec(),
+            binary
+        ],
+        "each execution is masked in the format its Bind asked for"
+    );
+
+    // city is not masked; a reload masks it, and the statement prepared
+    // before the reload follows.
+    let analyst = env.client("analyst_user").await;
+    let stmt = analyst
+        .prepare("select city from customers where id = $1")
+        .await
+        .expect("prepare");
+    let city: String = analyst
+        .query_one(&stmt, &[&1i32])
+        .await
+        .expect("before")
+        .get(0);
+    assert_eq!(city, "Paris");
+    let path = env.pgward.dir().join("policy.yaml");
+    let before = env.pgward.log_contents().matches("policy reloaded").count();
+    std::fs::write(
+        &path,
+        format!("{POLICY}  - name: city-later\n    columns: [\"customers.city\"]\n    function: redact\n"),
+    )
+    .expect("write policy");
+    assert!(
+        common::util::wait_until(std::time::Duration::from_secs(20), || {
+            env.pgward.log_contents().matches("policy reloaded").count() > before
+        }),
+        "reload not seen:\n{}",
+        env.pgward.log_contents()
+    );
+    let city: String = analyst
+        .query_one(&stmt, &[&1i32])
+        .await
+        .expect("after")
+        .get(0);
+    assert_eq!(
+        city, "****",
+        "the plan made before the reload is not reused"
+    );
+}

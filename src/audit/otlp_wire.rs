@@ -12,11 +12,11 @@
 //! them.
 
 use bytes::{BufMut, Bytes};
-use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
+use prost::encoding::{encode_varint, encoded_len_varint, WireType};
 
 use opentelemetry_proto::tonic::logs::v1::SeverityNumber;
 
-use super::event::{attr, AttrRef, AttrValue, AuditEvent};
+use super::event::{attr, AttrRef, AuditEvent};
 
 pub const SCOPE_NAME: &str = "pgward.audit";
 
@@ -29,8 +29,18 @@ pub struct ResourceInfo {
 /// Denials and failed authentications are warnings: they are what a
 /// reviewer filters for first.
 pub(crate) fn severity(ev: &AuditEvent) -> (SeverityNumber, &'static str) {
-    let is = |k: &str, v: &str| ev.get(k).and_then(AttrValue::as_str) == Some(v);
-    if is(attr::DECISION, "deny") || is(attr::AUTH_OUTCOME, "failure") {
+    // One pass over the attributes, as the event is encoded per statement.
+    let warn = ev.attrs.iter().any(|(k, v)| {
+        let bad = if k == attr::DECISION {
+            "deny"
+        } else if k == attr::AUTH_OUTCOME {
+            "failure"
+        } else {
+            return false;
+        };
+        v.as_str() == Some(bad)
+    });
+    if warn {
         (SeverityNumber::Warn, "WARN")
     } else {
         (SeverityNumber::Info, "INFO")
@@ -55,9 +65,25 @@ fn str_len(tag: u32, s: &str) -> usize {
     }
 }
 
+/// Nearly every varint here (keys, attribute lengths) is one byte: that
+/// case is written inline.
+#[inline]
+fn put_varint(v: u64, buf: &mut impl BufMut) {
+    if v < 0x80 {
+        buf.put_u8(v as u8);
+    } else {
+        encode_varint(v, buf);
+    }
+}
+
+#[inline]
+fn put_key(tag: u32, wire: WireType, buf: &mut impl BufMut) {
+    put_varint(u64::from(tag << 3 | wire as u32), buf);
+}
+
 fn put_ld_header(tag: u32, len: usize, buf: &mut impl BufMut) {
-    encode_key(tag, WireType::LengthDelimited, buf);
-    encode_varint(len as u64, buf);
+    put_key(tag, WireType::LengthDelimited, buf);
+    put_varint(len as u64, buf);
 }
 
 fn put_str(tag: u32, s: &str, buf: &mut impl BufMut) {
@@ -97,12 +123,12 @@ fn put_any(v: AttrRef<'_>, buf: &mut impl BufMut) {
     match v {
         AttrRef::Str(s) => put_any_str(s, buf),
         AttrRef::Bool(b) => {
-            encode_key(2, WireType::Varint, buf);
+            put_key(2, WireType::Varint, buf);
             buf.put_u8(u8::from(b));
         }
         AttrRef::Int(i) => {
-            encode_key(3, WireType::Varint, buf);
-            encode_varint(i as u64, buf);
+            put_key(3, WireType::Varint, buf);
+            put_varint(i as u64, buf);
         }
         AttrRef::StrArray(items) => {
             put_ld_header(5, array_len(items), buf);
@@ -128,8 +154,7 @@ fn put_kv(tag: u32, key: &str, value_len: usize, buf: &mut impl BufMut) {
 // severity_text = 3, body = 5, attributes = 6, observed_time_unix_nano = 11
 // (fixed64), event_name = 12.
 
-fn record_len(ev: &AuditEvent) -> usize {
-    let (number, text) = severity(ev);
+fn record_len(ev: &AuditEvent, (number, text): (SeverityNumber, &str)) -> usize {
     let fixed = if ev.ts == 0 { 0 } else { 2 * (key_len(1) + 8) };
     let attrs: usize = ev
         .attrs
@@ -148,19 +173,20 @@ fn record_len(ev: &AuditEvent) -> usize {
 
 /// Appends `ev` as one `log_records` field of a `ScopeLogs` message.
 pub fn put_record(ev: &AuditEvent, buf: &mut Vec<u8>) {
-    let len = record_len(ev);
+    let severity = severity(ev);
+    let len = record_len(ev, severity);
     buf.reserve(ld(2, len));
     put_ld_header(2, len, buf);
-    let (number, text) = severity(ev);
+    let (number, text) = severity;
     if ev.ts != 0 {
-        encode_key(1, WireType::SixtyFourBit, buf);
+        put_key(1, WireType::SixtyFourBit, buf);
         buf.put_u64_le(ev.ts);
         // pgward is the source, so it observes the event when it happens.
-        encode_key(11, WireType::SixtyFourBit, buf);
+        put_key(11, WireType::SixtyFourBit, buf);
         buf.put_u64_le(ev.ts);
     }
-    encode_key(2, WireType::Varint, buf);
-    encode_varint(number as u64, buf);
+    put_key(2, WireType::Varint, buf);
+    put_varint(number as u64, buf);
     put_str(3, text, buf);
     let kind = ev.kind.as_str();
     put_ld_header(5, any_str_len(kind), buf);
@@ -286,7 +312,7 @@ impl prost::Message for EncodedLogs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::event::EventKind;
+    use crate::audit::event::{AttrValue, EventKind};
     use crate::audit::otlp::to_request;
     use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
     use prost::Message;

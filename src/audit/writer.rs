@@ -229,22 +229,9 @@ impl Writer {
                 item.event.set(attr::AUDIT_DROPPED, dropped);
             }
             attached += dropped;
-            let before = data.len();
-            match item.event.write_json_line(&mut data) {
-                Ok(()) => {
-                    ends.push(data.len());
-                    keep.push(item);
-                }
-                Err(e) => {
-                    // Cannot happen for these types; counted rather than lost silently.
-                    data.truncate(before);
-                    attached -= dropped;
-                    self.counters.restore_pending_dropped(dropped);
-                    self.counters.note_dropped(1);
-                    tracing::error!(error = %e, "audit event could not be serialized");
-                    item.dropped();
-                }
-            }
+            item.event.write_json_line(&mut data);
+            ends.push(data.len());
+            keep.push(item);
         }
         let need = data.len() as u64;
 

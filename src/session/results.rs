@@ -15,7 +15,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use crate::catalog::{Oid, Snapshot};
 use crate::mask::copy::{CopyFormat, CopyMasker};
@@ -79,18 +79,48 @@ struct StatementInfo {
     masking: Arc<StatementMasking>,
     /// `None` until described; `Some(None)` for a statement returning no rows.
     desc: Option<Option<Desc>>,
+    /// The plan last built for this statement's rows: a prepared statement
+    /// executed many times is planned once per catalog, policy and format.
+    planned: Option<Planned>,
 }
 
 struct PortalInfo {
     masking: Arc<StatementMasking>,
     desc: Option<Option<Desc>>,
     formats: Vec<i16>,
+    /// The statement it was bound from, whose plan it may share.
+    statement: Bytes,
+}
+
+/// A plan and everything it was built from besides the statement's
+/// masking. The catalog snapshot and mask index are compared by identity
+/// (held weakly, so an address cannot be reused while the plan is kept);
+/// the columns by value, since drivers such as libpq have every portal
+/// described anew.
+struct Planned {
+    desc: Desc,
+    snapshot: Weak<Snapshot>,
+    index: Weak<MaskIndex>,
+    formats: Vec<i16>,
+    derived: bool,
+    plan: Plan,
+}
+
+impl Planned {
+    fn fits(&self, desc: &Desc, view: &View<'_>, formats: &[i16], derived: bool) -> bool {
+        (Arc::ptr_eq(&self.desc, desc) || self.desc == *desc)
+            && Weak::as_ptr(&self.snapshot) == Arc::as_ptr(view.snapshot)
+            && Weak::as_ptr(&self.index) == Arc::as_ptr(view.index)
+            && self.formats == formats
+            && self.derived == derived
+    }
 }
 
 /// How the rows now arriving are masked.
+#[derive(Clone)]
 enum Plan {
     Clear,
-    Mask(RowPlan),
+    Mask(Arc<RowPlan>),
     /// The columns are not known: every value becomes NULL.
     AllNull,
 }
@@ -107,8 +137,8 @@ pub enum Action {
 
 /// The catalog view a plan is built from.
 pub struct View<'a> {
-    pub snapshot: &'a Snapshot,
-    pub index: &'a MaskIndex,
+    pub snapshot: &'a Arc<Snapshot>,
+    pub index: &'a Arc<MaskIndex>,
 }
 
 #[derive(Default)]
@@ -186,13 +216,18 @@ impl ResultMasker {
             }
             b'B' => {
                 let bind = extended::bind(body).ok_or(ResultsError::Malformed("Bind"))?;
-                let statement = Bytes::copy_from_slice(bind.statement);
+                // A prepared statement's name is shared with its entry, not
+                // copied per Bind.
+                let statement = match self.statements.get_key_value(bind.statement) {
+                    Some((name, _)) => name.clone(),
+                    None => Bytes::copy_from_slice(bind.statement),
+                };
                 let described = self.described_statements.contains(&statement);
-                self.bound
-                    .insert(Bytes::copy_from_slice(bind.portal), described);
+                let portal = Bytes::copy_from_slice(bind.portal);
+                self.bound.insert(portal.clone(), described);
                 self.pending.push_back(Pending::Bind {
-                    portal: Bytes::copy_from_slice(bind.portal),
-                    statement: Bytes::copy_from_slice(bind.statement),
+                    portal,
+                    statement,
                     formats: bind.result_formats,
                 });
             }
@@ -289,22 +324,66 @@ impl ResultMasker {
 
     fn plan_for_head(&mut self, view: &View<'_>) {
         self.plan = None;
-        if let Some(Pending::Execute { portal }) = self.pending.front() {
-            let plan = match self.portals.get(portal) {
-                Some(p) => match &p.desc {
-                    Some(Some(desc)) => {
-                        let desc = Arc::clone(desc);
-                        let masking = Arc::clone(&p.masking);
-                        let formats = p.formats.clone();
-                        self.build(view, &desc, &masking, Some(&formats))
-                    }
-                    Some(None) => Plan::Clear,
-                    None => Plan::AllNull,
-                },
-                None => Plan::AllNull,
-            };
-            self.plan = Some(plan);
+        let Some(Pending::Execute { portal }) = self.pending.front() else {
+            return;
+        };
+        let Some(p) = self.portals.get(portal) else {
+            self.plan = Some(Plan::AllNull);
+            return;
+        };
+        let desc = match &p.desc {
+            Some(Some(desc)) => Arc::clone(desc),
+            Some(None) => {
+                self.plan = Some(Plan::Clear);
+                return;
+            }
+            None => {
+                self.plan = Some(Plan::AllNull);
+                return;
+            }
+        };
+        let derived = self.derived(&p.masking);
+        // The statement's plan serves every portal bound from it with the
+        // same columns and formats.
+        let statement = self
+            .statements
+            .get(&p.statement)
+            .filter(|s| Arc::ptr_eq(&s.masking, &p.masking));
+        if let Some(planned) = statement
+            .and_then(|s| s.planned.as_ref())
+            .filter(|c| c.fits(&desc, view, &p.formats, derived))
+        {
+            self.plan = Some(planned.plan.clone());
+            return;
         }
+        let shared = statement.is_some();
+        let masking = Arc::clone(&p.masking);
+        let formats = p.formats.clone();
+        let statement = p.statement.clone();
+        let unknown_before = self.saw_unknown;
+        self.saw_unknown = false;
+        let plan = self.build(view, &desc, &masking, Some(&formats));
+        // A plan that met a relation the catalog lacked is not kept: the
+        // next execution must report it again (and see the refreshed
+        // catalog).
+        if shared && !self.saw_unknown {
+            if let Some(s) = self.statements.get_mut(&statement) {
+                s.planned = Some(Planned {
+                    desc,
+                    snapshot: Arc::downgrade(view.snapshot),
+                    index: Arc::downgrade(view.index),
+                    formats,
+                    derived,
+                    plan: plan.clone(),
+                });
+            }
+        }
+        self.saw_unknown |= unknown_before;
+        self.plan = Some(plan);
+    }
+
+    fn derived(&self, masking: &StatementMasking) -> bool {
+        masking.derived || (masking.fetches && self.cursor_taint)
     }
 
     fn build(
@@ -314,7 +393,7 @@ impl ResultMasker {
         masking: &StatementMasking,
         formats: Option<&[i16]>,
     ) -> Plan {
-        let derived = masking.derived || (masking.fetches && self.cursor_taint);
+        let derived = self.derived(masking);
         let mut any = false;
         let cols: Vec<Option<ColumnMask>> = desc
             .iter()
@@ -364,7 +443,7 @@ impl ResultMasker {
             })
             .collect();
         if any {
-            Plan::Mask(RowPlan::new(cols))
+            Plan::Mask(Arc::new(RowPlan::new(cols)))
         } else {
             Plan::Clear
         }
@@ -479,6 +558,7 @@ impl ResultMasker {
                         StatementInfo {
                             masking: Arc::clone(masking),
                             desc: None,
+                            planned: None,
                         },
                     );
                 }
@@ -489,18 +569,22 @@ impl ResultMasker {
                     portal,
                     statement,
                     formats,
-                }) = self.pending.front()
+                }) = self.pending.front_mut()
                 {
-                    let info = match self.statements.get(statement) {
+                    let formats = std::mem::take(formats);
+                    let statement = statement.clone();
+                    let info = match self.statements.get(&statement) {
                         Some(s) => PortalInfo {
                             masking: Arc::clone(&s.masking),
                             desc: s.desc.clone(),
-                            formats: formats.clone(),
+                            formats,
+                            statement,
                         },
                         None => PortalInfo {
                             masking: unknown_masking(),
                             desc: None,
-                            formats: formats.clone(),
+                            formats,
+                            statement,
                         },
                     };
                     self.portals.insert(portal.clone(), info);
