@@ -43,7 +43,9 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("audit");
     group.bench_function("build_statement_event", |b| b.iter(statement_event));
     let ev = statement_event();
-    group.bench_function("json_line", |b| b.iter(|| ev.to_json_line().len()));
+    group.bench_function("json_line", |b| {
+        b.iter(|| pgward::audit::json_line::to_vec(&ev).len())
+    });
     let batch: Vec<AuditEvent> = (0..100).map(|_| statement_event()).collect();
     let res = ResourceInfo {
         service_instance_id: "bench".to_owned(),

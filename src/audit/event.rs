@@ -336,18 +336,6 @@ impl AuditEvent {
             }
         }
     }
-
-    /// The event as one JSON line, newline included.
-    pub fn to_json_line(&self) -> Vec<u8> {
-        let mut line = Vec::with_capacity(512);
-        self.write_json_line(&mut line);
-        line
-    }
-
-    /// Appends the event as one JSON line, newline included.
-    pub fn write_json_line(&self, out: &mut Vec<u8>) {
-        super::json_line::write(self, out);
-    }
 }
 
 fn truncate_utf8(s: &mut String, max: usize) {
@@ -476,7 +464,7 @@ mod tests {
             .with(attr::ROWS, 12u64)
             .with(attr::MASKED_COLUMNS, vec!["email".to_string()])
             .with("pgward.flag", true);
-        let line = e.to_json_line();
+        let line = crate::audit::json_line::to_vec(&e);
         assert_eq!(line.last(), Some(&b'\n'));
         assert_eq!(line.iter().filter(|&&b| b == b'\n').count(), 1);
         let back: AuditEvent = serde_json::from_slice(&line).unwrap_or_else(|err| panic!("{err}"));

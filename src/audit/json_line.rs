@@ -12,6 +12,13 @@
 
 use super::event::{AttrRef, AuditEvent};
 
+/// `ev` as one JSON line, newline included.
+pub fn to_vec(ev: &AuditEvent) -> Vec<u8> {
+    let mut line = Vec::with_capacity(512);
+    write(ev, &mut line);
+    line
+}
+
 /// Appends `ev` as one JSON line, newline included.
 pub fn write(ev: &AuditEvent, out: &mut Vec<u8>) {
     out.extend_from_slice(b"{\"id\":");

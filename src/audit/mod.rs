@@ -16,7 +16,7 @@
 pub mod config;
 pub mod event;
 mod handoff;
-mod json_line;
+pub mod json_line;
 pub mod otlp;
 pub mod otlp_wire;
 mod queue;

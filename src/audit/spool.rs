@@ -732,7 +732,7 @@ mod tests {
         for _ in 0..n {
             let e = ev();
             ids.push(e.id.clone());
-            let line = e.to_json_line();
+            let line = crate::audit::json_line::to_vec(&e);
             if Spool::needs_rotation(w, line.len() as u64, 4096) {
                 spool.rotate(w, true).unwrap_or_else(|e| panic!("{e}"));
             }

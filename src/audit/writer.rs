@@ -229,7 +229,7 @@ impl Writer {
                 item.event.set(attr::AUDIT_DROPPED, dropped);
             }
             attached += dropped;
-            item.event.write_json_line(&mut data);
+            super::json_line::write(&item.event, &mut data);
             ends.push(data.len());
             keep.push(item);
         }

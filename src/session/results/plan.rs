@@ -1,0 +1,182 @@
+//! The masking plan for the rows now arriving: built from the columns'
+//! description, the result formats, the catalog snapshot and the profile's
+//! mask index, and kept per prepared statement so a statement executed many
+//! times is planned once.
+
+use std::sync::{Arc, Weak};
+
+use super::{Desc, Pending, ResultMasker, View};
+use crate::catalog::{Oid, Snapshot};
+use crate::mask::index::{MaskIndex, Provenance};
+use crate::mask::row::{ColumnMask, RowPlan};
+use crate::mask::statement::StatementMasking;
+use crate::mask::{Format, MaskFn};
+use crate::wire::extended::{self, FieldDesc};
+
+/// A plan and everything it was built from besides the statement's
+/// masking. The catalog snapshot and mask index are compared by identity
+/// (held weakly, so an address cannot be reused while the plan is kept);
+/// the columns by value, since drivers such as libpq have every portal
+/// described anew.
+pub(super) struct Planned {
+    desc: Desc,
+    snapshot: Weak<Snapshot>,
+    index: Weak<MaskIndex>,
+    formats: Vec<i16>,
+    derived: bool,
+    plan: Plan,
+}
+
+impl Planned {
+    pub(super) fn fits(
+        &self,
+        desc: &Desc,
+        view: &View<'_>,
+        formats: &[i16],
+        derived: bool,
+    ) -> bool {
+        (Arc::ptr_eq(&self.desc, desc) || self.desc == *desc)
+            && Weak::as_ptr(&self.snapshot) == Arc::as_ptr(view.snapshot)
+            && Weak::as_ptr(&self.index) == Arc::as_ptr(view.index)
+            && self.formats == formats
+            && self.derived == derived
+    }
+}
+
+/// How the rows now arriving are masked.
+#[derive(Clone)]
+pub(super) enum Plan {
+    Clear,
+    Mask(Arc<RowPlan>),
+    /// The columns are not known: every value becomes NULL.
+    AllNull,
+}
+
+impl ResultMasker {
+    pub(super) fn plan_for_head(&mut self, view: &View<'_>) {
+        self.plan = None;
+        let Some(Pending::Execute { portal }) = self.pending.front() else {
+            return;
+        };
+        let Some(p) = self.portals.get(portal) else {
+            self.plan = Some(Plan::AllNull);
+            return;
+        };
+        let desc = match &p.desc {
+            Some(Some(desc)) => Arc::clone(desc),
+            Some(None) => {
+                self.plan = Some(Plan::Clear);
+                return;
+            }
+            None => {
+                self.plan = Some(Plan::AllNull);
+                return;
+            }
+        };
+        let derived = self.derived(&p.masking);
+        // The statement's plan serves every portal bound from it with the
+        // same columns and formats.
+        let statement = self
+            .statements
+            .get(&p.statement)
+            .filter(|s| Arc::ptr_eq(&s.masking, &p.masking));
+        if let Some(planned) = statement
+            .and_then(|s| s.planned.as_ref())
+            .filter(|c| c.fits(&desc, view, &p.formats, derived))
+        {
+            self.plan = Some(planned.plan.clone());
+            return;
+        }
+        let shared = statement.is_some();
+        let masking = Arc::clone(&p.masking);
+        let formats = p.formats.clone();
+        let statement = p.statement.clone();
+        let unknown_before = self.saw_unknown;
+        self.saw_unknown = false;
+        let plan = self.build(view, &desc, &masking, Some(&formats));
+        // A plan that met a relation the catalog lacked is not kept: the
+        // next execution must report it again (and see the refreshed
+        // catalog).
+        if shared && !self.saw_unknown {
+            if let Some(s) = self.statements.get_mut(&statement) {
+                s.planned = Some(Planned {
+                    desc,
+                    snapshot: Arc::downgrade(view.snapshot),
+                    index: Arc::downgrade(view.index),
+                    formats,
+                    derived,
+                    plan: plan.clone(),
+                });
+            }
+        }
+        self.saw_unknown |= unknown_before;
+        self.plan = Some(plan);
+    }
+
+    pub(super) fn derived(&self, masking: &StatementMasking) -> bool {
+        masking.derived || (masking.fetches && self.cursor_taint)
+    }
+
+    pub(super) fn build(
+        &mut self,
+        view: &View<'_>,
+        desc: &[FieldDesc],
+        masking: &StatementMasking,
+        formats: Option<&[i16]>,
+    ) -> Plan {
+        let derived = self.derived(masking);
+        let mut any = false;
+        let cols: Vec<Option<ColumnMask>> = desc
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let format = match formats {
+                    Some(list) => extended::format_for(list, i),
+                    None => f.format,
+                };
+                let format = if format == 1 {
+                    Format::Binary
+                } else {
+                    Format::Text
+                };
+                let function = if f.table == 0 {
+                    derived.then(|| Arc::clone(&view.index.derived().function))
+                } else {
+                    match view.index.provenance(view.snapshot, Oid(f.table), f.attnum) {
+                        Provenance::Clear => None,
+                        Provenance::Masked(m) => Some(Arc::clone(&m.function)),
+                        Provenance::Unknown
+                            if masking.unknown
+                                == crate::mask::statement::UnknownRelations::Clear =>
+                        {
+                            None
+                        }
+                        Provenance::Unknown => {
+                            tracing::debug!(
+                                table = f.table,
+                                attnum = f.attnum,
+                                generation = view.snapshot.generation,
+                                "result column of a relation the catalog snapshot lacks: masked"
+                            );
+                            self.saw_unknown = true;
+                            Some(Arc::new(MaskFn::Redact))
+                        }
+                    }
+                };
+                function.map(|func| {
+                    any = true;
+                    ColumnMask {
+                        func,
+                        type_oid: f.type_oid,
+                        format,
+                    }
+                })
+            })
+            .collect();
+        if any {
+            Plan::Mask(Arc::new(RowPlan::new(cols)))
+        } else {
+            Plan::Clear
+        }
+    }
+}
