@@ -34,8 +34,8 @@ fn row(fields: &[&str]) -> Vec<Option<String>> {
 pub struct Env {
     pub policy: Policy,
     pub analyst: Arc<Profile>,
-    pub snapshot: Snapshot,
-    pub index: MaskIndex,
+    pub snapshot: std::sync::Arc<Snapshot>,
+    pub index: std::sync::Arc<MaskIndex>,
     pub guarded: Policy,
 }
 
@@ -90,8 +90,8 @@ pub fn env() -> &'static Env {
         Env {
             policy,
             analyst,
-            snapshot,
-            index,
+            snapshot: std::sync::Arc::new(snapshot),
+            index: std::sync::Arc::new(index),
             guarded,
         }
     })
