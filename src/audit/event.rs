@@ -7,13 +7,13 @@
 //! the spool, the JSON line and the OTLP mapping at once.
 
 use serde::de::{MapAccess, SeqAccess, Visitor};
-use serde::ser::SerializeMap;
+use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+
+pub use super::event_id::{new_event_id, unix_nanos};
 
 /// Attribute keys. OpenTelemetry semantic-convention names where one exists,
 /// `pgward.*` otherwise.
@@ -244,13 +244,70 @@ impl From<Vec<String>> for AttrValue {
 
 pub type AttrKey = Cow<'static, str>;
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// Attributes that many events carry unchanged — a session's facts, a
+/// prepared statement's — kept once, with their encodings. An event per
+/// statement then holds a pointer to them instead of a copy of each, and the
+/// writer copies their JSON and OTLP bytes instead of encoding them again:
+/// in a governed `pgbench -S -M prepared` run they are sixteen of a statement
+/// event's twenty attributes. Values are cut to [`MAX_STR_BYTES`] when the
+/// block is made; the encoders fill the caches on first use.
+#[derive(Debug)]
+pub struct AttrBlock {
+    attrs: Vec<(AttrKey, AttrValue)>,
+    warns: bool,
+    pub(crate) json: OnceLock<Box<[u8]>>,
+    pub(crate) otlp: OnceLock<Box<[u8]>>,
+}
+
+impl AttrBlock {
+    /// The keys must be distinct (OTLP forbids duplicates).
+    pub fn new(mut attrs: Vec<(AttrKey, AttrValue)>) -> Arc<AttrBlock> {
+        for (_, v) in &mut attrs {
+            truncate_value(v);
+        }
+        let warns = attrs.iter().any(|(k, v)| is_warning(k, v));
+        Arc::new(AttrBlock {
+            attrs,
+            warns,
+            json: OnceLock::new(),
+            otlp: OnceLock::new(),
+        })
+    }
+
+    pub fn attrs(&self) -> &[(AttrKey, AttrValue)] {
+        &self.attrs
+    }
+
+    fn has(&self, key: &str) -> bool {
+        self.attrs.iter().any(|(k, _)| k == key)
+    }
+}
+
+/// Denials and failed authentications: what a reviewer filters for first.
+pub(crate) fn is_warning(key: &str, value: &AttrValue) -> bool {
+    let bad = match key {
+        attr::DECISION => "deny",
+        attr::AUTH_OUTCOME => "failure",
+        _ => return false,
+    };
+    value.as_str() == Some(bad)
+}
+
+/// Room for the blocks of one event: a session's and a statement's.
+const BLOCKS: usize = 2;
+
+#[derive(Clone, Debug, Deserialize)]
 pub struct AuditEvent {
     pub id: String,
     /// Unix time in nanoseconds.
     pub ts: u64,
     pub kind: EventKind,
-    #[serde(serialize_with = "ser_attrs", deserialize_with = "de_attrs")]
+    /// Shared attributes, which come before `attrs`. Events read back from
+    /// the spool have none: everything is in `attrs`.
+    #[serde(skip)]
+    blocks: [Option<Arc<AttrBlock>>; BLOCKS],
+    /// The event's own attributes; keys never repeat one of the blocks'.
+    #[serde(deserialize_with = "de_attrs")]
     pub attrs: Vec<(AttrKey, AttrValue)>,
 }
 
@@ -263,17 +320,86 @@ impl AuditEvent {
     /// [`AuditEvent::new`] with room for `attrs` attributes, so an event
     /// built attribute by attribute grows its list once.
     pub fn with_capacity(kind: EventKind, attrs: usize) -> AuditEvent {
-        let mut list = Vec::with_capacity(attrs.max(1));
-        list.push((
+        let mut e = AuditEvent::bare(kind, attrs.max(1));
+        e.attrs.push((
             Cow::Borrowed(attr::DB_SYSTEM_NAME),
             AttrValue::Static("postgresql"),
         ));
+        e
+    }
+
+    /// An event whose first attributes are `block`'s, which must include
+    /// `db.system.name` (see [`AuditEvent::system_attr`]); room for `attrs`
+    /// more of its own.
+    pub fn with_block(kind: EventKind, block: Arc<AttrBlock>, attrs: usize) -> AuditEvent {
+        let mut e = AuditEvent::bare(kind, attrs);
+        e.blocks[0] = Some(block);
+        e
+    }
+
+    fn bare(kind: EventKind, attrs: usize) -> AuditEvent {
         AuditEvent {
             id: new_event_id(),
             ts: unix_nanos(),
             kind,
-            attrs: list,
+            blocks: Default::default(),
+            attrs: Vec::with_capacity(attrs),
         }
+    }
+
+    /// The attribute every event starts with, for blocks that lead one.
+    pub fn system_attr() -> (AttrKey, AttrValue) {
+        (
+            Cow::Borrowed(attr::DB_SYSTEM_NAME),
+            AttrValue::Static("postgresql"),
+        )
+    }
+
+    /// Adds a block's attributes after those the event has. Its keys must
+    /// be new to the event.
+    pub fn add_block(&mut self, block: &Arc<AttrBlock>) {
+        debug_assert!(block.attrs.iter().all(|(k, _)| self.get(k).is_none()));
+        // Blocks come before the event's own attributes, so one can only
+        // join while there are none.
+        match self.blocks.iter_mut().find(|b| b.is_none()) {
+            Some(slot) if self.attrs.is_empty() => *slot = Some(block.clone()),
+            _ => self.attrs.extend(block.attrs.iter().cloned()),
+        }
+    }
+
+    pub(crate) fn blocks(&self) -> impl Iterator<Item = &AttrBlock> {
+        self.blocks.iter().flatten().map(|b| &**b)
+    }
+
+    /// Every attribute, the blocks' first.
+    pub fn all_attrs(&self) -> impl Iterator<Item = &(AttrKey, AttrValue)> {
+        self.blocks()
+            .flat_map(|b| b.attrs.iter())
+            .chain(self.attrs.iter())
+    }
+
+    /// How many attributes [`AuditEvent::all_attrs`] yields.
+    pub fn attr_count(&self) -> usize {
+        self.blocks().map(|b| b.attrs.len()).sum::<usize>() + self.attrs.len()
+    }
+
+    /// Whether the event is one a reviewer filters for first.
+    pub(crate) fn warns(&self) -> bool {
+        self.blocks().any(|b| b.warns) || self.attrs.iter().any(|(k, v)| is_warning(k, v))
+    }
+
+    /// Copies the blocks' attributes into the event's own, before changing
+    /// one of them.
+    fn unshare(&mut self) {
+        if self.blocks.iter().all(Option::is_none) {
+            return;
+        }
+        let own = std::mem::take(&mut self.attrs);
+        let mut all = Vec::with_capacity(self.attr_count());
+        all.extend(self.blocks().flat_map(|b| b.attrs.iter().cloned()));
+        all.extend(own);
+        self.attrs = all;
+        self.blocks = Default::default();
     }
 
     pub fn with(mut self, key: impl Into<AttrKey>, value: impl Into<AttrValue>) -> AuditEvent {
@@ -286,6 +412,9 @@ impl AuditEvent {
     pub fn set(&mut self, key: impl Into<AttrKey>, value: impl Into<AttrValue>) {
         let key = key.into();
         let value = value.into();
+        if self.blocks().any(|b| b.has(&key)) {
+            self.unshare();
+        }
         match self.attrs.iter_mut().find(|(k, _)| *k == key) {
             Some(slot) => slot.1 = value,
             None => self.attrs.push((key, value)),
@@ -293,10 +422,13 @@ impl AuditEvent {
     }
 
     pub fn get(&self, key: &str) -> Option<&AttrValue> {
-        self.attrs.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.all_attrs().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
     pub fn remove(&mut self, key: &str) {
+        if self.blocks().any(|b| b.has(key)) {
+            self.unshare();
+        }
         self.attrs.retain(|(k, _)| k != key);
     }
 
@@ -308,33 +440,70 @@ impl AuditEvent {
         self.attrs.push((Cow::Borrowed(key), value.into()));
     }
 
-    /// Cuts string attributes to [`MAX_STR_BYTES`] on a character boundary.
+    /// Cuts string attributes to [`MAX_STR_BYTES`] on a character boundary
+    /// (the blocks' were cut when they were made).
     pub fn truncate_long_values(&mut self) {
         for (_, v) in &mut self.attrs {
-            let too_long = match v.view() {
-                AttrRef::Str(s) => s.len() > MAX_STR_BYTES,
-                AttrRef::StrArray(items) => items.iter().any(|s| s.len() > MAX_STR_BYTES),
-                AttrRef::Bool(_) | AttrRef::Int(_) => false,
-            };
-            if !too_long {
-                continue;
-            }
-            match v.view() {
-                AttrRef::Str(s) => {
-                    let mut s = s.to_owned();
-                    truncate_utf8(&mut s, MAX_STR_BYTES);
-                    *v = AttrValue::Str(s);
+            truncate_value(v);
+        }
+    }
+}
+
+/// Equal when they say the same, however the attributes are kept.
+impl PartialEq for AuditEvent {
+    fn eq(&self, other: &AuditEvent) -> bool {
+        self.id == other.id
+            && self.ts == other.ts
+            && self.kind == other.kind
+            && self.attr_count() == other.attr_count()
+            && self.all_attrs().eq(other.all_attrs())
+    }
+}
+
+impl Serialize for AuditEvent {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        struct Attrs<'a>(&'a AuditEvent);
+        impl Serialize for Attrs<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut map = s.serialize_map(Some(self.0.attr_count()))?;
+                for (k, v) in self.0.all_attrs() {
+                    map.serialize_entry(k, v)?;
                 }
-                AttrRef::StrArray(items) => {
-                    let mut items = items.to_vec();
-                    for s in &mut items {
-                        truncate_utf8(s, MAX_STR_BYTES);
-                    }
-                    *v = AttrValue::StrArray(items);
-                }
-                AttrRef::Bool(_) | AttrRef::Int(_) => {}
+                map.end()
             }
         }
+        let mut st = s.serialize_struct("AuditEvent", 4)?;
+        st.serialize_field("id", &self.id)?;
+        st.serialize_field("ts", &self.ts)?;
+        st.serialize_field("kind", &self.kind)?;
+        st.serialize_field("attrs", &Attrs(self))?;
+        st.end()
+    }
+}
+
+fn truncate_value(v: &mut AttrValue) {
+    let too_long = match v.view() {
+        AttrRef::Str(s) => s.len() > MAX_STR_BYTES,
+        AttrRef::StrArray(items) => items.iter().any(|s| s.len() > MAX_STR_BYTES),
+        AttrRef::Bool(_) | AttrRef::Int(_) => false,
+    };
+    if !too_long {
+        return;
+    }
+    match v.view() {
+        AttrRef::Str(s) => {
+            let mut s = s.to_owned();
+            truncate_utf8(&mut s, MAX_STR_BYTES);
+            *v = AttrValue::Str(s);
+        }
+        AttrRef::StrArray(items) => {
+            let mut items = items.to_vec();
+            for s in &mut items {
+                truncate_utf8(s, MAX_STR_BYTES);
+            }
+            *v = AttrValue::StrArray(items);
+        }
+        AttrRef::Bool(_) | AttrRef::Int(_) => {}
     }
 }
 
@@ -347,14 +516,6 @@ fn truncate_utf8(s: &mut String, max: usize) {
         cut -= 1;
     }
     s.truncate(cut);
-}
-
-fn ser_attrs<S: Serializer>(attrs: &[(AttrKey, AttrValue)], s: S) -> Result<S::Ok, S::Error> {
-    let mut map = s.serialize_map(Some(attrs.len()))?;
-    for (k, v) in attrs {
-        map.serialize_entry(k, v)?;
-    }
-    map.end()
 }
 
 fn de_attrs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(AttrKey, AttrValue)>, D::Error> {
@@ -375,61 +536,9 @@ fn de_attrs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(AttrKey, AttrValue)>
     d.deserialize_map(V)
 }
 
-pub fn unix_nanos() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
-
-/// Per-process random bits of the id. Drawn once, so minting an id on the
-/// statement path costs no system call; if the OS generator fails, clock and
-/// pid stand in, which still separates processes in practice.
-fn process_seed() -> u64 {
-    static SEED: OnceLock<u64> = OnceLock::new();
-    *SEED.get_or_init(|| {
-        let mut b = [0u8; 8];
-        match getrandom::fill(&mut b) {
-            Ok(()) => u64::from_le_bytes(b),
-            Err(_) => unix_nanos() ^ (u64::from(std::process::id()) << 32),
-        }
-    })
-}
-
-/// A UUIDv7-shaped id: 48 bits of unix milliseconds (so ids sort by time),
-/// then 42 bits fixed per process and a 32-bit per-process counter. Two ids
-/// collide only if two processes drew the same 42 random bits and minted the
-/// same counter value in the same millisecond.
-pub fn new_event_id() -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let ms = unix_nanos() / 1_000_000;
-    let seed = process_seed();
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let mut b = [0u8; 16];
-    b[..6].copy_from_slice(&ms.to_be_bytes()[2..]);
-    b[6] = 0x70 | ((seed >> 8) as u8 & 0x0f);
-    b[7] = seed as u8;
-    b[8] = 0x80 | ((seed >> 16) as u8 & 0x3f);
-    b[9..12].copy_from_slice(&seed.to_be_bytes()[2..5]);
-    b[12..].copy_from_slice(&n.to_be_bytes());
-    // Written into one buffer: an id is minted per statement, so this stays
-    // one allocation rather than one per byte.
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(36);
-    for (i, x) in b.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            out.push('-');
-        }
-        out.push(char::from(HEX[usize::from(x >> 4)]));
-        out.push(char::from(HEX[usize::from(x & 0x0f)]));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashSet;
 
     #[test]
     fn attribute_values_are_read_by_their_json_type() {
@@ -492,13 +601,41 @@ mod tests {
     }
 
     #[test]
-    fn ids_are_unique_and_uuid_shaped() {
-        let ids: HashSet<String> = (0..10_000).map(|_| new_event_id()).collect();
-        assert_eq!(ids.len(), 10_000);
-        for id in ids.iter().take(10) {
-            assert_eq!(id.len(), 36);
-            assert_eq!(id.as_bytes()[14], b'7');
-        }
+    fn changing_a_shared_attribute_changes_only_that_event() {
+        let block = AttrBlock::new(vec![
+            AuditEvent::system_attr(),
+            (attr::USER_NAME.into(), "u".into()),
+            (attr::BRANCH.into(), "main".into()),
+        ]);
+        let mut a = AuditEvent::with_block(EventKind::Statement, block.clone(), 1);
+        let b = AuditEvent::with_block(EventKind::Statement, block.clone(), 1);
+        a.push(attr::ROWS, 1i64);
+        a.set(attr::USER_NAME, "v");
+        a.remove(attr::BRANCH);
+        let keys: Vec<&str> = a.all_attrs().map(|(k, _)| k.as_ref()).collect();
+        assert_eq!(keys, [attr::DB_SYSTEM_NAME, attr::USER_NAME, attr::ROWS]);
+        assert_eq!(a.get(attr::USER_NAME), Some(&AttrValue::from("v")));
+        assert_eq!(b.get(attr::USER_NAME), Some(&AttrValue::from("u")));
+        assert_eq!(b.get(attr::BRANCH), Some(&AttrValue::from("main")));
+        assert_eq!(block.attrs().len(), 3);
+    }
+
+    #[test]
+    fn a_block_after_own_attributes_keeps_the_order() {
+        let mut e = AuditEvent::new(EventKind::Statement);
+        e.add_block(&AttrBlock::new(vec![(attr::TOOL.into(), "psql".into())]));
+        e.push(attr::ROWS, 2i64);
+        let keys: Vec<&str> = e.all_attrs().map(|(k, _)| k.as_ref()).collect();
+        assert_eq!(keys, [attr::DB_SYSTEM_NAME, attr::TOOL, attr::ROWS]);
+    }
+
+    #[test]
+    fn shared_values_are_cut_when_the_block_is_made() {
+        let b = AttrBlock::new(vec![(
+            attr::DB_QUERY_TEXT.into(),
+            "x".repeat(MAX_STR_BYTES + 9).into(),
+        )]);
+        assert_eq!(b.attrs()[0].1.as_str().map(str::len), Some(MAX_STR_BYTES));
     }
 
     #[test]

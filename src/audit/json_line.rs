@@ -10,7 +10,7 @@
 //! readers of the spool (`AuditEvent`'s `Deserialize`, `pgward audit tail`,
 //! anything a user points at the files) see no difference.
 
-use super::event::{AttrRef, AuditEvent};
+use super::event::{AttrKey, AttrRef, AttrValue, AuditEvent};
 
 /// `ev` as one JSON line, newline included.
 pub fn to_vec(ev: &AuditEvent) -> Vec<u8> {
@@ -28,7 +28,33 @@ pub fn write(ev: &AuditEvent, out: &mut Vec<u8>) {
     out.extend_from_slice(b",\"kind\":");
     put_str(ev.kind.as_str(), out);
     out.extend_from_slice(b",\"attrs\":{");
-    for (i, (k, v)) in ev.attrs.iter().enumerate() {
+    let mut first = true;
+    let mut comma = |out: &mut Vec<u8>| {
+        if !std::mem::take(&mut first) {
+            out.push(b',');
+        }
+    };
+    for block in ev.blocks() {
+        let fragment = block.json.get_or_init(|| {
+            let mut f = Vec::new();
+            put_attrs(block.attrs(), &mut f);
+            f.into_boxed_slice()
+        });
+        if !fragment.is_empty() {
+            comma(out);
+            out.extend_from_slice(fragment);
+        }
+    }
+    if !ev.attrs.is_empty() {
+        comma(out);
+        put_attrs(&ev.attrs, out);
+    }
+    out.extend_from_slice(b"}}\n");
+}
+
+/// `"key":value` pairs, comma-separated.
+fn put_attrs(attrs: &[(AttrKey, AttrValue)], out: &mut Vec<u8>) {
+    for (i, (k, v)) in attrs.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
@@ -51,7 +77,6 @@ pub fn write(ev: &AuditEvent, out: &mut Vec<u8>) {
             }
         }
     }
-    out.extend_from_slice(b"}}\n");
 }
 
 fn must_escape(b: u8) -> bool {
@@ -125,7 +150,7 @@ fn put_str(s: &str, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::event::{AttrValue, EventKind};
+    use crate::audit::event::{attr, AttrBlock, EventKind};
     use std::sync::Arc;
 
     fn via_serde(ev: &AuditEvent) -> Vec<u8> {
@@ -205,5 +230,55 @@ mod tests {
             let back: AuditEvent = serde_json::from_slice(&line).expect("parses");
             assert_eq!(back, ev);
         }
+    }
+
+    /// An event that keeps attributes in shared blocks, and the same
+    /// attributes kept as its own.
+    fn blocked(s: &str, session: &Arc<AttrBlock>) -> (AuditEvent, AuditEvent) {
+        let statement = AttrBlock::new(vec![
+            (attr::DECISION.into(), AttrValue::Static("allow")),
+            (attr::DB_QUERY_TEXT.into(), AttrValue::Str(s.to_owned())),
+            (
+                attr::OBJECTS.into(),
+                AttrValue::StrArray(vec![s.to_owned()]),
+            ),
+        ]);
+        let mut ev = AuditEvent::with_block(EventKind::Statement, session.clone(), 4);
+        ev.add_block(&statement);
+        ev.push(attr::TOOL, s);
+        ev.push(attr::ROWS, 7i64);
+        let mut flat = AuditEvent::new(EventKind::Statement);
+        flat.attrs.clear();
+        flat.attrs.extend(ev.all_attrs().cloned());
+        flat.id = ev.id.clone();
+        flat.ts = ev.ts;
+        (ev, flat)
+    }
+
+    #[test]
+    fn shared_blocks_write_what_their_attributes_would() {
+        let session = AttrBlock::new(vec![
+            AuditEvent::system_attr(),
+            (attr::USER_NAME.into(), AttrValue::Str("app\"".into())),
+            (attr::SERVER_PORT.into(), AttrValue::Int(5432)),
+        ]);
+        for s in awkward_strings() {
+            // Twice: the second line comes from the session block's cache.
+            for _ in 0..2 {
+                let (ev, flat) = blocked(&s, &session);
+                assert_eq!(ev.attr_count(), 8);
+                assert_eq!(ev, flat);
+                let line = ours(&ev);
+                assert_eq!(line, ours(&flat), "{s:?}");
+                assert_eq!(line, via_serde(&ev), "{s:?}");
+                let back: AuditEvent = serde_json::from_slice(&line).expect("parses");
+                assert_eq!(back, ev);
+            }
+        }
+        // An empty block adds no stray comma.
+        let mut ev = AuditEvent::with_block(EventKind::ProxyStart, AttrBlock::new(vec![]), 1);
+        assert_eq!(ours(&ev), via_serde(&ev));
+        ev.push(attr::ROWS, 1i64);
+        assert_eq!(ours(&ev), via_serde(&ev));
     }
 }

@@ -15,6 +15,7 @@
 
 pub mod config;
 pub mod event;
+mod event_id;
 mod handoff;
 pub mod json_line;
 pub mod otlp;
@@ -29,7 +30,7 @@ mod writer;
 pub use config::{
     AuditConfig, FsyncPolicy, OnFull, OtlpSinkConfig, SinkConfig, StatementText, StdoutSinkConfig,
 };
-pub use event::{attr, AttrKey, AttrRef, AttrValue, AuditEvent, EventKind};
+pub use event::{attr, AttrBlock, AttrKey, AttrRef, AttrValue, AuditEvent, EventKind};
 pub use spool::Pos;
 pub use stats::{AuditStats, SinkStats};
 
@@ -170,6 +171,7 @@ impl Auditor {
                 phase: phase_rx.clone(),
                 handed,
                 pending: None,
+                saving: None,
             };
             sinks.push(SinkHandle {
                 name,

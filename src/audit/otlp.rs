@@ -63,9 +63,9 @@ fn to_any(v: &AttrValue) -> any_value::Value {
 
 pub fn to_log_record(ev: &AuditEvent) -> LogRecord {
     let (number, text) = severity(ev);
-    let mut attributes = Vec::with_capacity(ev.attrs.len() + 1);
+    let mut attributes = Vec::with_capacity(ev.attr_count() + 1);
     attributes.push(kv(attr::EVENT_ID, str_value(&ev.id)));
-    attributes.extend(ev.attrs.iter().map(|(k, v)| kv(k, to_any(v))));
+    attributes.extend(ev.all_attrs().map(|(k, v)| kv(k, to_any(v))));
     LogRecord {
         time_unix_nano: ev.ts,
         // pgward is the source, so it observes the event when it happens.
@@ -373,7 +373,7 @@ mod tests {
             r.attributes[0].value.as_ref().and_then(|v| v.value.clone()),
             Some(str_value(&ev.id))
         );
-        assert_eq!(r.attributes.len(), ev.attrs.len() + 1);
+        assert_eq!(r.attributes.len(), ev.attr_count() + 1);
         let req = to_request(
             &[ev],
             &ResourceInfo {

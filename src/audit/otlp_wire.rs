@@ -16,7 +16,7 @@ use prost::encoding::{encode_varint, encoded_len_varint, WireType};
 
 use opentelemetry_proto::tonic::logs::v1::SeverityNumber;
 
-use super::event::{attr, AttrRef, AuditEvent};
+use super::event::{attr, AttrBlock, AttrKey, AttrRef, AttrValue, AuditEvent};
 
 pub const SCOPE_NAME: &str = "pgward.audit";
 
@@ -29,18 +29,7 @@ pub struct ResourceInfo {
 /// Denials and failed authentications are warnings: they are what a
 /// reviewer filters for first.
 pub(crate) fn severity(ev: &AuditEvent) -> (SeverityNumber, &'static str) {
-    // One pass over the attributes, as the event is encoded per statement.
-    let warn = ev.attrs.iter().any(|(k, v)| {
-        let bad = if k == attr::DECISION {
-            "deny"
-        } else if k == attr::AUTH_OUTCOME {
-            "failure"
-        } else {
-            return false;
-        };
-        v.as_str() == Some(bad)
-    });
-    if warn {
+    if ev.warns() {
         (SeverityNumber::Warn, "WARN")
     } else {
         (SeverityNumber::Info, "INFO")
@@ -156,11 +145,11 @@ fn put_kv(tag: u32, key: &str, value_len: usize, buf: &mut impl BufMut) {
 
 fn record_len(ev: &AuditEvent, (number, text): (SeverityNumber, &str)) -> usize {
     let fixed = if ev.ts == 0 { 0 } else { 2 * (key_len(1) + 8) };
-    let attrs: usize = ev
-        .attrs
-        .iter()
-        .map(|(k, v)| ld(6, kv_len(k, any_len(v.view()))))
-        .sum();
+    let attrs: usize = ev.blocks().map(|b| block_attrs(b).len()).sum::<usize>()
+        + ev.attrs
+            .iter()
+            .map(|(k, v)| ld(6, kv_len(k, any_len(v.view()))))
+            .sum::<usize>();
     fixed
         + key_len(2)
         + encoded_len_varint(number as u64)
@@ -193,12 +182,29 @@ pub fn put_record(ev: &AuditEvent, buf: &mut Vec<u8>) {
     put_any_str(kind, buf);
     put_kv(6, attr::EVENT_ID, any_str_len(&ev.id), buf);
     put_any_str(&ev.id, buf);
-    for (k, v) in &ev.attrs {
+    for block in ev.blocks() {
+        buf.extend_from_slice(block_attrs(block));
+    }
+    put_attrs(&ev.attrs, buf);
+    put_str(12, ev.kind.event_name(), buf);
+}
+
+/// Attributes as `attributes` fields of a `LogRecord`.
+fn put_attrs(attrs: &[(AttrKey, AttrValue)], buf: &mut Vec<u8>) {
+    for (k, v) in attrs {
         let v = v.view();
         put_kv(6, k, any_len(v), buf);
         put_any(v, buf);
     }
-    put_str(12, ev.kind.event_name(), buf);
+}
+
+/// A block's attributes as [`put_attrs`] writes them, encoded once.
+fn block_attrs(block: &AttrBlock) -> &[u8] {
+    block.otlp.get_or_init(|| {
+        let mut b = Vec::new();
+        put_attrs(block.attrs(), &mut b);
+        b.into_boxed_slice()
+    })
 }
 
 /// Records encoded by [`put_record`], one after another, and where each
@@ -335,11 +341,12 @@ mod tests {
                 .with("", "keyless")
                 .with(attr::DB_QUERY_TEXT, long),
             AuditEvent::new(EventKind::SessionStart).with(attr::AUTH_OUTCOME, "failure"),
-            AuditEvent {
-                id: String::new(),
-                ts: 0,
-                kind: EventKind::ProxyStop,
-                attrs: vec![(attr::OBJECTS.into(), AttrValue::StrArray(vec![]))],
+            {
+                let mut e = AuditEvent::new(EventKind::ProxyStop);
+                e.id = String::new();
+                e.ts = 0;
+                e.attrs = vec![(attr::OBJECTS.into(), AttrValue::StrArray(vec![]))];
+                e
             },
             AuditEvent::new(EventKind::PolicyReload)
                 .with("ünïcode", "日本語")
@@ -349,7 +356,42 @@ mod tests {
                     AttrValue::SharedArray(vec!["x".to_string()].into()),
                 )
                 .with("fixed", AttrValue::Static("f")),
+            blocked(),
+            blocked(),
         ]
+    }
+
+    /// A statement event in two shared blocks, the statement's a denial.
+    fn blocked() -> AuditEvent {
+        use std::sync::{Arc, OnceLock};
+        static BLOCKS: OnceLock<(Arc<AttrBlock>, Arc<AttrBlock>)> = OnceLock::new();
+        let (session, statement) = BLOCKS.get_or_init(|| {
+            (
+                AttrBlock::new(vec![
+                    AuditEvent::system_attr(),
+                    (attr::USER_NAME.into(), AttrValue::Str("ünï".into())),
+                    (attr::SERVER_PORT.into(), AttrValue::Int(5432)),
+                ]),
+                AttrBlock::new(vec![
+                    (attr::DECISION.into(), AttrValue::Static("deny")),
+                    (attr::OBJECTS.into(), AttrValue::StrArray(vec!["t".into()])),
+                    (attr::DB_QUERY_TEXT.into(), AttrValue::Str("y".repeat(200))),
+                ]),
+            )
+        });
+        let mut e = AuditEvent::with_block(EventKind::Statement, session.clone(), 2);
+        e.add_block(statement);
+        e.push(attr::ROWS, 0i64);
+        e
+    }
+
+    #[test]
+    fn a_denial_in_a_shared_block_is_a_warning() {
+        assert_eq!(severity(&blocked()).0, SeverityNumber::Warn);
+        let mut e = blocked();
+        e.set(attr::DECISION, "allow");
+        assert_eq!(severity(&e).0, SeverityNumber::Info);
+        assert_eq!(e.attr_count(), blocked().attr_count());
     }
 
     fn res() -> ResourceInfo {

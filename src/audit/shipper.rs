@@ -45,6 +45,8 @@ pub(crate) struct Shipper {
     pub handed: Handed,
     /// A handed batch not yet (wholly) used, and the first event not sent.
     pub pending: Option<(Arc<Written>, usize)>,
+    /// The cursor save in flight, if any.
+    pub saving: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// The records of one request, and where the spool continues after them.
@@ -81,19 +83,35 @@ impl Shipper {
         }
     }
 
-    /// Moves the sink's cursor to `pos`. The spool takes the new position
-    /// even when the cursor file cannot be saved (a full disk): the events
-    /// before it were delivered, and sending them again would deliver them
-    /// twice. The next acknowledgement saves the file.
-    async fn ack(&self, pos: Pos) {
+    /// Moves the sink's cursor to `pos`, in the background: the file is
+    /// written and synced (two fsyncs) while the next batch is gathered and
+    /// sent, one save at a time and in order. A shipper that waited for
+    /// each save sent one batch per fsync pair, fell behind a busy proxy,
+    /// and then had to read its events back from the spool. A crash before
+    /// the save re-sends the batch: delivery is at least once anyway.
+    ///
+    /// The spool takes the new position even when the cursor file cannot
+    /// be saved (a full disk): the events before it were delivered, and
+    /// sending them again would deliver them twice. The next
+    /// acknowledgement saves the file.
+    async fn ack(&mut self, pos: Pos) {
+        self.saved().await;
         let spool = self.spool.clone();
         let name = self.name.clone();
-        match tokio::task::spawn_blocking(move || spool.ack(&name, pos)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                tracing::error!(sink = %self.name, error = %e, "audit cursor could not be saved");
+        let counters = self.counters.clone();
+        self.saving = Some(tokio::task::spawn_blocking(move || {
+            if let Err(e) = spool.ack(&name, pos) {
+                tracing::error!(sink = %name, error = %e, "audit cursor could not be saved");
             }
-            Err(e) => {
+            // The sink's lag changed.
+            counters.bump();
+        }));
+    }
+
+    /// Waits for the cursor save in flight.
+    async fn saved(&mut self) {
+        if let Some(save) = self.saving.take() {
+            if let Err(e) = save.await {
                 tracing::error!(sink = %self.name, error = %e, "audit cursor writer failed");
             }
         }
@@ -182,8 +200,14 @@ impl Shipper {
         true
     }
 
-    /// Runs until drained (after [`Phase::Draining`]) or aborted.
+    /// Runs until drained (after [`Phase::Draining`]) or aborted, and
+    /// leaves the last cursor saved.
     pub async fn run(mut self) {
+        self.ship().await;
+        self.saved().await;
+    }
+
+    async fn ship(&mut self) {
         let mut end_rx = self.spool.subscribe_end();
         let mut phase = self.phase.clone();
         let mut cursor = self.spool.cursor(&self.name);

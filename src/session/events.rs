@@ -6,7 +6,9 @@
 use std::sync::Arc;
 
 use super::statements::{Completed, Facts};
-use crate::audit::{attr, AttrKey, AttrValue, AuditEvent, Auditor, EventKind, StatementText};
+use crate::audit::{
+    attr, AttrBlock, AttrKey, AttrValue, AuditEvent, Auditor, EventKind, StatementText,
+};
 
 /// Links a strict-mode decision event and the completion event after it.
 pub const STATEMENT_ID: &str = "pgward.statement.id";
@@ -24,7 +26,7 @@ pub struct SessionAudit {
     /// Forward a statement only once its decision event is durable.
     pub strict: bool,
     pub text: StatementText,
-    base: Vec<(AttrKey, AttrValue)>,
+    base: Arc<AttrBlock>,
 }
 
 /// The facts every event of a session carries.
@@ -46,7 +48,8 @@ impl SessionAudit {
             auditor,
             strict,
             text,
-            base: vec![
+            base: AttrBlock::new(vec![
+                AuditEvent::system_attr(),
                 (attr::SESSION_ID.into(), s(f.session_id)),
                 (attr::USER_NAME.into(), s(f.user)),
                 (attr::DB_NAMESPACE.into(), s(f.database)),
@@ -54,15 +57,13 @@ impl SessionAudit {
                 (attr::SERVER_ADDRESS.into(), s(f.server_address)),
                 (attr::SERVER_PORT.into(), AttrValue::from(f.server_port)),
                 (attr::BRANCH.into(), s(f.branch)),
-            ],
+            ]),
         }
     }
 
     /// A new event with the session's facts.
     pub fn event(&self, kind: EventKind) -> AuditEvent {
-        let mut e = AuditEvent::with_capacity(kind, EVENT_ATTRS);
-        e.attrs.extend(self.base.iter().cloned());
-        e
+        AuditEvent::with_block(kind, self.base.clone(), EVENT_ATTRS)
     }
 
     /// The event written before a statement is forwarded (strict mode).
@@ -100,18 +101,18 @@ impl SessionAudit {
     }
 }
 
-/// Room for a statement event's attributes: the session's seven, the
-/// statement's, the completion's, and `db.system.name`.
-const EVENT_ATTRS: usize = 28;
+/// Room for a statement event's own attributes: the completion's (the
+/// session's and the statement's are shared blocks).
+const EVENT_ATTRS: usize = 10;
 
 /// A statement's attributes: built once per decided request (its `Facts`)
-/// in shared form, so the events of a prepared statement executed many
-/// times copy pointers, not strings. The tool comes from the session's
+/// as a shared block, so the events of a prepared statement executed many
+/// times copy one pointer, and its encodings are made once. The tool comes from the session's
 /// current application name and is added per event.
 fn statement_attrs(e: &mut AuditEvent, f: &Facts, tool: &str) {
     let shared = f.event_attrs.get_or_init(|| {
         let mut a: Vec<(AttrKey, AttrValue)> = Vec::with_capacity(12);
-        let mut add = |k: &'static str, v: AttrValue| a.push((k.into(), v.shared()));
+        let mut add = |k: &'static str, v: AttrValue| a.push((k.into(), v));
         add(attr::PROFILE, f.profile.clone().into());
         add(attr::DECISION, AttrValue::Static(f.decision()));
         if let Some(rule) = f.rule() {
@@ -144,8 +145,8 @@ fn statement_attrs(e: &mut AuditEvent, f: &Facts, tool: &str) {
         if let Some(t) = &f.client_traceparent {
             add(PARENT_TRACEPARENT, t.clone().into());
         }
-        a
+        AttrBlock::new(a)
     });
-    e.attrs.extend(shared.iter().cloned());
+    e.add_block(shared);
     e.push(attr::TOOL, tool);
 }
