@@ -513,6 +513,53 @@ ratio() {
         printf '–'
     fi
 }
+# report_rows CELL... — a table's rows, one per scenario x mode x client count
+# in the order of the runs: the scenario, then each CELL. A cell holds one or
+# more values separated by " / ", shown the same way: METRIC:TARGET:DECIMALS
+# is the target's median (METRIC tps, lat or cpu), METRIC:A/B the ratio of
+# the medians of targets A and B.
+report_rows() {
+    local s m c cell row
+    for s in "${SCENARIO_LIST[@]}"; do
+        for m in "${MODE_LIST[@]}"; do
+            for c in "${CLIENT_LIST[@]}"; do
+                row="| $(scenario_label "$s" "$m" "$c") |"
+                for cell in "$@"; do
+                    add_cell "$s" "$m" "$c" "$cell"
+                done
+                echo "$row"
+            done
+        done
+    done
+}
+# add_cell SCENARIO MODE CLIENTS CELL — appends the cell to report_rows' row.
+add_cell() {
+    local value metric target decimals col a b
+    local -a values
+    read -ra values <<<"$4"
+    for value in "${values[@]}"; do
+        IFS=: read -r metric target decimals <<<"$value"
+        case $metric in
+        /) # between the values of a cell
+            row+=" /"
+            continue
+            ;;
+        tps) col=6 ;;
+        lat) col=7 ;;
+        cpu) col=8 ;;
+        *) pgw_die "report: unknown value '$value'" ;;
+        esac
+        if [[ $target == */* ]]; then
+            a=$(median "$1" "$2" "$3" "${target%/*}" "$col")
+            b=$(median "$1" "$2" "$3" "${target#*/}" "$col")
+            row+=" $(ratio "$a" "$b")"
+        else
+            a=$(median "$1" "$2" "$3" "$target" "$col")
+            row+=" $(fmt_num "$a" "$decimals" "$target")"
+        fi
+    done
+    row+=" |"
+}
 
 GIT_REV=$(git rev-parse --short HEAD 2>/dev/null || echo "uncommitted")
 if [[ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]]; then
@@ -531,45 +578,15 @@ fi
     echo
     echo "| scenario | direct tps | pgward tps | pgbouncer tps | pgward/direct | pgward/pgbouncer | latency ms (d/w/b) |"
     echo "|---|---:|---:|---:|---:|---:|---:|"
-    for s in "${SCENARIO_LIST[@]}"; do
-        for m in "${MODE_LIST[@]}"; do
-            for c in "${CLIENT_LIST[@]}"; do
-                d=$(median "$s" "$m" "$c" direct 6)
-                w=$(median "$s" "$m" "$c" pgward 6)
-                b=$(median "$s" "$m" "$c" pgbouncer 6)
-                ld=$(median "$s" "$m" "$c" direct 7)
-                lw=$(median "$s" "$m" "$c" pgward 7)
-                lb=$(median "$s" "$m" "$c" pgbouncer 7)
-                printf '| %s | %s | %s | %s | %s | %s | %s / %s / %s |\n' \
-                    "$(scenario_label "$s" "$m" "$c")" \
-                    "$(fmt_num "$d" 0 direct)" "$(fmt_num "$w" 0 pgward)" "$(fmt_num "$b" 0 pgbouncer)" \
-                    "$(ratio "$w" "$d")" "$(ratio "$w" "$b")" \
-                    "$(fmt_num "$ld" 3 direct)" "$(fmt_num "$lw" 3 pgward)" "$(fmt_num "$lb" 3 pgbouncer)"
-            done
-        done
-    done
+    report_rows tps:direct:0 tps:pgward:0 tps:pgbouncer:0 tps:pgward/direct tps:pgward/pgbouncer \
+        "lat:direct:3 / lat:pgward:3 / lat:pgbouncer:3"
     if want guard; then
         echo
         echo "### The guard's cost: pgward with a policy ($GUARD_POLICY) against pgward without one"
         echo
         echo "| scenario | pgward tps | pgward+policy tps | policy/no policy | pgward+policy/direct | latency ms (w / w+policy) |"
         echo "|---|---:|---:|---:|---:|---:|"
-        for s in "${SCENARIO_LIST[@]}"; do
-            for m in "${MODE_LIST[@]}"; do
-                for c in "${CLIENT_LIST[@]}"; do
-                    d=$(median "$s" "$m" "$c" direct 6)
-                    w=$(median "$s" "$m" "$c" pgward 6)
-                    g=$(median "$s" "$m" "$c" guard 6)
-                    lw=$(median "$s" "$m" "$c" pgward 7)
-                    lg=$(median "$s" "$m" "$c" guard 7)
-                    printf '| %s | %s | %s | %s | %s | %s / %s |\n' \
-                        "$(scenario_label "$s" "$m" "$c")" \
-                        "$(fmt_num "$w" 0 pgward)" "$(fmt_num "$g" 0 guard)" \
-                        "$(ratio "$g" "$w")" "$(ratio "$g" "$d")" \
-                        "$(fmt_num "$lw" 3 pgward)" "$(fmt_num "$lg" 3 guard)"
-                done
-            done
-        done
+        report_rows tps:pgward:0 tps:guard:0 tps:guard/pgward tps:guard/direct "lat:pgward:3 / lat:guard:3"
     fi
     if want audited; then
         echo
@@ -579,46 +596,20 @@ fi
         echo
         echo "| scenario | pgward tps | guard tps | audited tps | audited/guard | audited/pgward | latency ms (w / g / a) |"
         echo "|---|---:|---:|---:|---:|---:|---:|"
-        for s in "${SCENARIO_LIST[@]}"; do
-            for m in "${MODE_LIST[@]}"; do
-                for c in "${CLIENT_LIST[@]}"; do
-                    w=$(median "$s" "$m" "$c" pgward 6)
-                    g=$(median "$s" "$m" "$c" guard 6)
-                    a=$(median "$s" "$m" "$c" audited 6)
-                    lw=$(median "$s" "$m" "$c" pgward 7)
-                    lg=$(median "$s" "$m" "$c" guard 7)
-                    la=$(median "$s" "$m" "$c" audited 7)
-                    printf '| %s | %s | %s | %s | %s | %s | %s / %s / %s |\n' \
-                        "$(scenario_label "$s" "$m" "$c")" \
-                        "$(fmt_num "$w" 0 pgward)" "$(fmt_num "$g" 0 guard)" "$(fmt_num "$a" 0 audited)" \
-                        "$(ratio "$a" "$g")" "$(ratio "$a" "$w")" \
-                        "$(fmt_num "$lw" 3 pgward)" "$(fmt_num "$lg" 3 guard)" "$(fmt_num "$la" 3 audited)"
-                done
-            done
-        done
+        report_rows tps:pgward:0 tps:guard:0 tps:audited:0 tps:audited/guard tps:audited/pgward \
+            "lat:pgward:3 / lat:guard:3 / lat:audited:3"
     fi
     echo
     echo "### Proxy CPU per transaction (µs, user + system of the proxy process)"
     echo
-    header="| scenario |" rule="|---|"
+    header="| scenario |" rule="|---|" cpu_cells=()
     for t in "${TARGET_LIST[@]}"; do
         [[ $t == direct ]] && continue
-        header+=" $t |" rule+="---:|"
+        header+=" $t |" rule+="---:|" cpu_cells+=("cpu:$t:1")
     done
     echo "$header"
     echo "$rule"
-    for s in "${SCENARIO_LIST[@]}"; do
-        for m in "${MODE_LIST[@]}"; do
-            for c in "${CLIENT_LIST[@]}"; do
-                row="| $(scenario_label "$s" "$m" "$c") |"
-                for t in "${TARGET_LIST[@]}"; do
-                    [[ $t == direct ]] && continue
-                    row+=" $(fmt_num "$(median "$s" "$m" "$c" "$t" 8)" 1 "$t") |"
-                done
-                echo "$row"
-            done
-        done
-    done
+    report_rows "${cpu_cells[@]}"
     if want governed; then
         echo
         echo "### Governed (the production setup, $GOVERNED_POLICY) against pgbouncer and direct"
@@ -627,25 +618,9 @@ fi
         echo
         echo "| scenario | direct tps | pgward tps | governed tps | pgbouncer tps | pgward/pgbouncer | governed/pgbouncer | governed/direct | CPU µs/txn (w / g / b) | governed CPU / pgbouncer CPU |"
         echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-        for s in "${SCENARIO_LIST[@]}"; do
-            for m in "${MODE_LIST[@]}"; do
-                for c in "${CLIENT_LIST[@]}"; do
-                    d=$(median "$s" "$m" "$c" direct 6)
-                    w=$(median "$s" "$m" "$c" pgward 6)
-                    g=$(median "$s" "$m" "$c" governed 6)
-                    b=$(median "$s" "$m" "$c" pgbouncer 6)
-                    cw=$(median "$s" "$m" "$c" pgward 8)
-                    cg=$(median "$s" "$m" "$c" governed 8)
-                    cb=$(median "$s" "$m" "$c" pgbouncer 8)
-                    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s / %s / %s | %s |\n' \
-                        "$(scenario_label "$s" "$m" "$c")" \
-                        "$(fmt_num "$d" 0 direct)" "$(fmt_num "$w" 0 pgward)" "$(fmt_num "$g" 0 governed)" "$(fmt_num "$b" 0 pgbouncer)" \
-                        "$(ratio "$w" "$b")" "$(ratio "$g" "$b")" "$(ratio "$g" "$d")" \
-                        "$(fmt_num "$cw" 1 pgward)" "$(fmt_num "$cg" 1 governed)" "$(fmt_num "$cb" 1 pgbouncer)" \
-                        "$(ratio "$cg" "$cb")"
-                done
-            done
-        done
+        report_rows tps:direct:0 tps:pgward:0 tps:governed:0 tps:pgbouncer:0 \
+            tps:pgward/pgbouncer tps:governed/pgbouncer tps:governed/direct \
+            "cpu:pgward:1 / cpu:governed:1 / cpu:pgbouncer:1" cpu:governed/pgbouncer
     fi
     if [[ ${#MEM_OPEN[@]} -gt 0 ]]; then
         echo
@@ -668,19 +643,7 @@ fi
         echo
         echo "| scenario | direct tps | pgward tps | pgward+masks tps | pgward/direct | masks/direct | masks/no masks |"
         echo "|---|---:|---:|---:|---:|---:|---:|"
-        for s in "${SCENARIO_LIST[@]}"; do
-            for m in "${MODE_LIST[@]}"; do
-                for c in "${CLIENT_LIST[@]}"; do
-                    d=$(median "$s" "$m" "$c" direct 6)
-                    w=$(median "$s" "$m" "$c" pgward 6)
-                    k=$(median "$s" "$m" "$c" masked 6)
-                    printf '| %s | %s | %s | %s | %s | %s | %s |\n' \
-                        "$(scenario_label "$s" "$m" "$c")" \
-                        "$(fmt_num "$d" 2 direct)" "$(fmt_num "$w" 2 pgward)" "$(fmt_num "$k" 2 masked)" \
-                        "$(ratio "$w" "$d")" "$(ratio "$k" "$d")" "$(ratio "$k" "$w")"
-                done
-            done
-        done
+        report_rows tps:direct:2 tps:pgward:2 tps:masked:2 tps:pgward/direct tps:masked/direct tps:masked/pgward
     fi
 } >"$OUT"
 

@@ -194,6 +194,24 @@ fn flatten(rows: &[Vec<Option<String>>]) -> String {
         .join("\n")
 }
 
+/// Bind and Execute of prepared `statement` on the unnamed portal, once for
+/// each result format in `formats` (no parameters, one result column
+/// format, all rows), then Sync.
+fn bind_execute_sync(statement: &str, formats: &[i16]) -> Vec<u8> {
+    let mut batch = Vec::new();
+    for format in formats {
+        let mut bind = format!("\0{statement}\0").into_bytes();
+        bind.extend_from_slice(&0i16.to_be_bytes()); // parameter formats
+        bind.extend_from_slice(&0i16.to_be_bytes()); // parameters
+        bind.extend_from_slice(&1i16.to_be_bytes()); // result formats
+        bind.extend_from_slice(&format.to_be_bytes());
+        batch.extend(raw::frame(b'B', &bind));
+        batch.extend(raw::frame(b'E', b"\0\0\0\0\0"));
+    }
+    batch.extend(raw::sync());
+    batch
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn provenance_masks_every_plain_path_with_each_function() {
     let env = env();
@@ -778,21 +796,8 @@ async fn undescribed_portals_are_masked_too() {
         b.extend_from_slice(&0i16.to_be_bytes());
         raw::frame(b'P', &b)
     };
-    let bind = |format: i16| {
-        let mut b = b"\0s1\0".to_vec();
-        b.extend_from_slice(&0i16.to_be_bytes());
-        b.extend_from_slice(&0i16.to_be_bytes());
-        b.extend_from_slice(&1i16.to_be_bytes());
-        b.extend_from_slice(&format.to_be_bytes());
-        raw::frame(b'B', &b)
-    };
-    let execute = raw::frame(b'E', b"\0\0\0\0\0");
-    let mut batch = parse.clone();
-    for format in [0i16, 1] {
-        batch.extend(bind(format));
-        batch.extend(&execute);
-    }
-    batch.extend(raw::sync());
+    let mut batch = parse;
+    batch.extend(bind_execute_sync("s1", &[0, 1]));
     conn.send(&batch);
     let msgs = conn.read_until(b'Z');
     let tags: Vec<char> = msgs.iter().map(|(t, _)| *t as char).collect();
@@ -1133,22 +1138,7 @@ async fn reused_statement_plans_follow_formats_and_policy_reloads() {
     conn.send(&prepare);
     let msgs = conn.read_until(b'Z');
     assert_eq!(raw::tags(&msgs), vec!['1', 't', 'T', 'Z']);
-    let bind = |format: i16| {
-        let mut b = b"\0s2\0".to_vec();
-        b.extend_from_slice(&0i16.to_be_bytes());
-        b.extend_from_slice(&0i16.to_be_bytes());
-        b.extend_from_slice(&1i16.to_be_bytes());
-        b.extend_from_slice(&format.to_be_bytes());
-        raw::frame(b'B', &b)
-    };
-    let execute = raw::frame(b'E', b"\0\0\0\0\0");
-    let mut batch = Vec::new();
-    for format in [0i16, 1, 0, 1] {
-        batch.extend(bind(format));
-        batch.extend(&execute);
-    }
-    batch.extend(raw::sync());
-    conn.send(&batch);
+    conn.send(&bind_execute_sync("s2", &[0, 1, 0, 1]));
     let msgs = conn.read_until(b'Z');
     if let Some((_, e)) = msgs.iter().find(|(t, _)| *t == b'E') {
         panic!("error: {:?}", raw::error_fields(e));

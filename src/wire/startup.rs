@@ -520,6 +520,39 @@ pub fn escape_option(s: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The setting a read-only profile adds.
+    fn read_only() -> Vec<(String, String)> {
+        vec![("default_transaction_read_only".into(), "on".into())]
+    }
+
+    /// The Startup message a packet holds.
+    fn parsed(raw: Bytes) -> StartupMessage {
+        let StartupPacket::Startup(m) = parse_packet(raw).expect("parse") else {
+            panic!("startup")
+        };
+        m
+    }
+
+    /// The Startup message of a v3.0 packet holding `params`.
+    fn startup(params: &[(&str, &str)]) -> StartupMessage {
+        parsed(build_startup(ProtocolVersion::V3_0, params))
+    }
+
+    /// The client's `options` once pgward adds `read_only()`, which the
+    /// server must read as the last setting.
+    fn options_with_read_only(options: &str) -> String {
+        let settings = read_only();
+        let m = startup(&[("user", "app"), ("options", options)]);
+        let m2 = parsed(m.with_settings(&settings).expect("rewrite"));
+        let rewritten = m2.param("options").unwrap_or_default().to_string();
+        assert_eq!(
+            options_settings(&rewritten).and_then(|s| s.last().cloned()),
+            Some(settings[0].clone()),
+            "{options:?} -> {rewritten:?}"
+        );
+        rewritten
+    }
+
     #[test]
     fn options_are_read_like_the_server_reads_them() {
         let s =
@@ -580,24 +613,13 @@ mod tests {
     /// backslash in the client's options swallowed the space before them.
     #[test]
     fn settings_pgward_adds_cannot_be_overridden_by_the_packet() {
-        let raw = build_startup(
-            ProtocolVersion::V3_0,
-            &[
-                ("user", "app"),
-                ("DEFAULT_TRANSACTION_READ_ONLY", "off"),
-                ("options", "-c work_mem=4MB\\"),
-                ("application_name", "x"),
-            ],
-        );
-        let StartupPacket::Startup(m) = parse_packet(raw).expect("parse") else {
-            panic!("startup")
-        };
-        let out = m
-            .with_settings(&[("default_transaction_read_only".into(), "on".into())])
-            .expect("rewrite");
-        let StartupPacket::Startup(m2) = parse_packet(out).expect("parse") else {
-            panic!("startup")
-        };
+        let m = startup(&[
+            ("user", "app"),
+            ("DEFAULT_TRANSACTION_READ_ONLY", "off"),
+            ("options", "-c work_mem=4MB\\"),
+            ("application_name", "x"),
+        ]);
+        let m2 = parsed(m.with_settings(&read_only()).expect("rewrite"));
         assert_eq!(
             m2.params(),
             &[
@@ -624,23 +646,14 @@ mod tests {
     /// pgward's `-c` as its argument, and the connection failed.
     #[test]
     fn an_empty_last_option_argument_is_refused_rather_than_changed() {
-        let settings = [(
-            "default_transaction_read_only".to_string(),
-            "on".to_string(),
-        )];
+        let settings = read_only();
         for (options, ok) in [
             ("-d \\", false),
             ("\\", false),
             ("-c a=b\\", true),
             ("-d \\\\\\", true),
         ] {
-            let raw = build_startup(
-                ProtocolVersion::V3_0,
-                &[("user", "app"), ("options", options)],
-            );
-            let StartupPacket::Startup(m) = parse_packet(raw).expect("parse") else {
-                panic!("startup")
-            };
+            let m = startup(&[("user", "app"), ("options", options)]);
             assert_eq!(m.with_settings(&settings).is_ok(), ok, "{options:?}");
             assert!(m.with_settings(&[]).is_ok(), "nothing to add: {options:?}");
         }
@@ -651,28 +664,8 @@ mod tests {
     /// arguments the server refuses.
     #[test]
     fn a_final_end_of_options_marker_does_not_swallow_pgwards_settings() {
-        let settings = [(
-            "default_transaction_read_only".to_string(),
-            "on".to_string(),
-        )];
         for options in ["--", "-c a=b --", "-c a=b -\\-"] {
-            let raw = build_startup(
-                ProtocolVersion::V3_0,
-                &[("user", "app"), ("options", options)],
-            );
-            let StartupPacket::Startup(m) = parse_packet(raw).expect("parse") else {
-                panic!("startup")
-            };
-            let out = m.with_settings(&settings).expect("rewrite");
-            let StartupPacket::Startup(m2) = parse_packet(out).expect("parse") else {
-                panic!("startup")
-            };
-            let read = options_settings(m2.param("options").unwrap_or_default());
-            assert_eq!(
-                read.and_then(|s| s.last().cloned()),
-                Some(settings[0].clone()),
-                "{options:?}"
-            );
+            options_with_read_only(options);
         }
     }
 
@@ -684,29 +677,9 @@ mod tests {
     /// goes.
     #[test]
     fn a_final_dash_dash_that_is_an_options_argument_is_kept() {
-        let settings = [(
-            "default_transaction_read_only".to_string(),
-            "on".to_string(),
-        )];
         for options in ["-ep\u{c}\u{c}--", "-p --", "-e -p --", "-c a=b -p --"] {
-            let raw = build_startup(
-                ProtocolVersion::V3_0,
-                &[("user", "app"), ("options", options)],
-            );
-            let StartupPacket::Startup(m) = parse_packet(raw).expect("parse") else {
-                panic!("startup")
-            };
-            let out = m.with_settings(&settings).expect("rewrite");
-            let StartupPacket::Startup(m2) = parse_packet(out).expect("parse") else {
-                panic!("startup")
-            };
-            let rewritten = m2.param("options").unwrap_or_default();
+            let rewritten = options_with_read_only(options);
             assert!(rewritten.contains("--"), "{options:?} -> {rewritten:?}");
-            assert_eq!(
-                options_settings(rewritten).and_then(|s| s.last().cloned()),
-                Some(settings[0].clone()),
-                "{options:?} -> {rewritten:?}"
-            );
         }
     }
 
@@ -733,22 +706,14 @@ mod tests {
 
     #[test]
     fn settings_are_appended_to_options() {
-        let raw = build_startup(
-            ProtocolVersion::V3_0,
-            &[("user", "app"), ("options", "-c work_mem=4MB")],
-        );
-        let StartupPacket::Startup(m) = parse_packet(raw).expect("parse") else {
-            panic!("startup")
-        };
-        let out = m
-            .with_settings(&[
+        let m = startup(&[("user", "app"), ("options", "-c work_mem=4MB")]);
+        let m2 = parsed(
+            m.with_settings(&[
                 ("default_transaction_read_only".into(), "on".into()),
                 ("x.y".into(), "a b".into()),
             ])
-            .expect("rewrite");
-        let StartupPacket::Startup(m2) = parse_packet(out).expect("parse") else {
-            panic!("startup")
-        };
+            .expect("rewrite"),
+        );
         assert_eq!(
             m2.param("options"),
             Some("-c work_mem=4MB -c default_transaction_read_only=on -c x.y=a\\ b")
@@ -758,23 +723,12 @@ mod tests {
 
     #[test]
     fn a_client_parameter_cannot_override_a_setting() {
-        let raw = build_startup(
-            ProtocolVersion::V3_0,
-            &[
-                ("user", "app"),
-                ("Default_Transaction_Read_Only", "off"),
-                ("application_name", "x"),
-            ],
-        );
-        let StartupPacket::Startup(m) = parse_packet(raw).expect("parse") else {
-            panic!("startup")
-        };
-        let out = m
-            .with_settings(&[("default_transaction_read_only".into(), "on".into())])
-            .expect("rewrite");
-        let StartupPacket::Startup(m2) = parse_packet(out).expect("parse") else {
-            panic!("startup")
-        };
+        let m = startup(&[
+            ("user", "app"),
+            ("Default_Transaction_Read_Only", "off"),
+            ("application_name", "x"),
+        ]);
+        let m2 = parsed(m.with_settings(&read_only()).expect("rewrite"));
         assert_eq!(m2.param("Default_Transaction_Read_Only"), None);
         assert_eq!(m2.param("application_name"), Some("x"));
         assert_eq!(
@@ -785,28 +739,20 @@ mod tests {
 
     #[test]
     fn added_parameters_stand_alone_and_replace_the_clients() {
-        let raw = build_startup(
-            ProtocolVersion::V3_0,
-            &[
-                ("user", "app"),
-                ("PGWARD.USER", "mallory"),
-                ("options", "-c work_mem=4MB"),
-            ],
-        );
-        let StartupPacket::Startup(m) = parse_packet(raw).expect("parse") else {
-            panic!("startup")
-        };
+        let m = startup(&[
+            ("user", "app"),
+            ("PGWARD.USER", "mallory"),
+            ("options", "-c work_mem=4MB"),
+        ]);
         let odd = "a b\\c 'd' -c pgward.profile=admin\u{7f}\u{e9}".to_string();
-        let out = m
-            .rewrite_with_params(
+        let m2 = parsed(
+            m.rewrite_with_params(
                 Some("svc"),
-                &[("default_transaction_read_only".into(), "on".into())],
+                &read_only(),
                 &[("pgward.user".into(), odd.clone())],
             )
-            .expect("rewrite");
-        let StartupPacket::Startup(m2) = parse_packet(out).expect("parse") else {
-            panic!("startup")
-        };
+            .expect("rewrite"),
+        );
         assert_eq!(m2.user(), Some("svc"));
         assert_eq!(m2.param("PGWARD.USER"), None);
         assert_eq!(m2.param("pgward.user"), Some(odd.as_str()));
