@@ -226,6 +226,15 @@ impl<'a> FromIterator<&'a AuditEvent> for Records {
 }
 
 impl Records {
+    /// Room for `events` records of about `bytes` in all, so a batch's
+    /// buffer is not grown (and copied) record by record.
+    pub fn with_capacity(events: usize, bytes: usize) -> Records {
+        Records {
+            bytes: Vec::with_capacity(bytes),
+            ends: Vec::with_capacity(events),
+        }
+    }
+
     pub fn push(&mut self, ev: &AuditEvent) {
         put_record(ev, &mut self.bytes);
         self.ends.push(self.bytes.len());

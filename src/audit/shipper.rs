@@ -52,6 +52,8 @@ pub(crate) struct Shipper {
 /// The records of one request, and where the spool continues after them.
 struct Gathered {
     records: Vec<u8>,
+    /// Bytes to reserve when the first records arrive.
+    size_hint: usize,
     events: usize,
     next: Pos,
 }
@@ -151,6 +153,9 @@ impl Shipper {
         while g.events < self.max_events && g.records.len() < BATCH_MAX_BYTES {
             let room = self.max_events - g.events;
             if let Some((w, from)) = self.handed_at(g.next) {
+                if g.records.capacity() == 0 {
+                    g.records.reserve(g.size_hint);
+                }
                 let to = w.at.len().min(from + room);
                 let next = w.at.get(to).copied().unwrap_or(w.next);
                 match self.spool.claim(&self.name, &w.at[from..to], next) {
@@ -212,10 +217,14 @@ impl Shipper {
         let mut phase = self.phase.clone();
         let mut cursor = self.spool.cursor(&self.name);
         let mut backoff = BACKOFF_MIN;
+        // The last request's size: the next is likely the same, and its
+        // buffer is then not grown record by record.
+        let mut size_hint = 0;
         loop {
             let end = *end_rx.borrow_and_update();
             let mut g = Gathered {
                 records: Vec::new(),
+                size_hint,
                 events: 0,
                 next: cursor,
             };
@@ -257,6 +266,7 @@ impl Shipper {
                 }
             }
 
+            size_hint = g.records.len().min(BATCH_MAX_BYTES);
             let request = EncodedLogs(otlp_wire::request(&self.resource, &g.records));
             let n = g.events as u64;
             drop(g.records);

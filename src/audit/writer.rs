@@ -216,7 +216,8 @@ impl Writer {
     ) -> Option<SegmentWriter> {
         // Serialize first: the size bound is about bytes. One buffer for
         // the whole batch, with where each line ends.
-        let mut data: Vec<u8> = Vec::with_capacity(batch.len() * 512);
+        // A statement event's line is 600–900 bytes.
+        let mut data: Vec<u8> = Vec::with_capacity(batch.len() * 1024);
         let mut ends: Vec<usize> = Vec::with_capacity(batch.len());
         let mut keep: Vec<Item> = Vec::with_capacity(batch.len());
         // Drop counts attached to this batch's events, to put back if the
@@ -301,7 +302,11 @@ impl Writer {
         // The batch as OTLP log records, once for every sink, handed over
         // as soon as it is in the file.
         let handoff = (!self.handoff.is_empty()).then(|| {
-            let records: Records = keep.iter().map(|item| &item.event).collect();
+            // A record is about as long as the event's spool line.
+            let mut records = Records::with_capacity(keep.len(), data.len() + data.len() / 8);
+            for item in &keep {
+                records.push(&item.event);
+            }
             (self.handoff.clone(), Arc::new(records), Arc::new(ends))
         });
         let data: Arc<Vec<u8>> = Arc::new(data);
