@@ -13,6 +13,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
+use super::event_id::event_id_at;
 pub use super::event_id::{new_event_id, unix_nanos};
 
 /// Attribute keys. OpenTelemetry semantic-convention names where one exists,
@@ -338,9 +339,10 @@ impl AuditEvent {
     }
 
     fn bare(kind: EventKind, attrs: usize) -> AuditEvent {
+        let ts = unix_nanos();
         AuditEvent {
-            id: new_event_id(),
-            ts: unix_nanos(),
+            id: event_id_at(ts),
+            ts,
             kind,
             blocks: Default::default(),
             attrs: Vec::with_capacity(attrs),

@@ -30,8 +30,13 @@ fn process_seed() -> u64 {
 /// collide only if two processes drew the same 42 random bits and minted the
 /// same counter value in the same millisecond.
 pub fn new_event_id() -> String {
+    event_id_at(unix_nanos())
+}
+
+/// [`new_event_id`] for an event stamped `nanos` (one clock read for both).
+pub fn event_id_at(nanos: u64) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let ms = unix_nanos() / 1_000_000;
+    let ms = nanos / 1_000_000;
     let seed = process_seed();
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let mut b = [0u8; 16];
