@@ -19,23 +19,27 @@ impl Glob {
         self.pattern.iter().collect()
     }
 
+    /// Walks the text in place (byte offsets on character boundaries): it
+    /// runs for every name of every statement against every rule, and
+    /// collecting the text's characters first was an allocation each time.
     pub fn is_match(&self, text: &str) -> bool {
-        let t: Vec<char> = text.chars().collect();
         let p = &self.pattern;
         // Iterative matcher with backtracking to the last star: linear in practice.
         let (mut pi, mut ti) = (0usize, 0usize);
         let mut star: Option<(usize, usize)> = None;
-        while ti < t.len() {
-            if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+        while let Some(c) = text[ti..].chars().next() {
+            if pi < p.len() && (p[pi] == '?' || p[pi] == c) {
                 pi += 1;
-                ti += 1;
+                ti += c.len_utf8();
             } else if pi < p.len() && p[pi] == '*' {
                 star = Some((pi, ti));
                 pi += 1;
             } else if let Some((sp, st)) = star {
+                // The star takes one more character.
+                let next = st + text[st..].chars().next().map_or(1, char::len_utf8);
                 pi = sp + 1;
-                ti = st + 1;
-                star = Some((sp, st + 1));
+                ti = next;
+                star = Some((sp, next));
             } else {
                 return false;
             }
@@ -229,6 +233,12 @@ mod tests {
         assert!(!Glob::new("a*b*c").is_match("aXXbYY"));
         assert!(Glob::new("?x").is_match("ax"));
         assert!(!Glob::new("Users").is_match("users"));
+        assert!(Glob::new("é*ü?").is_match("éaüüx"));
+        assert!(Glob::new("*ß").is_match("ßßß"));
+        assert!(!Glob::new("?").is_match("éé"));
+        assert!(Glob::new("??").is_match("éé"));
+        assert!(Glob::new("a*é*").is_match("aXéY"));
+        assert!(!Glob::new("a*é").is_match("aéX"));
         assert!(Glob::new("*@corp.com").is_match("ann@corp.com"));
     }
 
