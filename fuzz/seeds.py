@@ -351,6 +351,14 @@ def seeds():
     for s in sql_corpus():
         add("sql_analyze", s.encode())
 
+    # lexkey: the corpus, and the places where the scanners could part
+    for s in sql_corpus():
+        add("lexkey", s.encode())
+    for s in ["a+-1", "a?-1 <=-1", "x::int := $1 => 2", "'a''b' E'\\'c' $q$a$$q$ $$x$$", "'a'\n'b'",
+              "/* a /* b */ c */ 1", "a*--c\n+/*d*/b", "1.e5 .5e-3 1. 2147483648 007", "B'01' X'fF' b'2'",
+              "0x1F 1_000 1..2 123abc $1abc", "N'x' U&'x' u&\"y\"", "\"a\"\"b\".c", "@-@ ~~ !~* #>> ||/"]:
+        add("lexkey", s.encode())
+
     # stamp: user, profile, branch, session, application, flags, [traceparent], [pairs], sql
     facts = cstr("alice@example.com") + cstr("analyst") + cstr("main") + cstr("s-1") + cstr("psql")
     for s in sql_corpus()[:200]:

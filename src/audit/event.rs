@@ -256,8 +256,10 @@ pub type AttrKey = Cow<'static, str>;
 pub struct AttrBlock {
     attrs: Vec<(AttrKey, AttrValue)>,
     warns: bool,
-    pub(crate) json: OnceLock<Box<[u8]>>,
-    pub(crate) otlp: OnceLock<Box<[u8]>>,
+    /// Kept as made (not shrunk to fit): shrinking is one more realloc per
+    /// block, and a statement's block lives only as long as its statement.
+    pub(crate) json: OnceLock<Vec<u8>>,
+    pub(crate) otlp: OnceLock<Vec<u8>>,
 }
 
 impl AttrBlock {
@@ -281,6 +283,24 @@ impl AttrBlock {
 
     fn has(&self, key: &str) -> bool {
         self.attrs.iter().any(|(k, _)| k == key)
+    }
+
+    /// Room enough for either encoding of the block unless values need
+    /// escaping: keys and values plus each format's framing per attribute
+    /// (the buffers had grown by doubling, four or five times per block).
+    pub(crate) fn encoded_len_hint(&self) -> usize {
+        self.attrs
+            .iter()
+            .map(|(k, v)| {
+                let value = match v.view() {
+                    AttrRef::Bool(_) => 5,
+                    AttrRef::Int(_) => 20,
+                    AttrRef::Str(s) => s.len(),
+                    AttrRef::StrArray(a) => a.iter().map(|s| s.len() + 8).sum(),
+                };
+                k.len() + value + 16
+            })
+            .sum()
     }
 }
 

@@ -36,9 +36,9 @@ pub fn write(ev: &AuditEvent, out: &mut Vec<u8>) {
     };
     for block in ev.blocks() {
         let fragment = block.json.get_or_init(|| {
-            let mut f = Vec::new();
+            let mut f = Vec::with_capacity(block.encoded_len_hint());
             put_attrs(block.attrs(), &mut f);
-            f.into_boxed_slice()
+            f
         });
         if !fragment.is_empty() {
             comma(out);

@@ -201,9 +201,9 @@ fn put_attrs(attrs: &[(AttrKey, AttrValue)], buf: &mut Vec<u8>) {
 /// A block's attributes as [`put_attrs`] writes them, encoded once.
 fn block_attrs(block: &AttrBlock) -> &[u8] {
     block.otlp.get_or_init(|| {
-        let mut b = Vec::new();
+        let mut b = Vec::with_capacity(block.encoded_len_hint());
         put_attrs(block.attrs(), &mut b);
-        b.into_boxed_slice()
+        b
     })
 }
 

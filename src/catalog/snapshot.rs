@@ -5,6 +5,10 @@
 //! functions (whose bodies pgward cannot see).
 
 use std::collections::HashMap;
+
+// foldhash, seeded per process, for the maps every governed statement
+// looks names and OIDs up in (SipHash was most of a lookup's cost).
+type FastMap<K, V> = foldhash::HashMap<K, V>;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -92,8 +96,12 @@ impl Relation {
 /// An immutable catalog snapshot; sessions hold an `Arc` to the one they use.
 #[derive(Debug)]
 pub struct Snapshot {
-    relations: HashMap<Oid, Arc<Relation>>,
-    by_name: HashMap<(String, String), Oid>,
+    relations: FastMap<Oid, Arc<Relation>>,
+    /// Every relation of each name, whatever its schema, in OID order: a
+    /// statement's names are resolved without building a key per lookup
+    /// or walking every relation for temporary tables (both were per name
+    /// of every governed statement).
+    by_name: FastMap<String, Vec<Oid>>,
     /// User functions, and which are volatile.
     functions: Arc<crate::catalog::volatility::UserFunctions>,
     /// The invalidation generation this snapshot was loaded after.
@@ -195,12 +203,16 @@ impl Snapshot {
                 rel.definition = row.get(1).cloned().flatten();
             }
         }
-        let mut by_name = HashMap::with_capacity(building.len());
-        let mut out = HashMap::with_capacity(building.len());
+        let mut by_name: FastMap<String, Vec<Oid>> =
+            FastMap::with_capacity_and_hasher(building.len(), Default::default());
+        let mut out = FastMap::with_capacity_and_hasher(building.len(), Default::default());
         for (oid, mut rel) in building {
             rel.columns.sort_by_key(|c| c.attnum);
-            by_name.insert((rel.schema.clone(), rel.name.clone()), oid);
+            by_name.entry(rel.name.clone()).or_default().push(oid);
             out.insert(oid, Arc::new(rel));
+        }
+        for same in by_name.values_mut() {
+            same.sort_by_key(|oid| oid.0);
         }
         let fns = crate::catalog::volatility::user_functions(&functions)?;
         Ok(Snapshot {
@@ -307,23 +319,20 @@ impl Snapshot {
         name: &str,
         search_path: Option<&[String]>,
     ) -> Vec<&Arc<Relation>> {
-        let get = |s: &str| {
-            self.by_name
-                .get(&(s.to_owned(), name.to_owned()))
-                .and_then(|oid| self.relations.get(oid))
+        let Some(oids) = self.by_name.get(name) else {
+            return Vec::new();
         };
+        let named = || oids.iter().filter_map(|oid| self.relations.get(oid));
+        let get = |s: &str| named().find(|r| r.schema == s);
         match (schema, search_path) {
             (Some(s), _) => get(s).into_iter().collect(),
             (None, Some(path)) => {
                 // Temporary tables shadow everything when not listed explicitly.
-                let temp = self
-                    .relations
-                    .values()
-                    .filter(|r| r.name == name && r.schema.starts_with("pg_temp"));
+                let temp = named().filter(|r| r.schema.starts_with("pg_temp"));
                 let on_path = path.iter().find_map(|s| get(s));
                 temp.chain(on_path).collect()
             }
-            (None, None) => self.relations.values().filter(|r| r.name == name).collect(),
+            (None, None) => named().collect(),
         }
     }
 

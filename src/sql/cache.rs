@@ -4,7 +4,10 @@
 //! out (`lexkey`), so `... WHERE aid = 1` and `... WHERE aid = 2` are
 //! parsed once.
 
-use std::collections::hash_map::RandomState;
+// foldhash, seeded per process: every statement's text is hashed here once
+// or twice, and SipHash cost several hundred instructions a lookup. The
+// keys are client text, so the seed matters; a collision costs a compare.
+use foldhash::fast::RandomState;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -55,7 +58,7 @@ struct Entry {
 /// entries until a quarter of the capacity is free. Texts longer than the
 /// per-entry limit are analysed but not cached.
 pub struct AnalysisCache {
-    map: DashMap<u64, Vec<Entry>>,
+    map: DashMap<u64, Vec<Entry>, RandomState>,
     hasher: RandomState,
     capacity: usize,
     max_sql_bytes: usize,
@@ -81,8 +84,8 @@ impl AnalysisCache {
     /// at most `max_sql_bytes` bytes.
     pub fn with_limits(capacity: usize, max_sql_bytes: usize) -> Self {
         AnalysisCache {
-            map: DashMap::new(),
-            hasher: RandomState::new(),
+            map: DashMap::with_hasher(RandomState::default()),
+            hasher: RandomState::default(),
             capacity,
             max_sql_bytes,
             len: AtomicUsize::new(0),

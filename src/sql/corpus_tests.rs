@@ -758,3 +758,33 @@ fn timing_report() {
         println!("analyze: {per:?}/call, cache hit: {cached:?}/call  {sql}");
     }
 }
+
+/// The shape key's own scanner splits every corpus and fixture statement
+/// as PostgreSQL's does wherever it answers, and answers for the
+/// statements benchmarks and applications send in a loop.
+#[test]
+fn the_shape_scanner_agrees_with_postgres_on_the_corpus() {
+    let mut answered = 0usize;
+    let mut texts: Vec<&str> = CORPUS.iter().map(|c| c.sql).collect();
+    for (_, text) in FIXTURES {
+        texts.extend(fixture_entries(text));
+        texts.push(text);
+    }
+    for sql in &texts {
+        if let Some(why) = super::lexkey::disagreement(sql) {
+            panic!("{why}: {sql:?}");
+        }
+        answered += usize::from(super::lexer::tokens(sql).is_ok());
+    }
+    for entry in fixture_entries(include_str!("fixtures/pgbench.sql")) {
+        assert!(
+            super::lexer::tokens(entry).is_ok(),
+            "declined a pgbench statement: {entry:?}"
+        );
+    }
+    assert!(
+        answered * 10 >= texts.len() * 9,
+        "answered only {answered} of {}",
+        texts.len()
+    );
+}

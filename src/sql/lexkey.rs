@@ -1,57 +1,20 @@
 //! Statements that differ only in their literal values, told apart by
-//! PostgreSQL's own scanner (libpg_query's `pg_query_scan_tokens`), not by a
-//! second lexer of pgward's: the token stream with every constant's text
+//! PostgreSQL's lexical rules: the token stream with every constant's text
 //! left out is the key under which one analysis can serve them all, and
 //! the same scan gives the literal-free text the audit trail records.
 //!
-//! The scanner reads string literals with `standard_conforming_strings =
-//! on`; text under the other reading is never keyed this way.
+//! The tokens come from [`super::lexer`] where it is certain to split the
+//! text exactly as PostgreSQL's scanner does, and from that scanner itself
+//! otherwise; [`disagreement`] is the check (tests and the `lexkey` fuzz
+//! target) that the two never differ where the first one answers. Keys of
+//! the two sources never coincide (a leading byte tells them apart), so a
+//! statement keyed by one is at worst analysed again when the other keys it.
+//!
+//! Both read string literals with `standard_conforming_strings = on`; text
+//! under the other reading is never keyed this way.
 
-use std::ffi::{c_char, c_int, CString};
-
-/// `PgQueryToken` values of the constants (pg_query_scan_tokens.h).
-const FCONST: c_int = 260;
-const SCONST: c_int = 261;
-const USCONST: c_int = 262;
-const BCONST: c_int = 263;
-const XCONST: c_int = 264;
-const ICONST: c_int = 266;
-const SQL_COMMENT: c_int = 275;
-const C_COMMENT: c_int = 276;
-
-#[repr(C)]
-struct ScanToken {
-    start: c_int,
-    end: c_int,
-    token: c_int,
-    keyword_kind: c_int,
-}
-
-#[repr(C)]
-struct PgQueryError {
-    message: *mut c_char,
-    funcname: *mut c_char,
-    filename: *mut c_char,
-    lineno: c_int,
-    cursorpos: c_int,
-    context: *mut c_char,
-}
-
-#[repr(C)]
-struct ScanTokensResult {
-    tokens: *mut ScanToken,
-    n_tokens: c_int,
-    error: *mut PgQueryError,
-}
-
-extern "C" {
-    fn pg_query_scan_tokens(input: *const c_char) -> ScanTokensResult;
-    fn pg_query_free_scan_tokens_result(result: ScanTokensResult);
-}
-
-fn is_constant(token: c_int) -> bool {
-    matches!(token, FCONST | SCONST | USCONST | BCONST | XCONST | ICONST)
-}
+use super::lexer::{self, ConstKind, TokenKind};
+use super::pg_scan::{self, PgToken};
 
 /// A statement text seen through the scanner.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,64 +32,218 @@ pub struct LexKey {
 /// Scans `sql`; `None` when the scanner rejects it (the parser will then
 /// say why) or it contains a NUL byte.
 pub fn lex_key(sql: &str) -> Option<LexKey> {
-    let input = CString::new(sql).ok()?;
-    // SAFETY: `input` is a valid NUL-terminated string that outlives the
-    // call; the token array is read only within its reported length while
-    // the result is alive, and the result is freed exactly once.
-    unsafe {
-        let result = pg_query_scan_tokens(input.as_ptr());
-        let out = if result.error.is_null() && (result.n_tokens == 0 || !result.tokens.is_null()) {
-            let n = usize::try_from(result.n_tokens).unwrap_or(0);
-            let tokens = if n == 0 {
-                &[][..]
-            } else {
-                std::slice::from_raw_parts(result.tokens, n)
-            };
-            build(sql, tokens)
-        } else {
-            None
-        };
-        pg_query_free_scan_tokens_result(result);
-        out
+    fast(sql).or_else(|| with_postgres(sql))
+}
+
+/// What a token adds to the key.
+#[derive(Clone, Copy)]
+enum Piece {
+    /// Comments change nothing (the stamp adds one): kept in the audit
+    /// text, left out of the key.
+    Comment,
+    /// Its tag and its text.
+    Plain(u16),
+    /// Its tag only; `$n` in the audit text.
+    Constant(u16),
+}
+
+/// Key sources: the first byte of every key.
+const FAST: u8 = 0;
+const POSTGRES: u8 = 1;
+
+struct Builder<'a> {
+    sql: &'a str,
+    key: Vec<u8>,
+    normalized: String,
+    /// Where the last token ended (tokens come in order).
+    last_end: usize,
+    /// How much of `sql` is in `normalized`: text is copied only up to the
+    /// next constant, in one piece.
+    copied: usize,
+    constants: usize,
+}
+
+impl<'a> Builder<'a> {
+    fn new(sql: &'a str, source: u8) -> Self {
+        // A tag and a length byte per token: room for one token per two
+        // bytes of text before the key has to grow.
+        let mut key = Vec::with_capacity(2 * sql.len() + 16);
+        key.push(source);
+        Builder {
+            sql,
+            key,
+            normalized: String::with_capacity(sql.len() + 8),
+            last_end: 0,
+            copied: 0,
+            constants: 0,
+        }
+    }
+
+    fn push(&mut self, start: usize, end: usize, piece: Piece) -> Option<()> {
+        if start < self.last_end || end < start || !self.sql.is_char_boundary(end) {
+            return None;
+        }
+        let text = self.sql.get(start..end)?;
+        self.last_end = end;
+        match piece {
+            Piece::Comment => {}
+            Piece::Plain(tag) => {
+                self.key.extend_from_slice(&tag.to_le_bytes());
+                match u8::try_from(text.len()) {
+                    Ok(n) if n < u8::MAX => self.key.push(n),
+                    _ => {
+                        self.key.push(u8::MAX);
+                        self.key
+                            .extend_from_slice(&(text.len() as u32).to_le_bytes());
+                    }
+                }
+                self.key.extend_from_slice(text.as_bytes());
+            }
+            Piece::Constant(tag) => {
+                self.key.extend_from_slice(&tag.to_le_bytes());
+                self.normalized.push_str(self.sql.get(self.copied..start)?);
+                self.copied = end;
+                self.constants += 1;
+                self.normalized.push('$');
+                push_decimal(&mut self.normalized, self.constants);
+            }
+        }
+        Some(())
+    }
+
+    fn finish(mut self) -> Option<LexKey> {
+        self.normalized.push_str(self.sql.get(self.copied..)?);
+        Some(LexKey {
+            key: self.key,
+            normalized: self.normalized,
+            constants: self.constants,
+        })
     }
 }
 
-fn build(sql: &str, tokens: &[ScanToken]) -> Option<LexKey> {
-    let mut key = Vec::with_capacity(sql.len() + 4 * tokens.len());
-    let mut normalized = String::with_capacity(sql.len());
-    let mut at = 0usize;
-    let mut constants = 0usize;
-    for t in tokens {
-        let start = usize::try_from(t.start).ok()?;
-        let end = usize::try_from(t.end).ok()?;
-        let text = sql.get(start..end)?;
-        if start < at {
-            return None;
-        }
-        normalized.push_str(sql.get(at..start)?);
-        at = end;
-        if matches!(t.token, SQL_COMMENT | C_COMMENT) {
-            // Comments change nothing (the stamp adds one); kept in the
-            // audit text, left out of the key.
-            normalized.push_str(text);
-            continue;
-        }
-        key.extend_from_slice(&t.token.to_le_bytes());
-        if is_constant(t.token) {
-            constants += 1;
-            normalized.push('$');
-            normalized.push_str(&constants.to_string());
-        } else {
-            key.extend_from_slice(&(text.len() as u32).to_le_bytes());
-            key.extend_from_slice(text.as_bytes());
-            normalized.push_str(text);
+/// `n`'s decimal digits, without a temporary string per constant.
+fn push_decimal(out: &mut String, mut n: usize) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
         }
     }
-    normalized.push_str(sql.get(at..)?);
-    Some(LexKey {
-        key,
-        normalized,
-        constants,
+    out.extend(buf[i..].iter().map(|&d| char::from(d)));
+}
+
+fn fast_piece(kind: TokenKind) -> Piece {
+    match kind {
+        TokenKind::Comment => Piece::Comment,
+        TokenKind::Word => Piece::Plain(0),
+        TokenKind::QuotedIdent => Piece::Plain(1),
+        TokenKind::Symbol => Piece::Plain(2),
+        TokenKind::Param => Piece::Plain(3),
+        // Apart from the plain tags, so a key reads back one way only.
+        TokenKind::Constant(k) => Piece::Constant(match k {
+            ConstKind::Integer => 16,
+            ConstKind::Float => 17,
+            ConstKind::String => 18,
+            ConstKind::BitString => 19,
+            ConstKind::HexString => 20,
+        }),
+    }
+}
+
+fn fast(sql: &str) -> Option<LexKey> {
+    let mut b = Builder::new(sql, FAST);
+    let mut ok = Some(());
+    lexer::scan(sql, |t| {
+        if ok.is_some() {
+            ok = b.push(t.start, t.end, fast_piece(t.kind));
+        }
+    })
+    .ok()?;
+    ok?;
+    b.finish()
+}
+
+fn with_postgres(sql: &str) -> Option<LexKey> {
+    let mut b = Builder::new(sql, POSTGRES);
+    for t in pg_scan::tokens(sql)? {
+        let tag = u16::try_from(t.token).ok()?;
+        let piece = if pg_scan::is_comment(t.token) {
+            Piece::Comment
+        } else if pg_scan::is_constant(t.token) {
+            Piece::Constant(tag)
+        } else {
+            Piece::Plain(tag)
+        };
+        b.push(t.start, t.end, piece)?;
+    }
+    b.finish()
+}
+
+/// Whether a token of [`lexer`] and one of PostgreSQL's scanner are the
+/// same kind of thing: constants of the same kind, comments, or for the
+/// rest a kind whose token number the text alone decides.
+fn same_kind(kind: TokenKind, pg: i32) -> bool {
+    use pg_scan::*;
+    match kind {
+        TokenKind::Comment => is_comment(pg),
+        TokenKind::Word => pg == IDENT || pg >= FIRST_KEYWORD,
+        TokenKind::QuotedIdent => pg == IDENT,
+        TokenKind::Param => pg == PARAM,
+        TokenKind::Symbol => pg < 256 || pg == OP || (TYPECAST..=NOT_EQUALS).contains(&pg),
+        TokenKind::Constant(k) => {
+            pg == match k {
+                ConstKind::Integer => ICONST,
+                ConstKind::Float => FCONST,
+                ConstKind::String => SCONST,
+                ConstKind::BitString => BCONST,
+                ConstKind::HexString => XCONST,
+            }
+        }
+    }
+}
+
+/// Where [`lexer`] answers for `sql` but not as PostgreSQL's scanner does
+/// (a different token, boundary or kind, or an answer where the scanner
+/// rejects the text), described; `None` when they agree or it declines.
+/// Agreeing on boundaries and kinds makes the keys agree: two texts share
+/// a key from one source exactly when they share one from the other.
+pub fn disagreement(sql: &str) -> Option<String> {
+    let ours = lexer::tokens(sql).ok()?;
+    let Some(theirs) = pg_scan::tokens(sql) else {
+        return Some(format!(
+            "scanned {} tokens; PostgreSQL rejects the text",
+            ours.len()
+        ));
+    };
+    for (i, pair) in ours.iter().zip(theirs.iter()).enumerate() {
+        let (o, t): (&lexer::Token, &PgToken) = pair;
+        if o.start != t.start || o.end != t.end || !same_kind(o.kind, t.token) {
+            return Some(format!(
+                "token {i}: {:?} {:?} against PostgreSQL's {:?} (token {})",
+                o.kind,
+                sql.get(o.start..o.end),
+                sql.get(t.start..t.end),
+                t.token
+            ));
+        }
+    }
+    if ours.len() != theirs.len() {
+        return Some(format!(
+            "{} tokens against PostgreSQL's {}",
+            ours.len(),
+            theirs.len()
+        ));
+    }
+    let (a, b) = (fast(sql)?, with_postgres(sql)?);
+    (a.normalized != b.normalized || a.constants != b.constants).then(|| {
+        format!(
+            "literal-free text {:?} against {:?}",
+            a.normalized, b.normalized
+        )
     })
 }
 
@@ -184,5 +301,120 @@ mod tests {
         assert_eq!(k.normalized, "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9");
         assert!(lex_key("SELECT 'open").is_none());
         assert!(lex_key("SELECT 1\u{0}").is_none());
+    }
+
+    /// Texts built from the fragments where the two scanners could part:
+    /// quotes and their doublings, escapes, dollar tags, comments inside
+    /// operators, numbers run into names, casts and parameters.
+    #[test]
+    fn agrees_with_postgres_on_generated_text() {
+        const FRAGMENTS: &[&str] = &[
+            "'",
+            "''",
+            "'a'",
+            "E'",
+            "e'\\'",
+            "E'\\''",
+            "\\",
+            "\\n",
+            "$$",
+            "$a$",
+            "$1",
+            "$12",
+            "$",
+            "--",
+            "/*",
+            "*/",
+            "\n",
+            "\r",
+            " ",
+            "\t",
+            "1",
+            "01",
+            "1.5",
+            ".5",
+            "1.",
+            "1e5",
+            "1e",
+            "e",
+            "x",
+            "B'01'",
+            "X'fF'",
+            "b'",
+            "n'",
+            "u&",
+            "::",
+            ":=",
+            ":",
+            "+",
+            "-",
+            "=",
+            "<",
+            ">",
+            "!",
+            "?",
+            "@",
+            "#",
+            "%",
+            "^",
+            "&",
+            "|",
+            "~",
+            "`",
+            "*",
+            "/",
+            "\"",
+            "\"\"",
+            ".",
+            "..",
+            "a",
+            "ab$c",
+            "SELECT",
+            "_",
+            "0x1",
+            "2147483648",
+            "(",
+            ")",
+            "[",
+            "]",
+            ",",
+            ";",
+            "é",
+            "{",
+            "\u{b}",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut answered = 0;
+        for _ in 0..40_000 {
+            let n = 1 + next() % 10;
+            let sql: String = (0..n)
+                .map(|_| FRAGMENTS[(next() % FRAGMENTS.len() as u64) as usize])
+                .collect();
+            if let Some(why) = disagreement(&sql) {
+                panic!("{why}: {sql:?}");
+            }
+            answered += usize::from(lexer::tokens(&sql).is_ok());
+        }
+        assert!(answered > 4_000, "answered only {answered}");
+    }
+
+    #[test]
+    fn both_sources_give_the_same_audit_text() {
+        for sql in [
+            "UPDATE pgbench_accounts SET abalance = abalance + -5 WHERE aid = 77;",
+            "SELECT 'a''b', E'c\\'d', $q$x$q$ /* k */ -- t\n, 2147483648, 1.5e3, B'1', X'a'",
+        ] {
+            let a = fast(sql).expect("the fast scanner answers");
+            let b = with_postgres(sql).expect("PostgreSQL's scanner answers");
+            assert_eq!(a.normalized, b.normalized);
+            assert_eq!(a.constants, b.constants);
+            assert_ne!(a.key, b.key, "the sources' keys never coincide");
+        }
     }
 }

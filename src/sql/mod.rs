@@ -28,9 +28,11 @@ pub mod classify;
 mod columns;
 pub mod effects;
 pub mod error;
+mod lexer;
 pub mod lexkey;
 pub mod lineage;
 mod names;
+mod pg_scan;
 mod walk;
 
 #[cfg(test)]
