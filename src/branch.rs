@@ -171,7 +171,7 @@ impl Branches {
         let mut names: Vec<String> = self.fixed().map(|b| b.name.to_string()).collect();
         if let Some(t) = &self.template {
             names.push(match &t.names {
-                Some(g) => format!("{} (template)", g.as_string()),
+                Some(g) => format!("{} (template)", g.as_str()),
                 None => "any name (template)".into(),
             });
         }

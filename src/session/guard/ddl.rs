@@ -108,7 +108,7 @@ pub fn ddl_matters(
     let as_written: Vec<&str> = words(sql).collect();
     let folded: Vec<&str> = words(&lower).collect();
     let named = |p: &Glob| {
-        !p.as_string().chars().all(is_word_or_wildcard)
+        !p.as_str().chars().all(is_word_or_wildcard)
             || as_written.iter().chain(&folded).any(|w| p.is_match(w))
     };
     policy
