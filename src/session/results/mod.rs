@@ -291,6 +291,34 @@ impl ResultMasker {
 
     /// After the head of the queue is answered: the rows of an Execute come
     /// with no RowDescription, so its plan is set when it reaches the head.
+    /// Records the answer to a Describe at the head of the queue (a
+    /// RowDescription, or `None` for NoData) on its statement or portal,
+    /// and whether the Describe was pgward's own (its answer is not the
+    /// client's); the description back when the head is not a Describe.
+    fn describe_answered(
+        &mut self,
+        view: &View<'_>,
+        desc: Option<Desc>,
+    ) -> Result<bool, Option<Desc>> {
+        let injected = match self.pending.front() {
+            Some(Pending::DescribeStatement { name, injected }) => {
+                if let Some(s) = self.statements.get_mut(name) {
+                    s.desc = Some(desc);
+                }
+                *injected
+            }
+            Some(Pending::DescribePortal { name, injected }) => {
+                if let Some(p) = self.portals.get_mut(name) {
+                    p.desc = Some(desc);
+                }
+                *injected
+            }
+            _ => return Err(desc),
+        };
+        self.advance(view);
+        Ok(injected)
+    }
+
     fn advance(&mut self, view: &View<'_>) {
         self.pending.pop_front();
         self.plan_for_head(view);
@@ -341,28 +369,10 @@ impl ResultMasker {
                     extended::row_description(body)
                         .ok_or(ResultsError::ServerMalformed("RowDescription"))?,
                 );
-                match self.pending.front() {
-                    Some(Pending::DescribeStatement { name, injected }) => {
-                        let injected = *injected;
-                        if let Some(s) = self.statements.get_mut(name) {
-                            s.desc = Some(Some(desc));
-                        }
-                        self.advance(view);
-                        if injected {
-                            return Ok(Action::Swallow);
-                        }
-                    }
-                    Some(Pending::DescribePortal { name, injected }) => {
-                        let injected = *injected;
-                        if let Some(p) = self.portals.get_mut(name) {
-                            p.desc = Some(Some(desc));
-                        }
-                        self.advance(view);
-                        if injected {
-                            return Ok(Action::Swallow);
-                        }
-                    }
-                    _ => {
+                match self.describe_answered(view, Some(desc)) {
+                    Ok(true) => return Ok(Action::Swallow),
+                    Ok(false) | Err(None) => {}
+                    Err(Some(desc)) => {
                         let masking = self.front_masking().unwrap_or_else(unknown_masking);
                         self.plan = Some(self.build(view, &desc, &masking, None));
                     }
@@ -375,29 +385,11 @@ impl ResultMasker {
                     return Ok(Action::Swallow);
                 }
             }
-            b'n' => match self.pending.front() {
-                Some(Pending::DescribeStatement { name, injected }) => {
-                    let injected = *injected;
-                    if let Some(s) = self.statements.get_mut(name) {
-                        s.desc = Some(None);
-                    }
-                    self.advance(view);
-                    if injected {
-                        return Ok(Action::Swallow);
-                    }
+            b'n' => {
+                if let Ok(true) = self.describe_answered(view, None) {
+                    return Ok(Action::Swallow);
                 }
-                Some(Pending::DescribePortal { name, injected }) => {
-                    let injected = *injected;
-                    if let Some(p) = self.portals.get_mut(name) {
-                        p.desc = Some(None);
-                    }
-                    self.advance(view);
-                    if injected {
-                        return Ok(Action::Swallow);
-                    }
-                }
-                _ => {}
-            },
+            }
             b'1' => {
                 if let Some(Pending::Parse { name, masking }) = self.pending.front() {
                     self.statements.insert(
