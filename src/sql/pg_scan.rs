@@ -2,7 +2,7 @@
 //! reference the shape key answers to, and its fallback for text the
 //! faster [`super::lexer`] declines.
 
-use std::ffi::{c_char, c_int, CString};
+use std::ffi::{c_char, c_int, c_void, CString};
 
 /// `PgQueryToken` values (pg_query_scan_tokens.h).
 pub const IDENT: i32 = 258;
@@ -31,20 +31,12 @@ struct ScanToken {
 }
 
 #[repr(C)]
-struct PgQueryError {
-    message: *mut c_char,
-    funcname: *mut c_char,
-    filename: *mut c_char,
-    lineno: c_int,
-    cursorpos: c_int,
-    context: *mut c_char,
-}
-
-#[repr(C)]
 struct ScanTokensResult {
     tokens: *mut ScanToken,
     n_tokens: c_int,
-    error: *mut PgQueryError,
+    /// Only tested for null: the scanner's message is not needed (the
+    /// parser reports the error when the text reaches it).
+    error: *mut c_void,
 }
 
 extern "C" {
