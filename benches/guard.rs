@@ -57,7 +57,11 @@ fn bench(c: &mut Criterion) {
             "pgbench",
         );
         group.bench_with_input(BenchmarkId::new("stamp", name), sql, |b, sql| {
-            b.iter(|| attribution.apply(sql, None).map(|s| s.len()))
+            b.iter(|| {
+                pgward::attribution::scanned(sql)
+                    .and_then(|s| attribution.apply(&s, None))
+                    .map(|s| s.len())
+            })
         });
         group.bench_with_input(
             BenchmarkId::new("cache_hit_and_decide", name),

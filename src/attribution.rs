@@ -125,7 +125,43 @@ impl ClientComment {
 /// client's is then kept as `client_traceparent`. When not given, a client
 /// traceparent passes through untouched.
 pub fn apply(sql: &str, stamp: &Stamp, traceparent: Option<&str>) -> Option<String> {
-    let scan = scan(sql).ok()?;
+    scanned(sql)?.apply(stamp, traceparent)
+}
+
+/// A statement text with its comments located, so that finding the
+/// client's comment and stamping the text scan it once between them.
+pub struct Scanned<'a> {
+    sql: &'a str,
+    scan: Scan,
+}
+
+/// Locates the comments of `sql`; `None` when it ends inside an open quote
+/// or comment (such text is never stamped).
+pub fn scanned(sql: &str) -> Option<Scanned<'_>> {
+    Some(Scanned {
+        sql,
+        scan: scan(sql).ok()?,
+    })
+}
+
+impl Scanned<'_> {
+    /// See [`client_comment`].
+    pub fn client_comment(&self) -> Option<ClientComment> {
+        parse_client_comment(self.sql, self.scan.tail_comment.clone()?)
+    }
+
+    /// See [`apply`].
+    pub fn apply(&self, stamp: &Stamp, traceparent: Option<&str>) -> Option<String> {
+        stamp_scanned(self.sql, &self.scan, stamp, traceparent)
+    }
+}
+
+fn stamp_scanned(
+    sql: &str,
+    scan: &Scan,
+    stamp: &Stamp,
+    traceparent: Option<&str>,
+) -> Option<String> {
     if !scan.has_token {
         return None;
     }
@@ -138,7 +174,7 @@ pub fn apply(sql: &str, stamp: &Stamp, traceparent: Option<&str>) -> Option<Stri
         if stamp.comment.is_empty() {
             return None;
         }
-        return Some(append(sql, &scan, &stamp.comment));
+        return Some(append(sql, scan, &stamp.comment));
     }
 
     let mut merged: BTreeMap<String, String> = stamp.pairs.iter().cloned().collect();
@@ -176,7 +212,7 @@ pub fn apply(sql: &str, stamp: &Stamp, traceparent: Option<&str>) -> Option<Stri
             out.push_str(&sql[c.span.end..]);
             Some(out)
         }
-        None => Some(append(sql, &scan, &comment)),
+        None => Some(append(sql, scan, &comment)),
     }
 }
 
@@ -186,8 +222,7 @@ pub fn apply(sql: &str, stamp: &Stamp, traceparent: Option<&str>) -> Option<Stri
 /// hints at the start, for instance) are not the client's stamp and are left
 /// alone.
 pub fn client_comment(sql: &str) -> Option<ClientComment> {
-    let scan = scan(sql).ok()?;
-    parse_client_comment(sql, scan.tail_comment?)
+    scanned(sql)?.client_comment()
 }
 
 fn append(sql: &str, scan: &Scan, comment: &str) -> String {
@@ -453,12 +488,17 @@ fn scan(sql: &str) -> Result<Scan, Unterminated> {
             }
             _ => {
                 if is_ident_byte(c) {
+                    // Most of a statement is words: take the run at once.
                     ident_start.get_or_insert(i);
+                    i += 1;
+                    while b.get(i).copied().is_some_and(is_ident_byte) {
+                        i += 1;
+                    }
                 } else {
                     ident_start = None;
+                    i += 1;
                 }
                 token(&mut s);
-                i += 1;
             }
         }
     }

@@ -1201,3 +1201,128 @@ async fn reused_statement_plans_follow_formats_and_policy_reloads() {
         "the plan made before the reload is not reused"
     );
 }
+
+/// A statement that differs from an earlier one only in its constants
+/// shares its analysis, and pgward takes its decision again when nothing
+/// it was decided from changed. Each input changed here alone must give a
+/// new decision: the schemas names resolve in, the catalog, a table the
+/// session created in its open transaction, and the policy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decisions_taken_again_follow_every_input() {
+    let deny_other = "profiles:\n  developer:\n    inherits: developer\n    deny:\n      - name: no-other\n        objects: [\"other.*\"]\n";
+    let policy = POLICY.replace("profiles:\n", deny_other);
+    let env = env_with(&policy, None);
+    env.pg.admin_sql(
+        APP_DB,
+        "create schema other;
+         create table other.orders(id int primary key, customer_id int, amount int);
+         insert into other.orders values (10, 1, 5), (11, 2, 7);
+         create table archive(id int, customer_id int, amount int, extra text);
+         grant usage on schema other to public;
+         grant all on all tables in schema other, public to public;",
+    );
+    // A developer: its decisions are the ones taken again (an analyst's
+    // read the function catalog's volatility, and are taken anew).
+    let dev = env.client("dev_user").await;
+    let admin = env.client("admin_user").await;
+    let star = |id: i32| format!("select * from orders where id = {id}");
+    let refused = |r: Result<Vec<Vec<Option<String>>>, String>, rule: &str| {
+        assert!(
+            r.as_ref()
+                .is_err_and(|e| e.contains("42501") && e.contains(rule)),
+            "refused by {rule}: {r:?}"
+        );
+    };
+    // Decided once and taken again for other constants, under a path
+    // pgward knows.
+    dev.batch_execute("set search_path = public")
+        .await
+        .expect("set path");
+    for id in [10, 11, 10] {
+        let rows = text_rows(&dev, &star(id)).await.expect("public.orders");
+        assert_eq!(rows.len(), 1, "{rows:?}");
+    }
+
+    // The search path: the same text now means other.orders, which the
+    // developer may not read.
+    dev.batch_execute("set search_path = other, public")
+        .await
+        .expect("set path");
+    for id in [10, 11] {
+        refused(text_rows(&dev, &star(id)).await, "no-other");
+    }
+    dev.batch_execute("reset search_path")
+        .await
+        .expect("reset path");
+    text_rows(&dev, &star(11)).await.expect("public again");
+
+    // The catalog: a masked column added by another session. Copying
+    // `*` then copies masked data, which is refused.
+    let copy = |id: i32| format!("insert into archive select * from orders where id = {id}");
+    for id in [10, 11] {
+        text_rows(&dev, &copy(id)).await.expect("copy before");
+    }
+    admin
+        .batch_execute("alter table public.orders add column ssn text default '123-45-6789'")
+        .await
+        .expect("add ssn");
+    for id in [10, 11] {
+        let r = text_rows(&dev, &copy(id)).await;
+        assert!(
+            r.as_ref().is_err_and(|e| e.contains("42501")),
+            "copying the masked column after the DDL: {r:?}"
+        );
+    }
+    assert_eq!(
+        env.pg.admin_sql(
+            APP_DB,
+            "select count(*) from archive where extra is not null"
+        ),
+        "0",
+        "no masked value copied"
+    );
+    admin
+        .batch_execute("alter table public.orders drop column ssn")
+        .await
+        .expect("drop ssn");
+    for id in [10, 11] {
+        let rows = text_rows(&dev, &star(id)).await.expect("dev public.orders");
+        assert_eq!(rows[0].len(), 3, "{rows:?}");
+        text_rows(&dev, &copy(id))
+            .await
+            .expect("copy after the drop");
+    }
+
+    // A table the session creates in its open transaction, in front of
+    // public.orders on the path.
+    text_rows(
+        &dev,
+        "begin;
+         create temp table orders(id int, customer_id int, amount int, ssn text);
+         insert into orders values (10, 1, 5, '123-45-6789');",
+    )
+    .await
+    .expect("temp table");
+    let rows = text_rows(&dev, &star(10)).await.expect("temp orders");
+    assert_eq!(rows[0].len(), 4, "the temporary table: {rows:?}");
+    assert_no_secret("temp table in the open transaction", &flatten(&rows));
+    dev.batch_execute("rollback").await.expect("rollback");
+
+    // The policy: a reload that denies orders to the developer.
+    text_rows(&dev, &star(10)).await.expect("before reload");
+    let path = env.pgward.dir().join("policy.yaml");
+    let before = env.pgward.log_contents().matches("policy reloaded").count();
+    let denied = policy.replace(
+        "objects: [\"other.*\"]\n",
+        "objects: [\"other.*\"]\n      - name: no-orders\n        objects: [\"orders\"]\n",
+    );
+    std::fs::write(&path, denied).expect("write policy");
+    assert!(
+        common::util::wait_until(std::time::Duration::from_secs(20), || {
+            env.pgward.log_contents().matches("policy reloaded").count() > before
+        }),
+        "reload not seen:\n{}",
+        env.pgward.log_contents()
+    );
+    refused(text_rows(&dev, &star(11)).await, "no-orders");
+}

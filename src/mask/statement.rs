@@ -92,6 +92,21 @@ pub struct StatementMasking {
     /// the snapshot nor what the session created through pgward places:
     /// the session's own connection can say what they are.
     pub unplaced: Vec<(Option<String>, String)>,
+    /// What placed the relations the request names.
+    pub placement: Placement,
+}
+
+/// Where the relations a request names were found: the evaluation of a
+/// request whose names the snapshot placed read the snapshot, the mask
+/// index, the masks and the search path, and no session state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Placement {
+    /// Every one in the catalog snapshot (or a system relation).
+    Snapshot,
+    /// Some only through the session's own tables, names created through
+    /// pgward, or not at all.
+    #[default]
+    Elsewhere,
 }
 
 /// Result columns from relations missing from the catalog snapshot.
@@ -197,6 +212,9 @@ impl Evaluation<'_> {
                     columns: cols.clone(),
                 });
             }
+        }
+        if !unresolved {
+            out.placement = Placement::Snapshot;
         }
         if unresolved {
             if all_clear {
@@ -567,6 +585,9 @@ impl StatementMasking {
             self.add_copy(plan);
         }
         self.masked_columns.extend(other.masked_columns);
+        if other.placement == Placement::Elsewhere {
+            self.placement = Placement::Elsewhere;
+        }
     }
 
     /// One request with two COPYs cannot tell which stream is which from

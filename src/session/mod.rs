@@ -5,6 +5,7 @@
 pub mod events;
 pub mod guard;
 pub mod peer;
+mod recent_facts;
 pub mod relay;
 pub mod results;
 pub mod settings;

@@ -279,20 +279,18 @@ impl<T: Clone + PartialEq> Reported<T> {
         }
     }
 
-    /// Every value the next request may be read under; `None` if any.
-    fn possible(&self) -> Option<Vec<T>> {
-        let mut out = vec![self.reported.clone()];
+    /// Whether every value the next request may be read under passes
+    /// `test`; `None` if any value is possible. Asked per statement, so it
+    /// copies nothing.
+    fn all_possible(&self, test: impl Fn(&T) -> bool) -> Option<bool> {
+        let mut all = test(&self.reported);
         for (_, k) in &self.in_flight {
             match k {
-                Known::Value(v) => {
-                    if !out.contains(v) {
-                        out.push(v.clone())
-                    }
-                }
+                Known::Value(v) => all &= test(v),
                 Known::Unknown => return None,
             }
         }
-        Some(out)
+        Some(all)
     }
 
     fn settle(&mut self, batch: u64) {
@@ -304,10 +302,12 @@ impl<T: Clone + PartialEq> Reported<T> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Resolved {
     /// Schemas looked in, in order, that exist (pg_catalog and the
-    /// temporary schema included): `current_schemas(true)`.
-    pub lookup: Vec<String>,
-    /// Where CREATE puts an unqualified name: `current_schema()`.
-    pub create: Option<String>,
+    /// temporary schema included): `current_schemas(true)`. Shared: every
+    /// decision reads it.
+    pub lookup: Arc<[String]>,
+    /// Where CREATE puts an unqualified name: `current_schema()`, none or
+    /// one schema.
+    pub create: Arc<[String]>,
     epoch: u64,
 }
 
@@ -424,27 +424,21 @@ impl SessionSettings {
         }
     }
 
-    /// Readings of `standard_conforming_strings` the next request may get;
-    /// `None` when either may apply.
-    pub fn strings(&self) -> Option<Vec<bool>> {
-        self.strings.possible()
-    }
-
     /// The strings reading when it is certain.
     pub fn strings_certain(&self) -> Option<bool> {
-        match self.strings.possible()?.as_slice() {
-            [one] => Some(*one),
-            _ => None,
+        let on = self.strings.reported;
+        match self.strings.all_possible(|v| *v == on)? {
+            true => Some(on),
+            false => None,
         }
     }
 
     /// False while the client encoding may be one in which quote or
     /// backslash bytes hide inside multi-byte characters.
     pub fn encoding_safe(&self) -> bool {
-        self.encoding.possible().is_some_and(|v| {
-            v.iter()
-                .all(|e| !UNSAFE_ENCODINGS.iter().any(|u| e.eq_ignore_ascii_case(u)))
-        })
+        self.encoding
+            .all_possible(|e| !UNSAFE_ENCODINGS.iter().any(|u| e.eq_ignore_ascii_case(u)))
+            == Some(true)
     }
 
     /// Records the events of a request forwarded in `batch`.
@@ -605,8 +599,8 @@ impl SessionSettings {
         }
         self.path.epoch += 1;
         self.path.resolved = lookup.map(|lookup| Resolved {
-            lookup,
-            create,
+            lookup: lookup.into(),
+            create: create.into_iter().collect(),
             epoch: self.path.epoch,
         });
     }
@@ -770,7 +764,7 @@ mod tests {
         s.ready(1, TxnStatus::Idle);
         assert!(!s.encoding_safe());
         s.forwarded(2, vec![Event::Strings(Known::Unknown)]);
-        assert_eq!(s.strings(), None);
+        assert_eq!(s.strings_certain(), None);
         s.ready(2, TxnStatus::Idle);
         assert_eq!(s.strings_certain(), Some(true));
     }

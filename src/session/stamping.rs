@@ -10,7 +10,6 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::attribution::{self, Stamp};
-use crate::wire::frame::put_frame;
 
 /// The name of the branch a session is on when it chooses none and the
 /// configuration names no other default.
@@ -83,8 +82,12 @@ impl Attribution {
     }
 
     /// The stamped text, or `None` when the statement goes unchanged.
-    pub fn apply(&self, sql: &str, traceparent: Option<&str>) -> Option<String> {
-        attribution::apply(sql, &self.stamp, traceparent)
+    pub fn apply(
+        &self,
+        sql: &attribution::Scanned<'_>,
+        traceparent: Option<&str>,
+    ) -> Option<String> {
+        sql.apply(&self.stamp, traceparent)
     }
 }
 
@@ -93,7 +96,15 @@ impl Attribution {
 pub fn child_traceparent(client: Option<&str>) -> Option<String> {
     let mut rnd = [0u8; 24];
     getrandom::fill(&mut rnd).ok()?;
-    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let hex = |b: &[u8]| {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut out = String::with_capacity(b.len() * 2);
+        for x in b {
+            out.push(char::from(DIGITS[usize::from(x >> 4)]));
+            out.push(char::from(DIGITS[usize::from(x & 0xf)]));
+        }
+        out
+    };
     let (trace, flags) = match client.and_then(|c| {
         let mut parts = c.split('-');
         let _version = parts.next()?;
@@ -113,26 +124,34 @@ pub fn child_traceparent(client: Option<&str>) -> Option<String> {
 
 /// A Query message carrying `sql`.
 pub fn query_frame(sql: &str) -> Bytes {
-    let mut body = BytesMut::with_capacity(sql.len() + 1);
-    body.extend_from_slice(sql.as_bytes());
-    body.put_u8(0);
-    let mut out = BytesMut::with_capacity(body.len() + 5);
-    put_frame(&mut out, b'Q', &body);
+    let mut out = BytesMut::with_capacity(sql.len() + 6);
+    out.put_u8(b'Q');
+    out.put_i32(frame_len(sql.len() + 1));
+    out.extend_from_slice(sql.as_bytes());
+    out.put_u8(0);
     out.freeze()
 }
 
 /// A Parse message with the client's statement name and parameter types
 /// (`params`: the count and OIDs exactly as the client sent them) around `sql`.
 pub fn parse_frame(name: &[u8], sql: &str, params: &[u8]) -> Bytes {
-    let mut body = BytesMut::with_capacity(name.len() + sql.len() + params.len() + 2);
-    body.extend_from_slice(name);
-    body.put_u8(0);
-    body.extend_from_slice(sql.as_bytes());
-    body.put_u8(0);
-    body.extend_from_slice(params);
-    let mut out = BytesMut::with_capacity(body.len() + 5);
-    put_frame(&mut out, b'P', &body);
+    let body = name.len() + sql.len() + params.len() + 2;
+    let mut out = BytesMut::with_capacity(body + 5);
+    out.put_u8(b'P');
+    out.put_i32(frame_len(body));
+    out.extend_from_slice(name);
+    out.put_u8(0);
+    out.extend_from_slice(sql.as_bytes());
+    out.put_u8(0);
+    out.extend_from_slice(params);
     out.freeze()
+}
+
+/// The length field of a message with a body of `body` bytes. The texts
+/// built here are a client's frame plus a stamp of a few hundred bytes; one
+/// beyond the field's range saturates, and the server refuses it as too long.
+fn frame_len(body: usize) -> i32 {
+    i32::try_from(body + 4).unwrap_or(i32::MAX)
 }
 
 #[cfg(test)]
@@ -142,18 +161,20 @@ mod tests {
     #[test]
     fn rebuilt_only_on_change() {
         let mut a = Attribution::new("alice", "analyst", DEFAULT_BRANCH, "abc", "psql");
-        let before = a.apply("SELECT 1", None);
+        let sql = attribution::scanned("SELECT 1").expect("terminated");
+        let sql = &sql;
+        let before = a.apply(sql, None);
         a.set_application("psql");
-        assert_eq!(a.apply("SELECT 1", None), before);
+        assert_eq!(a.apply(sql, None), before);
         a.set_application("my tool */");
-        let after = a.apply("SELECT 1", None).unwrap_or_default();
+        let after = a.apply(sql, None).unwrap_or_default();
         assert!(
             after.contains("application='my%20tool%20%2A%2F'"),
             "{after}"
         );
         a.set_profile("admin");
         assert!(a
-            .apply("SELECT 1", None)
+            .apply(sql, None)
             .is_some_and(|s| s.contains("pgward_profile='admin'")));
     }
 

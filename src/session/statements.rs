@@ -59,7 +59,13 @@ pub struct Facts {
 }
 
 impl Facts {
-    pub fn from_decided(d: Decided, mode: StatementText) -> Facts {
+    pub fn from_decided(mut d: Decided, mode: StatementText) -> Facts {
+        let text = statement_text(&mut d, mode);
+        Facts::with_text(d, text)
+    }
+
+    /// The facts of `d`, whose text for the trail is `text`.
+    pub fn with_text(d: Decided, text: Option<String>) -> Facts {
         let mut operation = Vec::new();
         let mut objects = Vec::new();
         let mut class = std::collections::BTreeSet::new();
@@ -90,22 +96,6 @@ impl Facts {
             .as_ref()
             .map(|m| m.masked_columns.iter().map(|c| c.to_string()).collect())
             .unwrap_or_default();
-        let text = match (mode, d.sql) {
-            (StatementText::Full, Some(sql)) => Some(sql),
-            // The scanner's tokens, constants replaced by $n (no second
-            // parse). Text it rejects has no literal-free form: nothing of
-            // it reaches the trail. Neither does text the parser refused
-            // (its constants could not be told apart reliably).
-            (StatementText::Fingerprint, Some(sql))
-                if d.analysis.as_deref().is_some_and(|a| a.is_ok()) =>
-            {
-                match d.normalized {
-                    Some(n) => Some(n),
-                    None => crate::sql::lexkey::lex_key(&sql).map(|k| k.normalized),
-                }
-            }
-            _ => None,
-        };
         Facts {
             kind: d.kind,
             outcome: d.outcome,
@@ -137,6 +127,26 @@ impl Facts {
             Outcome::Deny { rule } | Outcome::Observe { rule } => Some(rule),
             Outcome::Allow => None,
         }
+    }
+}
+
+/// The text of `d` as the trail keeps it under `mode` (taken out of `d`).
+pub fn statement_text(d: &mut Decided, mode: StatementText) -> Option<String> {
+    match (mode, d.sql.take()) {
+        (StatementText::Full, Some(sql)) => Some(sql),
+        // The scanner's tokens, constants replaced by $n (no second
+        // parse). Text it rejects has no literal-free form: nothing of
+        // it reaches the trail. Neither does text the parser refused
+        // (its constants could not be told apart reliably).
+        (StatementText::Fingerprint, Some(sql))
+            if d.analysis.as_deref().is_some_and(|a| a.is_ok()) =>
+        {
+            match d.normalized.take() {
+                Some(n) => Some(n),
+                None => crate::sql::lexkey::lex_key(&sql).map(|k| k.normalized),
+            }
+        }
+        _ => None,
     }
 }
 

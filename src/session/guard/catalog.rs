@@ -282,6 +282,9 @@ impl Guard {
         let m = self.masking.as_mut()?;
         let current = m.db.generation();
         let snap = m.snapshot.as_ref()?;
+        if snap.generation >= current {
+            return None;
+        }
         let sees = if masks {
             crate::mask::staleness::sees_catalog_changes(snap, analysis, search_path)
         } else {
@@ -292,7 +295,7 @@ impl Guard {
                     .any(|st| crate::mask::staleness::calls_unknown_function(snap, st))
             })
         };
-        if snap.generation >= current || !sees {
+        if !sees {
             return None;
         }
         m.need = current;

@@ -5,8 +5,8 @@
 use bytes::Bytes;
 use std::sync::Arc;
 
-use super::{Guard, Shared};
-use crate::mask::statement::{Evaluation, NewTable};
+use super::{memo, Guard, Shared};
+use crate::mask::statement::{Evaluation, NewTable, Placement};
 use crate::policy::{decide, Decision, DecisionContext, Denial};
 use crate::session::settings::{self, Event, Known};
 use crate::sql::{Analysis, ParseFailure, ParseOptions, Statement};
@@ -29,11 +29,11 @@ pub(super) enum Step {
 }
 
 /// Schemas unqualified names may mean, for one decision.
-struct Paths {
+pub(super) struct Paths {
     /// Lookups: pg_catalog (and the temporary schema), then the path.
-    lookup: Option<Vec<String>>,
+    pub(super) lookup: Option<Arc<[String]>>,
     /// Creation: the first existing schema of the path.
-    create: Option<Vec<String>>,
+    pub(super) create: Option<Arc<[String]>>,
 }
 
 impl Guard {
@@ -56,6 +56,13 @@ impl Guard {
         // (they are looked up before it runs): the last statement's
         // events matter to none of the request's statements.
         let paths = self.paths(&request_events[..before_last]);
+        let memo_applies = request_events.is_empty() && self.memo_applies(&analysis);
+        if memo_applies {
+            if let Some(taken) = self.memo.get(&self.memo_inputs(&analysis, &paths)) {
+                return self.decided_as_before(taken, &paths);
+            }
+        }
+        let input = Arc::clone(&analysis);
         let analysis = self.with_volatility(analysis, paths.lookup.as_deref());
         let ctx = DecisionContext {
             search_path: paths.lookup.as_deref(),
@@ -125,7 +132,75 @@ impl Guard {
                 events = request_events;
             }
         }
+        let placed = self
+            .last_masking
+            .as_ref()
+            .is_none_or(|m| m.placement == Placement::Snapshot && m.unplaced.is_empty());
+        if memo_applies && placed && !matches!(decision, Decision::Deny(_)) {
+            let taken = memo::Taken {
+                decision: decision.clone(),
+                masking: self.last_masking.clone(),
+                analysis: Arc::clone(&analysis),
+            };
+            let mut memo = std::mem::take(&mut self.memo);
+            memo.put(&self.memo_inputs(&input, &paths), taken);
+            self.memo = memo;
+        }
         Step::Decided(decision, events)
+    }
+
+    /// Could the request's decision be taken from a recent one with the
+    /// same inputs? (See `memo` for why these conditions.)
+    fn memo_applies(&self, analysis: &Shared) -> bool {
+        let Ok(a) = analysis.as_ref() else {
+            return false;
+        };
+        (!self.wants_volatility() || self.volatility_from_catalog() && self.snapshot().is_some())
+            && self.new_tables.is_empty()
+            && self.placed.is_empty()
+            && a.statements.iter().all(|st| {
+                st.executes.is_none()
+                    && st.prepared_name.is_none()
+                    && st.created_columns.is_none()
+                    && !st.has(crate::sql::Effect::Ddl)
+            })
+            && (!self.masks_active() || self.masking.as_ref().is_some_and(|m| m.failure.is_none()))
+    }
+
+    fn memo_inputs<'a>(&'a self, analysis: &'a Shared, paths: &'a Paths) -> memo::Inputs<'a> {
+        let masks = self.masks_active();
+        let reads_snapshot = masks || self.volatility_from_catalog();
+        memo::Inputs {
+            analysis,
+            profile: &self.resolution.profile,
+            generation: self.generation,
+            paths,
+            snapshot: self.snapshot().filter(|_| reads_snapshot),
+            index: self
+                .masking
+                .as_ref()
+                .and_then(|m| m.index.as_ref())
+                .filter(|_| masks),
+        }
+    }
+
+    fn snapshot(&self) -> Option<&Arc<crate::catalog::Snapshot>> {
+        self.masking.as_ref()?.snapshot.as_ref()
+    }
+
+    /// A request decided as a recent one with the same inputs was: only a
+    /// newer catalog snapshot the request could see is waited for first.
+    fn decided_as_before(&mut self, taken: memo::Taken, paths: &Paths) -> Step {
+        if (self.masks_active() || self.volatility_from_catalog()) && !self.reloaded {
+            let reload = self.reload_for_request(&taken.analysis, paths.lookup.as_deref());
+            if let Some(task) = reload {
+                self.reloaded = true;
+                return Step::Load(task);
+            }
+        }
+        self.last_analysis = Some(taken.analysis);
+        self.last_masking = taken.masking;
+        Step::Decided(taken.decision, Vec::new())
     }
 
     /// The analysis of the text under the reading the server will apply;
@@ -137,7 +212,7 @@ impl Guard {
     fn analysis(&self, sql: Result<&str, std::str::Utf8Error>) -> (Shared, Option<String>) {
         // Multi-byte characters of these encodings start with a byte of at
         // least 0x81: text of ASCII bytes alone reads the same in all.
-        if !self.settings.encoding_safe() && !sql.is_ok_and(str::is_ascii) {
+        if !sql.is_ok_and(str::is_ascii) && !self.settings.encoding_safe() {
             let refused = ParseFailure::new(
                 "the session's client_encoding lets quote and backslash bytes hide inside \
                  multi-byte characters; use UTF8",
@@ -150,8 +225,8 @@ impl Guard {
             );
             return (Arc::new(Err(refused)), None);
         };
-        match self.settings.strings().as_deref() {
-            Some([conforming]) => self.analyze_as(sql, *conforming),
+        match self.settings.strings_certain() {
+            Some(conforming) => self.analyze_as(sql, conforming),
             _ => {
                 // Either reading may be the server's: decide by the stricter.
                 let (on, normalized) = self.analyze_as(sql, true);
@@ -224,8 +299,8 @@ impl Guard {
         if !touches {
             if let Some(r) = self.settings.resolved() {
                 return Paths {
-                    lookup: Some(r.lookup.clone()),
-                    create: Some(r.create.iter().cloned().collect()),
+                    lookup: Some(Arc::clone(&r.lookup)),
+                    create: Some(Arc::clone(&r.create)),
                 };
             }
         }
@@ -252,8 +327,8 @@ impl Guard {
         let mut lookup = vec!["pg_catalog".to_string()];
         lookup.extend(expanded.iter().cloned());
         Paths {
-            lookup: Some(lookup),
-            create: Some(expanded),
+            lookup: Some(lookup.into()),
+            create: Some(expanded.into()),
         }
     }
 

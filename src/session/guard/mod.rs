@@ -23,6 +23,7 @@ mod decision;
 mod fastpath;
 mod identity;
 mod markers;
+mod memo;
 mod portals;
 mod question;
 mod record;
@@ -211,6 +212,8 @@ pub struct Guard {
     identity_settings: Arc<crate::policy::identity_settings::IdentitySettings>,
     /// A reload moved the session to a profile with other row filters.
     stale_identity: Option<String>,
+    /// Decisions of recent requests, by what they were decided from.
+    memo: memo::Memo,
 }
 
 impl Guard {
@@ -261,6 +264,7 @@ impl Guard {
             identity_filters,
             identity_settings,
             stale_identity: None,
+            memo: memo::Memo::default(),
         }
     }
 
@@ -307,6 +311,7 @@ impl Guard {
     fn refresh(&mut self) {
         let installed = self.store.current();
         if installed.generation != self.generation {
+            self.memo.clear();
             let before = self.resolution.profile.name.clone();
             self.resolution = installed.policy.resolve(&self.identity);
             self.generation = installed.generation;

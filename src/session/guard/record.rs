@@ -27,8 +27,12 @@ impl Guard {
             && (self.settings.encoding_safe() || sql.is_some_and(str::is_ascii))
             && !matches!(decision, Decision::Deny(_));
         let wants_trace = stampable && profile.traceparent;
-        let client_tp = match sql {
-            Some(sql) if self.record_text || wants_trace => crate::attribution::client_comment(sql)
+        let scanned = sql
+            .filter(|_| stampable || self.record_text)
+            .and_then(crate::attribution::scanned);
+        let client_tp = match &scanned {
+            Some(s) if self.record_text || wants_trace => s
+                .client_comment()
                 .and_then(|c| c.traceparent().map(str::to_owned)),
             _ => None,
         };
@@ -37,8 +41,8 @@ impl Guard {
         } else {
             None
         };
-        let stamped = match sql {
-            Some(sql) if stampable => self.attribution.apply(sql, tp.as_deref()),
+        let stamped = match &scanned {
+            Some(s) if stampable => self.attribution.apply(s, tp.as_deref()),
             _ => None,
         };
         let tp = tp.filter(|_| stamped.is_some());
@@ -68,7 +72,7 @@ impl Guard {
         };
         let row_filters = match self.last_analysis.as_deref() {
             Some(Ok(a)) => {
-                let cands = self.settings.resolved().map(|r| r.lookup.as_slice());
+                let cands = self.settings.resolved().map(|r| &r.lookup[..]);
                 self.resolution.profile.row_filters.applying(a, cands)
             }
             _ => Vec::new(),

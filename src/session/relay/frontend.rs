@@ -2,7 +2,6 @@
 //! guard before any byte of it is queued to the server; with masks or
 //! statement tracking, every message that gets a reply is followed.
 
-use std::sync::Arc;
 use tokio::time::Instant;
 
 use super::{dispositions, Gate, Relay, RelayError};
@@ -10,7 +9,6 @@ use crate::audit::StatementText;
 use crate::session::guard::Verdict;
 use crate::session::peer::Peer;
 use crate::session::results::ResultMasker;
-use crate::session::statements::Facts;
 use crate::wire::{Chunk, Disposition, Frame};
 
 impl Relay {
@@ -152,7 +150,7 @@ impl Relay {
             .guard
             .as_mut()
             .and_then(|g| g.take_decided())
-            .map(|d| Arc::new(Facts::from_decided(d, text)));
+            .map(|d| self.recent.facts(d, text));
         let mut decision_event = None;
         if let (Some(a), Some(fx)) = (self.audit.as_ref().filter(|a| a.strict), facts.as_ref()) {
             let tool = match &self.guard {

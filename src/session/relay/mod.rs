@@ -30,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 use super::events::SessionAudit;
 use super::guard::{Guard, GuardError, GuardTask, Loaded};
 use super::peer::Peer;
+use super::recent_facts::RecentFacts;
 use super::results::{ResultMasker, ResultsError};
 use super::statements::{Completed, StatementTracker};
 use crate::audit::{AuditError, AuditEvent};
@@ -159,6 +160,8 @@ pub struct Relay {
     rewritten: BytesMut,
     /// Present when statements are audited or counted.
     tracker: Option<StatementTracker>,
+    /// Facts of recent requests, shared with a request decided the same way.
+    recent: RecentFacts,
     audit: Option<Arc<SessionAudit>>,
     usage: Option<Box<dyn StatementSink>>,
     /// application_name as the server last reported it: the tool label.
@@ -198,6 +201,7 @@ impl Relay {
             results: None,
             rewritten: BytesMut::new(),
             tracker: None,
+            recent: RecentFacts::default(),
             audit: None,
             usage: None,
             application: server_params
