@@ -266,19 +266,41 @@ fn resource_kvs(res: &ResourceInfo) -> [(&'static str, &str); 3] {
     ]
 }
 
-/// An export request around `records` (the concatenated `log_records`
-/// fields of one scope): one resource, one scope.
-pub fn request(res: &ResourceInfo, records: &[u8]) -> Bytes {
+/// Room the fields in front of the records take at most: [`request_in`]
+/// writes them there instead of copying the records behind them.
+pub fn header_room(res: &ResourceInfo) -> usize {
+    // Each of the three enclosing lengths as a varint of at most 10 bytes.
+    header(res, 0, 0).len() + 3 * 10
+}
+
+/// The export request around records gathered behind `room` bytes
+/// reserved at the front of `buf` (see [`header_room`]): the enclosing
+/// fields are written into the room, and the records are not copied.
+pub fn request_in(res: &ResourceInfo, mut buf: Vec<u8>, room: usize) -> Bytes {
+    let records = buf.len().saturating_sub(room);
+    let head = header(res, records, 0);
+    match room.checked_sub(head.len()) {
+        Some(at) if buf.len() >= room => {
+            buf[at..room].copy_from_slice(&head);
+            Bytes::from(buf).slice(at..)
+        }
+        // Not reserved as [`header_room`] says: copy instead.
+        _ => request(res, buf.get(room..).unwrap_or_default()),
+    }
+}
+
+/// The fields of a request in front of `records` bytes of records, in a
+/// buffer with room for `then` more bytes.
+fn header(res: &ResourceInfo, records: usize, then: usize) -> Vec<u8> {
     let kvs = resource_kvs(res);
     let resource_len: usize = kvs
         .iter()
         .map(|(k, v)| ld(1, kv_len(k, any_str_len(v))))
         .sum();
     let scope_len = str_len(1, SCOPE_NAME) + str_len(2, SERVICE_VERSION);
-    let scope_logs_len = ld(1, scope_len) + records.len();
+    let scope_logs_len = ld(1, scope_len) + records;
     let resource_logs_len = ld(1, resource_len) + ld(2, scope_logs_len);
-    let total = ld(1, resource_logs_len);
-    let mut buf = Vec::with_capacity(total);
+    let mut buf = Vec::with_capacity(ld(1, resource_logs_len) - records + then);
     put_ld_header(1, resource_logs_len, &mut buf);
     put_ld_header(1, resource_len, &mut buf);
     for (k, v) in kvs {
@@ -289,8 +311,14 @@ pub fn request(res: &ResourceInfo, records: &[u8]) -> Bytes {
     put_ld_header(1, scope_len, &mut buf);
     put_str(1, SCOPE_NAME, &mut buf);
     put_str(2, SERVICE_VERSION, &mut buf);
+    buf
+}
+
+/// An export request around `records` (the concatenated `log_records`
+/// fields of one scope): one resource, one scope.
+pub fn request(res: &ResourceInfo, records: &[u8]) -> Bytes {
+    let mut buf = header(res, records.len(), records.len());
     buf.extend_from_slice(records);
-    debug_assert_eq!(buf.len(), total);
     Bytes::from(buf)
 }
 
@@ -422,6 +450,48 @@ mod tests {
         // Same size as prost's own encoding: no field written twice or
         // with a wider length prefix than needed.
         assert_eq!(bytes.len(), to_request(&evs, &res()).encoded_len());
+    }
+
+    /// Written into the reserved room, the request is the one built by
+    /// copying, at every size where a length's varint grows, and with
+    /// too little room it is still right (copied).
+    #[test]
+    fn request_in_its_room_is_the_copied_request() {
+        let room = header_room(&res());
+        let evs = events();
+        let recs: Records = evs.iter().collect();
+        let mut sizes = vec![0, 1, recs.bytes.len()];
+        for bits in [7u32, 14, 21] {
+            let edge = 1usize << bits;
+            sizes.extend([
+                edge.saturating_sub(200),
+                edge - 60,
+                edge - 1,
+                edge,
+                edge + 1,
+            ]);
+        }
+        for n in sizes {
+            // Records or not, the bytes are only ever measured and copied.
+            let records: Vec<u8> = recs.bytes.iter().copied().cycle().take(n).collect();
+            let mut buf = vec![0xee; room];
+            buf.extend_from_slice(&records);
+            assert_eq!(
+                request_in(&res(), buf, room),
+                request(&res(), &records),
+                "{n} bytes of records"
+            );
+            let mut short = vec![0xee; 3];
+            short.extend_from_slice(&records);
+            assert_eq!(
+                request_in(&res(), short, 3),
+                request(&res(), &records),
+                "{n} bytes, too little room"
+            );
+        }
+        let recs_buf = [vec![0; room], recs.bytes.to_vec()].concat();
+        let decoded = ExportLogsServiceRequest::decode(request_in(&res(), recs_buf, room).as_ref());
+        assert_eq!(decoded.ok(), Some(to_request(&evs, &res())));
     }
 
     #[test]

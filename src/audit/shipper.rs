@@ -51,11 +51,20 @@ pub(crate) struct Shipper {
 
 /// The records of one request, and where the spool continues after them.
 struct Gathered {
+    /// `room` bytes for the request's enclosing fields, then the records.
     records: Vec<u8>,
+    room: usize,
     /// Bytes to reserve when the first records arrive.
     size_hint: usize,
     events: usize,
     next: Pos,
+}
+
+impl Gathered {
+    /// Bytes of records gathered.
+    fn len(&self) -> usize {
+        self.records.len().saturating_sub(self.room)
+    }
 }
 
 impl Shipper {
@@ -150,11 +159,12 @@ impl Shipper {
     /// Adds events after `g.next` until `max_events`, the byte bound, or
     /// `end`. False if the spool could not be read.
     async fn gather(&mut self, g: &mut Gathered, end: Pos) -> bool {
-        while g.events < self.max_events && g.records.len() < BATCH_MAX_BYTES {
+        while g.events < self.max_events && g.len() < BATCH_MAX_BYTES {
             let room = self.max_events - g.events;
             if let Some((w, from)) = self.handed_at(g.next) {
                 if g.records.capacity() == 0 {
-                    g.records.reserve(g.size_hint);
+                    g.records.reserve(g.room + g.size_hint);
+                    g.records.resize(g.room, 0);
                 }
                 let to = w.at.len().min(from + room);
                 let next = w.at.get(to).copied().unwrap_or(w.next);
@@ -185,11 +195,15 @@ impl Shipper {
             if g.next >= limit {
                 return true;
             }
-            let max_bytes = BATCH_MAX_BYTES - g.records.len();
+            let max_bytes = BATCH_MAX_BYTES.saturating_sub(g.len());
             let Some(b) = self.read(g.next, limit, room, max_bytes).await else {
                 return false;
             };
             let moved = b.next != g.next;
+            if g.records.capacity() == 0 && !b.events.is_empty() {
+                g.records.reserve(g.room + g.size_hint);
+                g.records.resize(g.room, 0);
+            }
             for ev in &b.events {
                 put_record(ev, &mut g.records);
             }
@@ -220,10 +234,12 @@ impl Shipper {
         // The last request's size: the next is likely the same, and its
         // buffer is then not grown record by record.
         let mut size_hint = 0;
+        let room = otlp_wire::header_room(&self.resource);
         loop {
             let end = *end_rx.borrow_and_update();
             let mut g = Gathered {
                 records: Vec::new(),
+                room,
                 size_hint,
                 events: 0,
                 next: cursor,
@@ -266,10 +282,9 @@ impl Shipper {
                 }
             }
 
-            size_hint = g.records.len().min(BATCH_MAX_BYTES);
-            let request = EncodedLogs(otlp_wire::request(&self.resource, &g.records));
+            size_hint = g.len().min(BATCH_MAX_BYTES);
             let n = g.events as u64;
-            drop(g.records);
+            let request = EncodedLogs(otlp_wire::request_in(&self.resource, g.records, room));
             loop {
                 match self.transport.export(&request).await {
                     Ok(done) => {

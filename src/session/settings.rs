@@ -518,6 +518,19 @@ impl SessionSettings {
         self.path_with(&[])
     }
 
+    /// The path the next request is read under, when no request in flight
+    /// can change it: shared, so that what is derived from it can be kept
+    /// while it stays the same value.
+    pub fn settled_path(&self) -> Option<&PathEntries> {
+        if !self.in_flight.is_empty() {
+            return None;
+        }
+        match self.path.effective() {
+            Known::Value(v) => Some(v),
+            Known::Unknown => None,
+        }
+    }
+
     /// As [`SessionSettings::path`], for a request that itself makes
     /// `events` before its later statements run.
     pub fn path_with(&self, request: &[Event]) -> Known<Vec<String>> {

@@ -29,6 +29,7 @@ pub(super) enum Step {
 }
 
 /// Schemas unqualified names may mean, for one decision.
+#[derive(Clone)]
 pub(super) struct Paths {
     /// Lookups: pg_catalog (and the temporary schema), then the path.
     pub(super) lookup: Option<Arc<[String]>>,
@@ -292,7 +293,7 @@ impl Guard {
     /// The schemas unqualified names may mean for a request making
     /// `events`: the session's path, joined with what the request itself
     /// sets for its later statements.
-    fn paths(&self, events: &[Event]) -> Paths {
+    fn paths(&mut self, events: &[Event]) -> Paths {
         let touches = events
             .iter()
             .any(|e| matches!(e, Event::Path { .. } | Event::PathReset | Event::Opaque));
@@ -302,6 +303,19 @@ impl Guard {
                     lookup: Some(Arc::clone(&r.lookup)),
                     create: Some(Arc::clone(&r.create)),
                 };
+            }
+            // The same path value as the last request's: the same schemas.
+            let settled = self.settings.settled_path().filter(|_| events.is_empty());
+            if let Some(entries) = settled {
+                match &self.expanded_path {
+                    Some((e, p)) if Arc::ptr_eq(e, entries) => return p.clone(),
+                    _ => {
+                        let entries = Arc::clone(entries);
+                        let p = self.expand_path(&entries);
+                        self.expanded_path = Some((entries, p.clone()));
+                        return p;
+                    }
+                }
             }
         }
         let entries = match self.settings.path_with(events) {
@@ -313,6 +327,12 @@ impl Guard {
                 }
             }
         };
+        self.expand_path(&entries)
+    }
+
+    /// The schemas of a path's entries, `$user` replaced by the session's
+    /// user (which never changes).
+    fn expand_path(&self, entries: &[String]) -> Paths {
         let user = self.identity.user_str();
         let expanded: Vec<String> = entries
             .iter()

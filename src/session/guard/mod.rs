@@ -214,6 +214,8 @@ pub struct Guard {
     stale_identity: Option<String>,
     /// Decisions of recent requests, by what they were decided from.
     memo: memo::Memo,
+    /// The last path value expanded into schemas, and its schemas.
+    expanded_path: Option<(crate::session::settings::PathEntries, decision::Paths)>,
 }
 
 impl Guard {
@@ -265,6 +267,7 @@ impl Guard {
             identity_settings,
             stale_identity: None,
             memo: memo::Memo::default(),
+            expanded_path: None,
         }
     }
 
