@@ -132,18 +132,17 @@ impl Facts {
 
 /// The text of `d` as the trail keeps it under `mode` (taken out of `d`).
 pub fn statement_text(d: &mut Decided, mode: StatementText) -> Option<String> {
-    match (mode, d.sql.take()) {
-        (StatementText::Full, Some(sql)) => Some(sql),
+    match mode {
+        StatementText::Full => d.sql.take(),
         // The scanner's tokens, constants replaced by $n (no second
-        // parse). Text it rejects has no literal-free form: nothing of
-        // it reaches the trail. Neither does text the parser refused
-        // (its constants could not be told apart reliably).
-        (StatementText::Fingerprint, Some(sql))
-            if d.analysis.as_deref().is_some_and(|a| a.is_ok()) =>
-        {
+        // parse); the guard keeps the client's text only when its lookup
+        // did not make them. Text the scanner rejects has no literal-free
+        // form: nothing of it reaches the trail. Neither does text the
+        // parser refused (its constants could not be told apart reliably).
+        StatementText::Fingerprint if d.analysis.as_deref().is_some_and(|a| a.is_ok()) => {
             match d.normalized.take() {
                 Some(n) => Some(n),
-                None => crate::sql::lexkey::lex_key(&sql).map(|k| k.normalized),
+                None => crate::sql::lexkey::lex_key(d.sql.as_deref()?).map(|k| k.normalized),
             }
         }
         _ => None,

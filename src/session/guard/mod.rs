@@ -204,6 +204,9 @@ pub struct Guard {
     record: bool,
     /// Keep the statement text in it too (the audit trail wants it).
     record_text: bool,
+    /// What of the text the audit trail keeps: the client's text is copied
+    /// only when the trail shows it, or must derive its literal-free form.
+    text_kept: crate::audit::StatementText,
     decided: Option<Decided>,
     /// The row filters of the profile the session started with: the
     /// server's view of it (`pgward.profile`) cannot change afterwards.
@@ -262,6 +265,7 @@ impl Guard {
             last_normalized: None,
             record: false,
             record_text: false,
+            text_kept: crate::audit::StatementText::None,
             decided: None,
             identity_filters,
             identity_settings,
@@ -272,10 +276,11 @@ impl Guard {
     }
 
     /// Keep the facts of every decided request for [`Guard::take_decided`],
-    /// with the statement text if `with_text`.
-    pub fn record_decisions(&mut self, with_text: bool) {
+    /// for the audit trail (keeping `text`) or, with `None`, for metrics.
+    pub fn record_decisions(&mut self, text: Option<crate::audit::StatementText>) {
         self.record = true;
-        self.record_text = with_text;
+        self.record_text = text.is_some();
+        self.text_kept = text.unwrap_or(crate::audit::StatementText::None);
     }
 
     /// The facts of the Query, Parse or FunctionCall just decided.

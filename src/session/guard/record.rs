@@ -50,6 +50,18 @@ impl Guard {
         stamped
     }
 
+    /// Does the trail need the client's text of the request just decided?
+    /// In full, or to derive the literal-free form the analysis lookup did
+    /// not make.
+    fn keeps_text(&self) -> bool {
+        use crate::audit::StatementText;
+        match self.text_kept {
+            StatementText::Full => true,
+            StatementText::Fingerprint => self.last_normalized.is_none(),
+            StatementText::None => false,
+        }
+    }
+
     pub(super) fn note(
         &mut self,
         kind: u8,
@@ -81,7 +93,7 @@ impl Guard {
             kind,
             outcome,
             profile: self.resolution.profile.name.clone(),
-            sql: sql.filter(|_| self.record_text).map(str::to_owned),
+            sql: sql.filter(|_| self.keeps_text()).map(str::to_owned),
             analysis: self.last_analysis.clone(),
             masking: self.last_masking.clone(),
             traceparent,

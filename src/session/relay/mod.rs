@@ -230,7 +230,7 @@ impl Relay {
         }
         if let Some(g) = self.guard.as_mut() {
             // Metrics need the decision only; the trail also the text.
-            g.record_decisions(audit.is_some());
+            g.record_decisions(audit.as_ref().map(|a| a.text));
         }
         self.tracker = Some(StatementTracker::new());
         self.audit = audit;
