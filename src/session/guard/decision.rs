@@ -32,9 +32,9 @@ pub(super) enum Step {
 #[derive(Clone)]
 pub(super) struct Paths {
     /// Lookups: pg_catalog (and the temporary schema), then the path.
-    pub(super) lookup: Option<Arc<[String]>>,
+    lookup: Option<Arc<[String]>>,
     /// Creation: the first existing schema of the path.
-    pub(super) create: Option<Arc<[String]>>,
+    create: Option<Arc<[String]>>,
 }
 
 impl Guard {
@@ -175,7 +175,8 @@ impl Guard {
             analysis,
             profile: &self.resolution.profile,
             generation: self.generation,
-            paths,
+            lookup: paths.lookup.as_ref(),
+            create: paths.create.as_ref(),
             snapshot: self.snapshot().filter(|_| reads_snapshot),
             index: self
                 .masking

@@ -26,7 +26,6 @@
 
 use std::sync::Arc;
 
-use super::decision::Paths;
 use super::Shared;
 use crate::catalog::Snapshot;
 use crate::mask::index::MaskIndex;
@@ -44,7 +43,9 @@ pub(super) struct Inputs<'a> {
     pub analysis: &'a Shared,
     pub profile: &'a Arc<Profile>,
     pub generation: u64,
-    pub paths: &'a Paths,
+    /// The schemas unqualified names are looked up in, and created in.
+    pub lookup: Option<&'a Arc<[String]>>,
+    pub create: Option<&'a Arc<[String]>>,
     /// The catalog snapshot masking and volatility read, when they do.
     pub snapshot: Option<&'a Arc<Snapshot>>,
     /// The profile's mask index, for a profile with masks.
@@ -78,8 +79,8 @@ impl Entry {
         Arc::ptr_eq(&self.analysis, k.analysis)
             && Arc::ptr_eq(&self.profile, k.profile)
             && self.generation == k.generation
-            && same_path(&self.lookup, &k.paths.lookup)
-            && same_path(&self.create, &k.paths.create)
+            && same_path(&self.lookup, k.lookup)
+            && same_path(&self.create, k.create)
             && same(&self.snapshot, k.snapshot)
             && same(&self.index, k.index)
     }
@@ -93,7 +94,7 @@ fn same<T>(a: &Option<Arc<T>>, b: Option<&Arc<T>>) -> bool {
     }
 }
 
-fn same_path(a: &Option<Arc<[String]>>, b: &Option<Arc<[String]>>) -> bool {
+fn same_path(a: &Option<Arc<[String]>>, b: Option<&Arc<[String]>>) -> bool {
     match (a, b) {
         (None, None) => true,
         (Some(a), Some(b)) => Arc::ptr_eq(a, b) || a[..] == b[..],
@@ -125,8 +126,8 @@ impl Memo {
             analysis: Arc::clone(k.analysis),
             profile: Arc::clone(k.profile),
             generation: k.generation,
-            lookup: k.paths.lookup.clone(),
-            create: k.paths.create.clone(),
+            lookup: k.lookup.cloned(),
+            create: k.create.cloned(),
             snapshot: k.snapshot.cloned(),
             index: k.index.cloned(),
             decision: taken.decision,
