@@ -117,7 +117,7 @@ fuzz_target!(|data: &[u8]| {
         Attribution::new("fuzz", "guarded", "default", "s1", "fuzz"),
     );
     if input.tracked {
-        guard.record_decisions(true);
+        guard.record_decisions(Some(pgward::audit::StatementText::Full));
     }
     let mut masker = input.masked.then(ResultMasker::new);
     let mut tracker = input.tracked.then(StatementTracker::new);

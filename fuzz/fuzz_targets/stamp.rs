@@ -93,7 +93,11 @@ fuzz_target!(|data: &[u8]| {
         &input.session,
         &input.application,
     );
-    let Some(out) = a.apply(&sql, input.traceparent.as_deref()) else {
+    // As the guard does: one scan serves the client's comment and the stamp.
+    let Some(scanned) = pgward::attribution::scanned(&sql) else {
+        return;
+    };
+    let Some(out) = a.apply(&scanned, input.traceparent.as_deref()) else {
         return;
     };
     let after = tree(&out).unwrap_or_else(|| panic!("stamped text does not parse: {out:?}"));
