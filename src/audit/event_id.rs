@@ -46,23 +46,40 @@ pub fn event_id_at(nanos: u64) -> String {
     b[8] = 0x80 | ((seed >> 16) as u8 & 0x3f);
     b[9..12].copy_from_slice(&seed.to_be_bytes()[2..5]);
     b[12..].copy_from_slice(&n.to_be_bytes());
-    // Written as bytes into one buffer: an id is minted per statement.
+    // Written into a fixed array, each byte's two digits at a position
+    // known in advance: an id is minted per statement.
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = Vec::with_capacity(36);
-    for (i, x) in b.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            out.push(b'-');
-        }
-        out.push(HEX[usize::from(x >> 4)]);
-        out.push(HEX[usize::from(x & 0x0f)]);
+    /// Where byte `i`'s digits go: two digits each, a dash after bytes 3,
+    /// 5, 7 and 9.
+    const AT: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+    let mut out = *b"00000000-0000-0000-0000-000000000000";
+    for (x, at) in b.iter().zip(AT) {
+        out[at] = HEX[usize::from(x >> 4)];
+        out[at + 1] = HEX[usize::from(x & 0x0f)];
     }
-    String::from_utf8(out).unwrap_or_default()
+    std::str::from_utf8(&out)
+        .map(str::to_owned)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    #[test]
+    fn ids_lead_with_their_millisecond_and_end_with_the_counter() {
+        let nanos = 0x0123_4567_89ab_u64 * 1_000_000 + 999_999;
+        let a = event_id_at(nanos);
+        let b = event_id_at(nanos);
+        assert!(a.starts_with("01234567-89ab-7"), "{a}");
+        assert_eq!(a[..23], b[..23], "the same millisecond and process");
+        let count = |id: &str| u32::from_str_radix(&id[28..], 16).expect("hex");
+        assert!(
+            count(&b).wrapping_sub(count(&a)) as i32 > 0,
+            "the counter goes up: {a} then {b}"
+        );
+    }
 
     #[test]
     fn ids_are_unique_and_uuid_shaped() {

@@ -34,7 +34,29 @@ pub fn parse_name(body: &[u8]) -> Option<&[u8]> {
 pub struct Bind<'a> {
     pub portal: &'a [u8],
     pub statement: &'a [u8],
-    pub result_formats: Vec<i16>,
+    pub result_formats: ResultFormats,
+}
+
+/// Bind's result format codes: none means all text, one applies to every
+/// column, otherwise one per column. Kept as sent so that the usual list
+/// (none, or one) costs no allocation on every Bind.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum ResultFormats {
+    #[default]
+    AllText,
+    All(i16),
+    Each(Box<[i16]>),
+}
+
+impl ResultFormats {
+    /// The format code of result column `column`.
+    pub fn format_for(&self, column: usize) -> i16 {
+        match self {
+            ResultFormats::AllText => 0,
+            ResultFormats::All(f) => *f,
+            ResultFormats::Each(each) => each.get(column).copied().unwrap_or(0),
+        }
+    }
 }
 
 pub fn bind(body: &[u8]) -> Option<Bind<'_>> {
@@ -51,14 +73,19 @@ pub fn bind(body: &[u8]) -> Option<Bind<'_>> {
             _ => return None,
         };
     }
-    let (n, mut rest3) = count(rest2)?;
-    let mut result_formats = Vec::with_capacity(n);
-    for _ in 0..n {
-        let (f, r) = i16_at(rest3)?;
-        result_formats.push(f);
-        rest3 = r;
+    let (n, rest3) = count(rest2)?;
+    if rest3.len() != n * 2 {
+        return None;
     }
-    rest3.is_empty().then_some(Bind {
+    let mut codes = rest3
+        .chunks_exact(2)
+        .map(|c| i16::from_be_bytes([c[0], c[1]]));
+    let result_formats = match n {
+        0 => ResultFormats::AllText,
+        1 => ResultFormats::All(codes.next()?),
+        _ => ResultFormats::Each(codes.collect()),
+    };
+    Some(Bind {
         portal,
         statement,
         result_formats,
@@ -167,16 +194,6 @@ pub fn copy_out_response(body: &[u8]) -> Option<(u8, usize)> {
     (rest.len() == n * 2 && format <= 1).then_some((format, n))
 }
 
-/// The format codes of each result column, from Bind's list: none means
-/// all text, one applies to all, otherwise one per column.
-pub fn format_for(formats: &[i16], column: usize) -> i16 {
-    match formats {
-        [] => 0,
-        [one] => *one,
-        many => many.get(column).copied().unwrap_or(0),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,7 +213,16 @@ mod tests {
         let parsed = bind(&b).expect("valid Bind");
         assert_eq!(parsed.portal, b"p1");
         assert_eq!(parsed.statement, b"s1");
-        assert_eq!(parsed.result_formats, vec![0, 1]);
+        assert_eq!(
+            parsed.result_formats,
+            ResultFormats::Each(vec![0, 1].into())
+        );
+        assert_eq!(parsed.result_formats.format_for(1), 1);
+        assert_eq!(
+            parsed.result_formats.format_for(2),
+            0,
+            "past the list: text"
+        );
         let mut longer = b.clone();
         longer.push(0);
         assert!(bind(&longer).is_none(), "trailing byte");
@@ -265,9 +291,9 @@ mod tests {
         );
         assert!(row_description(&b[..b.len() - 1]).is_none());
         assert!(row_description(&(-1i16).to_be_bytes()).is_none());
-        assert_eq!(format_for(&[], 3), 0);
-        assert_eq!(format_for(&[1], 3), 1);
-        assert_eq!(format_for(&[0, 1], 1), 1);
+        assert_eq!(ResultFormats::AllText.format_for(3), 0);
+        assert_eq!(ResultFormats::All(1).format_for(3), 1);
+        assert_eq!(ResultFormats::Each([0, 1].into()).format_for(1), 1);
         assert_eq!(target(b"Sname\0"), Some((b'S', &b"name"[..])));
         assert_eq!(target(b"Xname\0"), None);
         assert_eq!(execute_portal(b"p\0\0\0\0\0"), Some(&b"p"[..]));

@@ -14,10 +14,6 @@
 //! that masks nothing, DataRows are forwarded as the bytes that arrived.
 
 use bytes::{BufMut, Bytes, BytesMut};
-// Keys are names a client chooses, looked up several times per statement:
-// foldhash, seeded per process, instead of SipHash — a fraction of the
-// cost on short keys, and still not predictable from outside.
-use foldhash::{HashMap, HashSet};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -28,11 +24,13 @@ use crate::mask::row::{rewrite_data_row, ColumnMask};
 use crate::mask::statement::{CopyColumns, StatementMasking};
 use crate::mask::{Format, MaskFn};
 use crate::sql::lineage::CopyFormatKind;
-use crate::wire::extended::{self, FieldDesc};
+use crate::wire::extended::{self, FieldDesc, ResultFormats};
 use crate::wire::frame::put_frame;
 use crate::wire::Frame;
 
+mod names;
 mod plan;
+use names::ByName;
 use plan::{Plan, Planned};
 
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +56,7 @@ enum Pending {
     Bind {
         portal: Bytes,
         statement: Bytes,
-        formats: Vec<i16>,
+        formats: ResultFormats,
     },
     DescribeStatement {
         name: Bytes,
@@ -89,12 +87,16 @@ struct StatementInfo {
     /// The plan last built for this statement's rows: a prepared statement
     /// executed many times is planned once per catalog, policy and format.
     planned: Option<Planned>,
+    /// The RowDescription last sent for one of its portals, as it arrived
+    /// and parsed: drivers such as libpq have every portal described
+    /// anew, and the same bytes need not be parsed again.
+    portal_rows: Option<(Box<[u8]>, Desc)>,
 }
 
 struct PortalInfo {
     masking: Arc<StatementMasking>,
     desc: Option<Option<Desc>>,
-    formats: Vec<i16>,
+    formats: ResultFormats,
     /// The statement it was bound from, whose plan it may share.
     statement: Bytes,
 }
@@ -118,8 +120,8 @@ pub struct View<'a> {
 #[derive(Default)]
 pub struct ResultMasker {
     pending: VecDeque<Pending>,
-    statements: HashMap<Bytes, StatementInfo>,
-    portals: HashMap<Bytes, PortalInfo>,
+    statements: ByName<StatementInfo>,
+    portals: ByName<PortalInfo>,
     plan: Option<Plan>,
     copy: Option<CopyMasker>,
     /// A cursor was declared over masked data (or a user function could
@@ -129,10 +131,10 @@ pub struct ResultMasker {
     pub saw_unknown: bool,
     /// Frontend view: statements the client has asked to describe since
     /// they were (re)parsed.
-    described_statements: HashSet<Bytes>,
+    described_statements: ByName<()>,
     /// Frontend view: bound portals, and whether their columns will have
     /// been described (by the client or by pgward) before rows arrive.
-    bound: HashMap<Bytes, bool>,
+    bound: ByName<bool>,
 }
 
 fn unknown_masking() -> Arc<StatementMasking> {
@@ -210,7 +212,7 @@ impl ResultMasker {
                     extended::target(body).ok_or(ResultsError::Malformed("Describe"))?;
                 let name = Bytes::copy_from_slice(name);
                 self.pending.push_back(if kind == b'S' {
-                    self.described_statements.insert(name.clone());
+                    self.described_statements.insert(name.clone(), ());
                     Pending::DescribeStatement {
                         name,
                         injected: false,
@@ -365,10 +367,7 @@ impl ResultMasker {
                 self.copy = self.copy_masker(format, n);
             }
             b'T' => {
-                let desc = Arc::new(
-                    extended::row_description(body)
-                        .ok_or(ResultsError::ServerMalformed("RowDescription"))?,
-                );
+                let desc = self.description(body)?;
                 match self.describe_answered(view, Some(desc)) {
                     Ok(true) => return Ok(Action::Swallow),
                     Ok(false) | Err(None) => {}
@@ -398,6 +397,7 @@ impl ResultMasker {
                             masking: Arc::clone(masking),
                             desc: None,
                             planned: None,
+                            portal_rows: None,
                         },
                     );
                 }
@@ -490,6 +490,34 @@ impl ResultMasker {
         Ok(Action::Forward)
     }
 
+    /// A RowDescription's columns. When it answers a Describe of a portal
+    /// whose statement's portals were last described with these very
+    /// bytes, the columns parsed then are shared.
+    fn description(&mut self, body: &[u8]) -> Result<Desc, ResultsError> {
+        let statement = match self.pending.front() {
+            Some(Pending::DescribePortal { name, .. }) => self
+                .portals
+                .get(name)
+                .and_then(|p| self.statements.get_mut(&p.statement)),
+            _ => None,
+        };
+        if let Some((_, desc)) = statement
+            .as_ref()
+            .and_then(|s| s.portal_rows.as_ref())
+            .filter(|(rows, _)| **rows == *body)
+        {
+            return Ok(Arc::clone(desc));
+        }
+        let desc = Arc::new(
+            extended::row_description(body)
+                .ok_or(ResultsError::ServerMalformed("RowDescription"))?,
+        );
+        if let Some(s) = statement {
+            s.portal_rows = Some((body.into(), Arc::clone(&desc)));
+        }
+        Ok(desc)
+    }
+
     fn copy_masker(&self, format: u8, n: usize) -> Option<CopyMasker> {
         let masking = self.front_masking().unwrap_or_else(unknown_masking);
         let plan = masking.copy.as_ref();
@@ -556,3 +584,6 @@ fn all_null_row(body: &[u8], out: &mut BytesMut) -> Result<(), ResultsError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

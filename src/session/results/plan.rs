@@ -11,7 +11,7 @@ use crate::mask::index::{MaskIndex, Provenance};
 use crate::mask::row::{ColumnMask, RowPlan};
 use crate::mask::statement::StatementMasking;
 use crate::mask::{Format, MaskFn};
-use crate::wire::extended::{self, FieldDesc};
+use crate::wire::extended::{FieldDesc, ResultFormats};
 
 /// A plan and everything it was built from besides the statement's
 /// masking. The catalog snapshot and mask index are compared by identity
@@ -22,7 +22,7 @@ pub(super) struct Planned {
     desc: Desc,
     snapshot: Weak<Snapshot>,
     index: Weak<MaskIndex>,
-    formats: Vec<i16>,
+    formats: ResultFormats,
     derived: bool,
     plan: Plan,
 }
@@ -32,13 +32,13 @@ impl Planned {
         &self,
         desc: &Desc,
         view: &View<'_>,
-        formats: &[i16],
+        formats: &ResultFormats,
         derived: bool,
     ) -> bool {
         (Arc::ptr_eq(&self.desc, desc) || self.desc == *desc)
             && Weak::as_ptr(&self.snapshot) == Arc::as_ptr(view.snapshot)
             && Weak::as_ptr(&self.index) == Arc::as_ptr(view.index)
-            && self.formats == formats
+            && self.formats == *formats
             && self.derived == derived
     }
 }
@@ -122,7 +122,7 @@ impl ResultMasker {
         view: &View<'_>,
         desc: &[FieldDesc],
         masking: &StatementMasking,
-        formats: Option<&[i16]>,
+        formats: Option<&ResultFormats>,
     ) -> Plan {
         let derived = self.derived(masking);
         let mut any = false;
@@ -131,7 +131,7 @@ impl ResultMasker {
             .enumerate()
             .map(|(i, f)| {
                 let format = match formats {
-                    Some(list) => extended::format_for(list, i),
+                    Some(list) => list.format_for(i),
                     None => f.format,
                 };
                 let format = if format == 1 {
