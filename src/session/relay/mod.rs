@@ -119,9 +119,8 @@ struct Events {
     server_read: Option<std::io::Result<usize>>,
     client_write: Option<std::io::Error>,
     server_write: Option<std::io::Error>,
-    /// Everything queued to the client has been written.
-    client_drained: bool,
-    server_drained: bool,
+    /// A queue drained, and something the loop does was waiting for it.
+    unblocked: bool,
     loaded: Option<Loaded>,
     audited: Option<(bool, Result<(), AuditError>)>,
 }
@@ -135,11 +134,17 @@ impl Events {
             || self.server_read.is_some()
             || self.client_write.is_some()
             || self.server_write.is_some()
-            || self.client_drained
-            || self.server_drained
+            || self.unblocked
             || self.loaded.is_some()
             || self.audited.is_some()
     }
+}
+
+/// The hard-close token and whether its future has been polled (and so
+/// holds the session task's waker).
+struct CancelWatch<'a> {
+    token: &'a CancellationToken,
+    registered: bool,
 }
 
 /// Per-session protocol state the relay follows.
@@ -260,6 +265,10 @@ impl Relay {
         // remove a waiter on the token under its lock for every message.
         let cancelled = hard_close.cancelled();
         tokio::pin!(cancelled);
+        let mut watch = CancelWatch {
+            token: hard_close,
+            registered: false,
+        };
         loop {
             if self.gate.is_none() && self.audit_wait.is_none() {
                 self.frontend(client, server)?;
@@ -270,8 +279,14 @@ impl Relay {
             let armed = idle_armed.is_some();
             let ev = poll_fn(|cx| {
                 let settling = settler.poll(settle_timer.as_mut(), cx);
-                let mut ev =
-                    self.poll_events(cx, client, server, cancelled.as_mut(), idle.as_mut(), armed);
+                let mut ev = self.poll_events(
+                    cx,
+                    client,
+                    server,
+                    (&mut watch, cancelled.as_mut()),
+                    idle.as_mut(),
+                    armed,
+                );
                 if settling {
                     let mut e = match ev {
                         Poll::Ready(e) => e,
@@ -363,15 +378,23 @@ impl Relay {
         cx: &mut Context<'_>,
         client: &mut Peer,
         server: &mut Peer,
-        cancelled: Pin<&mut tokio_util::sync::WaitForCancellationFuture<'_>>,
+        (watch, cancelled): (
+            &mut CancelWatch<'_>,
+            Pin<&mut tokio_util::sync::WaitForCancellationFuture<'_>>,
+        ),
         idle: Pin<&mut tokio::time::Sleep>,
         idle_armed: bool,
     ) -> Poll<Events> {
         let mut ev = Events::default();
-        if cancelled.poll(cx).is_ready() {
+        // Polled once to leave the task's waker with the token, and after
+        // that only once the token says it was cancelled: every poll of
+        // the future takes the token's lock, and a pass is made for every
+        // message.
+        if (!watch.registered || watch.token.is_cancelled()) && cancelled.poll(cx).is_ready() {
             ev.shutdown = true;
             return Poll::Ready(ev);
         }
+        watch.registered = true;
         if idle_armed && idle.poll(cx).is_ready() {
             ev.idle = true;
             return Poll::Ready(ev);
@@ -398,19 +421,34 @@ impl Relay {
             None => {}
         }
         let server_held = matches!(self.audit_wait, Some(AuditWait::Durable(_)));
+        let mut drained = false;
         if server.wants_write() && !server_held {
             match server.poll_drain(cx) {
-                Poll::Ready(Ok(())) => ev.server_drained = true,
+                Poll::Ready(Ok(())) => drained = true,
                 Poll::Ready(Err(e)) => ev.server_write = Some(e),
                 Poll::Pending => {}
             }
         }
         if client.wants_write() {
             match client.poll_drain(cx) {
-                Poll::Ready(Ok(())) => ev.client_drained = true,
+                Poll::Ready(Ok(())) => drained = true,
                 Poll::Ready(Err(e)) => ev.client_write = Some(e),
                 Poll::Pending => {}
             }
+        }
+        if drained {
+            // Audit events wait for the replies they describe to be
+            // written; now they are, and they go in this pass.
+            if !client.wants_write() && !self.pending.is_empty() && self.audit_wait.is_none() {
+                self.emit_pending();
+            }
+            // Another turn of the loop only for what waited on the drain:
+            // frontend messages, the end of a terminated client, or the
+            // auditor's gate just set.
+            ev.unblocked = self.audit_wait.is_some()
+                || self.client_terminated
+                || self.held.is_some()
+                || !client.rbuf.is_empty();
         }
         // A side is read only while the other can take what it sends.
         // While frontend processing waits, what the client sends meanwhile
