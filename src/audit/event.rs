@@ -314,8 +314,9 @@ pub(crate) fn is_warning(key: &str, value: &AttrValue) -> bool {
     value.as_str() == Some(bad)
 }
 
-/// Room for the blocks of one event: a session's and a statement's.
-const BLOCKS: usize = 2;
+/// Room for the blocks of one event: a session's, a statement's, and the
+/// tool and phase's.
+const BLOCKS: usize = 3;
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct AuditEvent {

@@ -10,6 +10,8 @@
 //! readers of the spool (`AuditEvent`'s `Deserialize`, `pgward audit tail`,
 //! anything a user points at the files) see no difference.
 
+use std::borrow::Cow;
+
 use super::event::{AttrKey, AttrRef, AttrValue, AuditEvent};
 
 /// `ev` as one JSON line, newline included.
@@ -58,8 +60,7 @@ fn put_attrs(attrs: &[(AttrKey, AttrValue)], out: &mut Vec<u8>) {
         if i > 0 {
             out.push(b',');
         }
-        put_str(k, out);
-        out.push(b':');
+        put_key(k, out);
         match v.view() {
             AttrRef::Bool(true) => out.extend_from_slice(b"true"),
             AttrRef::Bool(false) => out.extend_from_slice(b"false"),
@@ -75,6 +76,25 @@ fn put_attrs(attrs: &[(AttrKey, AttrValue)], out: &mut Vec<u8>) {
                 }
                 out.push(b']');
             }
+        }
+    }
+}
+
+/// `"key":`. A key the program names is one of its own constants, none of
+/// which needs escaping (a test checks every one), so it is copied without
+/// being looked at; only keys read back from a spool line are escaped.
+fn put_key(key: &AttrKey, out: &mut Vec<u8>) {
+    match key {
+        Cow::Borrowed(k) => {
+            debug_assert!(!k.bytes().any(must_escape), "key {k:?}");
+            out.reserve(k.len() + 3);
+            out.push(b'"');
+            out.extend_from_slice(k.as_bytes());
+            out.extend_from_slice(b"\":");
+        }
+        Cow::Owned(k) => {
+            put_str(k, out);
+            out.push(b':');
         }
     }
 }
@@ -253,6 +273,53 @@ mod tests {
         flat.id = ev.id.clone();
         flat.ts = ev.ts;
         (ev, flat)
+    }
+
+    /// Keys the program names are copied without being escaped: none of
+    /// them may need it.
+    #[test]
+    fn no_named_key_needs_escaping() {
+        use crate::session::events;
+        let keys = [
+            attr::DB_SYSTEM_NAME,
+            attr::DB_NAMESPACE,
+            attr::DB_OPERATION_NAME,
+            attr::DB_COLLECTION_NAME,
+            attr::DB_QUERY_TEXT,
+            attr::DB_RESPONSE_STATUS_CODE,
+            attr::SERVER_ADDRESS,
+            attr::SERVER_PORT,
+            attr::CLIENT_ADDRESS,
+            attr::USER_NAME,
+            attr::SESSION_ID,
+            attr::SECURITY_RULE_NAME,
+            attr::PROFILE,
+            attr::DECISION,
+            attr::BRANCH,
+            attr::TOOL,
+            attr::MASKED_COLUMNS,
+            attr::ROWS,
+            attr::DURATION_NS,
+            attr::BYTES_IN,
+            attr::BYTES_OUT,
+            attr::AUTH_OUTCOME,
+            attr::STATEMENT_CLASS,
+            attr::OBJECTS,
+            attr::ROW_FILTERS,
+            attr::AUDIT_DROPPED,
+            attr::EVENT_ID,
+            events::STATEMENT_ID,
+            events::PHASE,
+            events::PARENT_TRACEPARENT,
+            events::TRACEPARENT,
+            crate::session::STATEMENTS,
+        ];
+        for k in keys {
+            assert!(!k.bytes().any(must_escape), "{k:?}");
+            let mut ev = AuditEvent::new(EventKind::Statement);
+            ev.set(k, 1i64);
+            assert_eq!(ours(&ev), via_serde(&ev), "{k:?}");
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! becomes an event. Emitting is the relay's and the session's job, always
 //! after their writes, never inside a frame handler.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use super::statements::{Completed, Facts};
 use crate::audit::{
@@ -27,6 +27,42 @@ pub struct SessionAudit {
     pub strict: bool,
     pub text: StatementText,
     base: Arc<AttrBlock>,
+    /// The tool and phase every statement event ends its shared part with.
+    tool: Mutex<Option<ToolBlocks>>,
+}
+
+/// A statement event's tool and phase as shared blocks, one per phase.
+/// The tool changes only when the client sets `application_name`, so
+/// these are made, and encoded, once per tool rather than per event.
+struct ToolBlocks {
+    tool: Box<str>,
+    decision: Arc<AttrBlock>,
+    complete: Arc<AttrBlock>,
+}
+
+impl ToolBlocks {
+    fn new(tool: &str) -> ToolBlocks {
+        let shared: Arc<str> = tool.into();
+        let block = |phase: &'static str| {
+            AttrBlock::new(vec![
+                (attr::TOOL.into(), AttrValue::Shared(Arc::clone(&shared))),
+                (PHASE.into(), AttrValue::Static(phase)),
+            ])
+        };
+        ToolBlocks {
+            tool: tool.into(),
+            decision: block("decision"),
+            complete: block("complete"),
+        }
+    }
+}
+
+/// Which statement event.
+#[derive(Clone, Copy)]
+enum Phase {
+    /// Written before the statement is forwarded (strict mode).
+    Decision,
+    Complete,
 }
 
 /// The facts every event of a session carries.
@@ -58,7 +94,23 @@ impl SessionAudit {
                 (attr::SERVER_PORT.into(), AttrValue::from(f.server_port)),
                 (attr::BRANCH.into(), s(f.branch)),
             ]),
+            tool: Mutex::new(None),
         }
+    }
+
+    /// The block with `tool` and `phase`, made anew when the tool changed.
+    fn tool_block(&self, tool: &str, phase: Phase) -> Arc<AttrBlock> {
+        let mut kept = self.tool.lock().unwrap_or_else(PoisonError::into_inner);
+        let blocks = match kept.take() {
+            Some(b) if *b.tool == *tool => b,
+            _ => ToolBlocks::new(tool),
+        };
+        let block = match phase {
+            Phase::Decision => Arc::clone(&blocks.decision),
+            Phase::Complete => Arc::clone(&blocks.complete),
+        };
+        *kept = Some(blocks);
+        block
     }
 
     /// A new event with the session's facts.
@@ -69,19 +121,18 @@ impl SessionAudit {
     /// The event written before a statement is forwarded (strict mode).
     pub fn decision_event(&self, facts: &Facts, tool: &str) -> AuditEvent {
         let mut e = self.event(EventKind::Statement);
-        statement_attrs(&mut e, facts, tool);
-        e.push(PHASE, AttrValue::Static("decision"));
+        statement_attrs(&mut e, facts);
+        e.add_block(&self.tool_block(tool, Phase::Decision));
         e
     }
 
     /// The event for a completed statement.
     pub fn completion_event(&self, c: &Completed, tool: &str) -> AuditEvent {
         let mut e = self.event(EventKind::Statement);
-        match &c.facts {
-            Some(f) => statement_attrs(&mut e, f, tool),
-            None => e.push(attr::TOOL, tool),
+        if let Some(f) = &c.facts {
+            statement_attrs(&mut e, f);
         }
-        e.push(PHASE, AttrValue::Static("complete"));
+        e.add_block(&self.tool_block(tool, Phase::Complete));
         if let Some(id) = &c.decision_event {
             e.push(STATEMENT_ID, id.clone());
         }
@@ -107,9 +158,9 @@ const EVENT_ATTRS: usize = 10;
 
 /// A statement's attributes: built once per decided request (its `Facts`)
 /// as a shared block, so the events of a prepared statement executed many
-/// times copy one pointer, and its encodings are made once. The tool comes from the session's
-/// current application name and is added per event.
-fn statement_attrs(e: &mut AuditEvent, f: &Facts, tool: &str) {
+/// times copy one pointer, and its encodings are made once. The tool, from
+/// the session's current application name, follows in a block of its own.
+fn statement_attrs(e: &mut AuditEvent, f: &Facts) {
     let shared = f.event_attrs.get_or_init(|| {
         let mut a: Vec<(AttrKey, AttrValue)> = Vec::with_capacity(12);
         let mut add = |k: &'static str, v: AttrValue| a.push((k.into(), v));
@@ -148,5 +199,68 @@ fn statement_attrs(e: &mut AuditEvent, f: &Facts, tool: &str) {
         AttrBlock::new(a)
     });
     e.add_block(shared);
-    e.push(attr::TOOL, tool);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::{json_line, AuditConfig};
+    use std::time::Duration;
+
+    fn completed() -> Completed {
+        Completed {
+            facts: None,
+            duration: Duration::from_micros(5),
+            rows: Some(1),
+            bytes_in: 10,
+            bytes_out: 20,
+            sqlstate: None,
+            decision_event: None,
+        }
+    }
+
+    fn tool_of(e: &AuditEvent) -> Arc<str> {
+        match e.get(attr::TOOL) {
+            Some(AttrValue::Shared(s)) => Arc::clone(s),
+            other => panic!("tool: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn statement_events_carry_the_current_tool_and_their_phase() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg: AuditConfig =
+            serde_json::from_value(serde_json::json!({ "spool_dir": dir.path() })).expect("config");
+        let auditor = Arc::new(Auditor::start(cfg).await.expect("start"));
+        let facts = SessionFacts {
+            session_id: "s",
+            user: "u",
+            database: "d",
+            client_address: "127.0.0.1",
+            server_address: "127.0.0.1",
+            server_port: 5432,
+            branch: "main",
+        };
+        let a = SessionAudit::new(auditor, false, &facts);
+        let first = a.completion_event(&completed(), "psql");
+        let again = a.completion_event(&completed(), "psql");
+        assert!(
+            Arc::ptr_eq(&tool_of(&first), &tool_of(&again)),
+            "one tool, one block"
+        );
+        let other = a.completion_event(&completed(), "app \"quoted\"");
+        assert_eq!(&*tool_of(&other), "app \"quoted\"", "a new tool is seen");
+        let back = a.completion_event(&completed(), "psql");
+        assert_eq!(&*tool_of(&back), "psql");
+        for (e, tool) in [(&first, "psql"), (&other, "app \"quoted\"")] {
+            let line: serde_json::Value =
+                serde_json::from_slice(&json_line::to_vec(e)).expect("a JSON line");
+            let attrs = &line["attrs"];
+            assert_eq!(attrs[attr::TOOL], tool);
+            assert_eq!(attrs[PHASE], "complete");
+            assert_eq!(attrs[attr::ROWS], 1);
+            assert_eq!(attrs[attr::SESSION_ID], "s");
+            assert_eq!(e.attr_count(), attrs.as_object().map_or(0, |o| o.len()));
+        }
+    }
 }
