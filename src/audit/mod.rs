@@ -21,6 +21,7 @@ pub mod json_line;
 pub mod otlp;
 pub mod otlp_wire;
 mod queue;
+mod request;
 mod shipper;
 mod spool;
 mod stats;

@@ -26,7 +26,8 @@ use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 use super::config::OtlpSinkConfig;
 use super::event::{attr, AttrRef, AttrValue, AuditEvent};
 use super::otlp_wire::severity;
-pub use super::otlp_wire::{EncodedLogs, ResourceInfo, SCOPE_NAME};
+pub use super::otlp_wire::{ResourceInfo, SCOPE_NAME};
+pub use super::request::EncodedLogs;
 
 const EXPORT_PATH: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
 
@@ -306,7 +307,7 @@ impl Transport {
                     builder = builder.header(k, v);
                 }
                 let request = builder
-                    .body(Full::new(req.0.clone()))
+                    .body(Full::new(req.to_bytes()))
                     .map_err(|e| ExportError::Http(e.to_string()))?;
                 let call = async {
                     let resp = client

@@ -266,29 +266,6 @@ fn resource_kvs(res: &ResourceInfo) -> [(&'static str, &str); 3] {
     ]
 }
 
-/// Room the fields in front of the records take at most: [`request_in`]
-/// writes them there instead of copying the records behind them.
-pub fn header_room(res: &ResourceInfo) -> usize {
-    // Each of the three enclosing lengths as a varint of at most 10 bytes.
-    header(res, 0, 0).len() + 3 * 10
-}
-
-/// The export request around records gathered behind `room` bytes
-/// reserved at the front of `buf` (see [`header_room`]): the enclosing
-/// fields are written into the room, and the records are not copied.
-pub fn request_in(res: &ResourceInfo, mut buf: Vec<u8>, room: usize) -> Bytes {
-    let records = buf.len().saturating_sub(room);
-    let head = header(res, records, 0);
-    match room.checked_sub(head.len()) {
-        Some(at) if buf.len() >= room => {
-            buf[at..room].copy_from_slice(&head);
-            Bytes::from(buf).slice(at..)
-        }
-        // Not reserved as [`header_room`] says: copy instead.
-        _ => request(res, buf.get(room..).unwrap_or_default()),
-    }
-}
-
 /// The fields of a request in front of `records` bytes of records, in a
 /// buffer with room for `then` more bytes.
 fn header(res: &ResourceInfo, records: usize, then: usize) -> Vec<u8> {
@@ -314,42 +291,18 @@ fn header(res: &ResourceInfo, records: usize, then: usize) -> Vec<u8> {
     buf
 }
 
+/// The fields of an export request in front of `records` bytes of
+/// `log_records` fields (see [`request`]).
+pub fn request_head(res: &ResourceInfo, records: usize) -> Vec<u8> {
+    header(res, records, 0)
+}
+
 /// An export request around `records` (the concatenated `log_records`
 /// fields of one scope): one resource, one scope.
 pub fn request(res: &ResourceInfo, records: &[u8]) -> Bytes {
     let mut buf = header(res, records.len(), records.len());
     buf.extend_from_slice(records);
     Bytes::from(buf)
-}
-
-/// An encoded export request, sent as it is: tonic's codec asks a message
-/// for its bytes, and these are them.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct EncodedLogs(pub Bytes);
-
-impl prost::Message for EncodedLogs {
-    fn encode_raw(&self, buf: &mut impl BufMut) {
-        buf.put_slice(&self.0);
-    }
-
-    fn merge_field(
-        &mut self,
-        tag: u32,
-        wire_type: WireType,
-        buf: &mut impl bytes::Buf,
-        ctx: prost::encoding::DecodeContext,
-    ) -> Result<(), prost::DecodeError> {
-        // Only ever sent, never received; decoding skips everything.
-        prost::encoding::skip_field(wire_type, tag, buf, ctx)
-    }
-
-    fn encoded_len(&self) -> usize {
-        self.0.len()
-    }
-
-    fn clear(&mut self) {
-        self.0 = Bytes::new();
-    }
 }
 
 #[cfg(test)]
@@ -452,48 +405,6 @@ mod tests {
         assert_eq!(bytes.len(), to_request(&evs, &res()).encoded_len());
     }
 
-    /// Written into the reserved room, the request is the one built by
-    /// copying, at every size where a length's varint grows, and with
-    /// too little room it is still right (copied).
-    #[test]
-    fn request_in_its_room_is_the_copied_request() {
-        let room = header_room(&res());
-        let evs = events();
-        let recs: Records = evs.iter().collect();
-        let mut sizes = vec![0, 1, recs.bytes.len()];
-        for bits in [7u32, 14, 21] {
-            let edge = 1usize << bits;
-            sizes.extend([
-                edge.saturating_sub(200),
-                edge - 60,
-                edge - 1,
-                edge,
-                edge + 1,
-            ]);
-        }
-        for n in sizes {
-            // Records or not, the bytes are only ever measured and copied.
-            let records: Vec<u8> = recs.bytes.iter().copied().cycle().take(n).collect();
-            let mut buf = vec![0xee; room];
-            buf.extend_from_slice(&records);
-            assert_eq!(
-                request_in(&res(), buf, room),
-                request(&res(), &records),
-                "{n} bytes of records"
-            );
-            let mut short = vec![0xee; 3];
-            short.extend_from_slice(&records);
-            assert_eq!(
-                request_in(&res(), short, 3),
-                request(&res(), &records),
-                "{n} bytes, too little room"
-            );
-        }
-        let recs_buf = [vec![0; room], recs.bytes.to_vec()].concat();
-        let decoded = ExportLogsServiceRequest::decode(request_in(&res(), recs_buf, room).as_ref());
-        assert_eq!(decoded.ok(), Some(to_request(&evs, &res())));
-    }
-
     #[test]
     fn any_cut_of_a_batch_is_a_request_for_those_events() {
         let evs = events();
@@ -509,13 +420,5 @@ mod tests {
                 );
             }
         }
-    }
-
-    #[test]
-    fn encoded_logs_go_out_byte_for_byte() {
-        let body = request(&res(), &[]);
-        let m = EncodedLogs(body.clone());
-        assert_eq!(m.encode_to_vec(), body.to_vec());
-        assert_eq!(m.encoded_len(), body.len());
     }
 }

@@ -14,7 +14,8 @@ use tokio::time::Instant;
 
 use super::handoff::{Handed, Written};
 use super::otlp::{ResourceInfo, Transport};
-use super::otlp_wire::{self, put_record, EncodedLogs};
+use super::otlp_wire::put_record;
+use super::request::{EncodedLogs, Part, RecordParts};
 use super::spool::{Batch, Pos, Spool};
 use super::stats::{Counters, SinkCounters};
 
@@ -51,11 +52,7 @@ pub(crate) struct Shipper {
 
 /// The records of one request, and where the spool continues after them.
 struct Gathered {
-    /// `room` bytes for the request's enclosing fields, then the records.
-    records: Vec<u8>,
-    room: usize,
-    /// Bytes to reserve when the first records arrive.
-    size_hint: usize,
+    records: RecordParts,
     events: usize,
     next: Pos,
 }
@@ -63,7 +60,7 @@ struct Gathered {
 impl Gathered {
     /// Bytes of records gathered.
     fn len(&self) -> usize {
-        self.records.len().saturating_sub(self.room)
+        self.records.len()
     }
 }
 
@@ -162,21 +159,25 @@ impl Shipper {
         while g.events < self.max_events && g.len() < BATCH_MAX_BYTES {
             let room = self.max_events - g.events;
             if let Some((w, from)) = self.handed_at(g.next) {
-                if g.records.capacity() == 0 {
-                    g.records.reserve(g.room + g.size_hint);
-                    g.records.resize(g.room, 0);
-                }
                 let to = w.at.len().min(from + room);
                 let next = w.at.get(to).copied().unwrap_or(w.next);
+                // The writer's encoding is referred to, not copied.
                 match self.spool.claim(&self.name, &w.at[from..to], next) {
                     None => {
-                        g.records.extend_from_slice(w.records.slice(from, to));
+                        g.records.push(Part::Handed {
+                            written: Arc::clone(&w),
+                            from,
+                            to,
+                        });
                         g.events += to - from;
                     }
                     Some(keep) => {
                         for (i, _) in keep.iter().enumerate().filter(|(_, k)| **k) {
-                            g.records
-                                .extend_from_slice(w.records.slice(from + i, from + i + 1));
+                            g.records.push(Part::Handed {
+                                written: Arc::clone(&w),
+                                from: from + i,
+                                to: from + i + 1,
+                            });
                             g.events += 1;
                         }
                     }
@@ -200,13 +201,11 @@ impl Shipper {
                 return false;
             };
             let moved = b.next != g.next;
-            if g.records.capacity() == 0 && !b.events.is_empty() {
-                g.records.reserve(g.room + g.size_hint);
-                g.records.resize(g.room, 0);
-            }
+            let mut read = Vec::with_capacity(b.events.len() * 512);
             for ev in &b.events {
-                put_record(ev, &mut g.records);
+                put_record(ev, &mut read);
             }
+            g.records.push(Part::Read(read.into()));
             g.events += b.events.len();
             g.next = b.next;
             self.sink
@@ -231,16 +230,10 @@ impl Shipper {
         let mut phase = self.phase.clone();
         let mut cursor = self.spool.cursor(&self.name);
         let mut backoff = BACKOFF_MIN;
-        // The last request's size: the next is likely the same, and its
-        // buffer is then not grown record by record.
-        let mut size_hint = 0;
-        let room = otlp_wire::header_room(&self.resource);
         loop {
             let end = *end_rx.borrow_and_update();
             let mut g = Gathered {
-                records: Vec::new(),
-                room,
-                size_hint,
+                records: RecordParts::default(),
                 events: 0,
                 next: cursor,
             };
@@ -282,9 +275,8 @@ impl Shipper {
                 }
             }
 
-            size_hint = g.len().min(BATCH_MAX_BYTES);
             let n = g.events as u64;
-            let request = EncodedLogs(otlp_wire::request_in(&self.resource, g.records, room));
+            let request = EncodedLogs::new(&self.resource, g.records);
             loop {
                 match self.transport.export(&request).await {
                     Ok(done) => {
