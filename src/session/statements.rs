@@ -388,7 +388,10 @@ pub fn command_rows(body: &[u8]) -> Option<u64> {
     if last.is_empty() || !last.iter().all(u8::is_ascii_digit) || last.len() == tag.len() {
         return None;
     }
-    std::str::from_utf8(last).ok()?.parse().ok()
+    // Digits only (checked above): read as they are, `None` past u64.
+    last.iter().try_fold(0u64, |n, &d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
 }
 
 #[cfg(test)]
@@ -430,6 +433,13 @@ mod tests {
         assert_eq!(command_rows(b"INSERT 0 3\0"), Some(3));
         assert_eq!(command_rows(b"CREATE TABLE\0"), None);
         assert_eq!(command_rows(b"12\0"), None);
+        assert_eq!(command_rows(b"COPY 18446744073709551615\0"), Some(u64::MAX));
+        assert_eq!(
+            command_rows(b"COPY 18446744073709551616\0"),
+            None,
+            "past u64"
+        );
+        assert_eq!(command_rows(b"SELECT \0"), None);
     }
 
     #[test]
