@@ -133,6 +133,11 @@ impl FrameScanner {
 
     /// Takes the next chunk off the front of `buf`, or `None` if more input is
     /// needed. Call repeatedly until it returns `None`.
+    ///
+    /// Inlined into its callers (it runs for every chunk of both streams, and
+    /// their dispositions then fold in): left to the optimizer, whether it
+    /// is depends on unrelated code, and a call costs every message.
+    #[inline(always)]
     pub fn next_chunk(
         &mut self,
         buf: &mut BytesMut,
