@@ -171,7 +171,12 @@ fn check_body(tag: u8, body: &[u8]) {
                 Some(b) => {
                     let w = want.expect("Bind accepted what the reference refuses");
                     assert_eq!((b.portal, b.statement), (w.0, w.1));
-                    assert_eq!(b.result_formats, w.4);
+                    let formats = match w.4.as_slice() {
+                        [] => extended::ResultFormats::AllText,
+                        [one] => extended::ResultFormats::All(*one),
+                        many => extended::ResultFormats::Each(many.into()),
+                    };
+                    assert_eq!(b.result_formats, formats);
                     assert_eq!(encode_bind(&w), body, "Bind re-encodes");
                 }
                 None => assert!(want.is_none(), "Bind refused a valid body"),
