@@ -35,24 +35,24 @@ pub struct SessionAudit {
 /// The tool changes only when the client sets `application_name`, so
 /// these are made, and encoded, once per tool rather than per event.
 struct ToolBlocks {
-    tool: Box<str>,
+    tool: Arc<str>,
     decision: Arc<AttrBlock>,
     complete: Arc<AttrBlock>,
 }
 
 impl ToolBlocks {
     fn new(tool: &str) -> ToolBlocks {
-        let shared: Arc<str> = tool.into();
+        let tool: Arc<str> = tool.into();
         let block = |phase: &'static str| {
             AttrBlock::new(vec![
-                (attr::TOOL.into(), AttrValue::Shared(Arc::clone(&shared))),
+                (attr::TOOL.into(), AttrValue::Shared(Arc::clone(&tool))),
                 (PHASE.into(), AttrValue::Static(phase)),
             ])
         };
         ToolBlocks {
-            tool: tool.into(),
             decision: block("decision"),
             complete: block("complete"),
+            tool,
         }
     }
 }
