@@ -55,8 +55,9 @@ pub const TRACEPARENT: &str = "traceparent";
 /// caches, pg_stat_statements text slots).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Stamp {
-    /// Encoded (key, value) pairs, sorted by key, keys unique.
-    pairs: Vec<(String, String)>,
+    /// The rendered comment; its encoded (key, value) pairs, sorted by key
+    /// and unique, are read back from it (see [`Stamp::pairs`]) rather than
+    /// kept twice: every session holds a stamp for its whole life.
     comment: String,
 }
 
@@ -73,9 +74,24 @@ impl Stamp {
             }
             map.insert(key, encode_capped(v.as_bytes(), MAX_VALUE_BYTES));
         }
-        let pairs: Vec<(String, String)> = map.into_iter().collect();
-        let comment = render(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        Stamp { pairs, comment }
+        let mut comment = render(map.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        comment.shrink_to_fit();
+        Stamp { comment }
+    }
+
+    /// The encoded pairs, in key order. Encoded keys and values hold only
+    /// unreserved characters and `%XX` escapes, so the comment's `,`, `='`
+    /// and `'` separate them unambiguously.
+    fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.comment
+            .strip_prefix("/*")
+            .and_then(|c| c.strip_suffix("*/"))
+            .unwrap_or("")
+            .split(',')
+            .filter_map(|pair| {
+                let (k, v) = pair.split_once("='")?;
+                Some((k, v.strip_suffix('\'')?))
+            })
     }
 
     /// The rendered comment, `/*k='v',...*/`, or empty if there are no facts.
@@ -84,11 +100,7 @@ impl Stamp {
     }
 
     fn owns(&self, encoded_key: &str) -> bool {
-        encoded_key.starts_with(OWNED_PREFIX)
-            || self
-                .pairs
-                .binary_search_by(|(k, _)| k.as_str().cmp(encoded_key))
-                .is_ok()
+        encoded_key.starts_with(OWNED_PREFIX) || self.pairs().any(|(k, _)| k == encoded_key)
     }
 }
 
@@ -177,7 +189,10 @@ fn stamp_scanned(
         return Some(append(sql, scan, &stamp.comment));
     }
 
-    let mut merged: BTreeMap<String, String> = stamp.pairs.iter().cloned().collect();
+    let mut merged: BTreeMap<String, String> = stamp
+        .pairs()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
     if let Some(tp) = &tp {
         merged.insert(TRACEPARENT.to_string(), tp.clone());
     }
@@ -678,16 +693,29 @@ mod tests {
     }
 
     #[test]
+    fn pairs_read_back_from_the_comment() {
+        let s = Stamp::new(&[("b", "x y,='*/"), ("a", ""), ("c", "it's")]);
+        let pairs: Vec<_> = s.pairs().collect();
+        assert_eq!(
+            pairs,
+            [("a", ""), ("b", "x%20y%2C%3D%27%2A%2F"), ("c", "it%27s")]
+        );
+        assert!(s.owns("b") && s.owns("a") && s.owns("pgward_anything"));
+        assert!(!s.owns("x%20y") && !s.owns(""));
+        assert_eq!(Stamp::new(&[]).pairs().count(), 0);
+    }
+
+    #[test]
     fn long_values_are_capped_without_splitting_escapes() {
         let long = "é".repeat(1000);
         let s = Stamp::new(&[("pgward_user", &long)]);
-        let v = &s.pairs[0].1;
+        let v = s.pairs().next().expect("one pair").1;
         assert!(v.len() <= MAX_VALUE_BYTES);
         assert_eq!(v.len() % 3, 0);
         assert!(v.starts_with("%C3%A9"));
         let plain = "a".repeat(1000);
         let s = Stamp::new(&[("pgward_user", &plain)]);
-        assert_eq!(s.pairs[0].1.len(), MAX_VALUE_BYTES);
+        assert_eq!(s.pairs().next().expect("one pair").1.len(), MAX_VALUE_BYTES);
     }
 
     #[test]

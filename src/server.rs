@@ -326,10 +326,17 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
                                 let seat = lanes.seat();
                                 let lane = seat.handle.clone();
                                 sessions.spawn_on(async move {
-                                    match tokio::net::TcpStream::from_std(tcp) {
-                                        Ok(tcp) => crate::session::run(tcp, peer, shared).await,
-                                        Err(e) => warn!(client = %peer, error = %e, "connection could not join a session thread"),
-                                    }
+                                    // Unwrapped before the await, so the
+                                    // conversion's result is not kept in
+                                    // the session's future.
+                                    let tcp = match tokio::net::TcpStream::from_std(tcp) {
+                                        Ok(tcp) => tcp,
+                                        Err(e) => {
+                                            warn!(client = %peer, error = %e, "connection could not join a session thread");
+                                            return drop((permit, seat));
+                                        }
+                                    };
+                                    crate::session::run(tcp, peer, shared).await;
                                     drop((permit, seat));
                                 }, &lane);
                             }

@@ -13,6 +13,7 @@ pub mod stamping;
 pub mod statements;
 
 use std::fmt;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -242,24 +243,36 @@ enum Negotiated {
 }
 
 /// Entry point for an accepted connection.
-pub async fn run(tcp: TcpStream, peer_addr: SocketAddr, shared: Arc<Shared>) {
+///
+/// This and [`run_on`] return the session's future rather than await it:
+/// a wrapping `async fn` would keep its own copy of the arguments in the
+/// session's future for the session's whole life.
+pub fn run(
+    tcp: TcpStream,
+    peer_addr: SocketAddr,
+    shared: Arc<Shared>,
+) -> impl Future<Output = ()> + Send {
     let _ = tcp.set_nodelay(true);
-    run_on(PreStartup::Tcp(Some(tcp)), peer_addr, shared).await
+    run_on(PreStartup::Tcp(Some(tcp)), peer_addr, shared)
 }
 
 /// Entry point for a client in pgward's own process (the MCP endpoint):
 /// the same session as a network client's, over an in-memory pipe, with
 /// `peer_addr` standing for where the client really is.
-pub async fn run_in_process(
+pub fn run_in_process(
     stream: tokio::io::DuplexStream,
     peer_addr: SocketAddr,
     shared: Arc<Shared>,
-) {
+) -> impl Future<Output = ()> + Send {
     let stream = Stream::InProcess(stream);
-    run_on(PreStartup::Ready(Some(stream)), peer_addr, shared).await
+    run_on(PreStartup::Ready(Some(stream)), peer_addr, shared)
 }
 
-async fn run_on(pre: PreStartup, peer_addr: SocketAddr, shared: Arc<Shared>) {
+fn run_on(
+    pre: PreStartup,
+    peer_addr: SocketAddr,
+    shared: Arc<Shared>,
+) -> impl Future<Output = ()> + Send {
     let id = SessionId::random();
     let span = tracing::info_span!("session", id = %id, client = %peer_addr);
     async move {
@@ -299,22 +312,37 @@ async fn run_on(pre: PreStartup, peer_addr: SocketAddr, shared: Arc<Shared>) {
         }
     }
     .instrument(span)
-    .await
 }
 
-async fn drive(
+/// A client past the startup packet, pgward's own authentication and the
+/// policy's decision on who it is: what the connected session needs.
+///
+/// The startup packet is not among it: what the session keeps of it is in
+/// [`Facts`], and an idle session holds no copy of its parameters.
+struct Prepared {
+    client: Peer,
+    upstream_startup: Bytes,
+    guard: Option<Box<Guard>>,
+}
+
+/// Everything before the server is contacted. Its own future, so that what
+/// only these steps hold is not kept in the session's future while it
+/// relays (a suspended future keeps every local live across the await).
+/// `None`: a cancel request, answered.
+async fn prepare(
     mut pre_client: PreStartup,
     peer_addr: SocketAddr,
     shared: &Shared,
     facts: &mut Facts,
     id: SessionId,
-) -> Result<Option<RelayEnd>, SessionError> {
+    deadline: tokio::time::Instant,
+) -> Result<Option<Prepared>, SessionError> {
     let limits = &shared.config.limits;
-    let deadline = tokio::time::Instant::now() + limits.startup_timeout;
 
-    // Encryption negotiation and the startup packet, bounded by the startup timeout.
+    // Encryption negotiation and the startup packet, bounded by the startup
+    // timeout. Boxed (a TLS handshake is large), as is the local login below.
     let negotiated = tokio::select! {
-        r = tokio::time::timeout_at(deadline, negotiate(&mut pre_client, shared)) => match r {
+        r = tokio::time::timeout_at(deadline, Box::pin(negotiate(&mut pre_client, shared))) => match r {
             Ok(r) => r,
             Err(_) => Err(SessionError::StartupTimeout(limits.startup_timeout)),
         },
@@ -374,7 +402,7 @@ async fn drive(
             let user = startup.user().unwrap_or_default().to_owned();
             let tls = client.stream.is_tls();
             let r = tokio::select! {
-                r = tokio::time::timeout_at(deadline, local::authenticate(&mut client, &user, &la.method, tls)) => match r {
+                r = tokio::time::timeout_at(deadline, Box::pin(local::authenticate(&mut client, &user, &la.method, tls))) => match r {
                     Ok(r) => r.map_err(SessionError::LocalAuth),
                     Err(_) => Err(SessionError::StartupTimeout(limits.startup_timeout)),
                 },
@@ -420,9 +448,31 @@ async fn drive(
         }
     };
     facts.profile = guard.as_ref().map(|g| g.profile_name().to_owned());
+    Ok(Some(Prepared {
+        client,
+        upstream_startup,
+        guard,
+    }))
+}
+
+async fn drive(
+    pre_client: PreStartup,
+    peer_addr: SocketAddr,
+    shared: &Shared,
+    facts: &mut Facts,
+    id: SessionId,
+) -> Result<Option<RelayEnd>, SessionError> {
+    let deadline = tokio::time::Instant::now() + shared.config.limits.startup_timeout;
+    let Some(Prepared {
+        mut client,
+        upstream_startup,
+        guard,
+    }) = prepare(pre_client, peer_addr, shared, facts, id, deadline).await?
+    else {
+        return Ok(None);
+    };
     let (result, to_client_mid_frame) = run_connected(
         &mut client,
-        &startup,
         upstream_startup,
         guard,
         shared,
@@ -630,7 +680,6 @@ fn end_reason(end: RelayEnd) -> &'static str {
 
 async fn run_connected(
     client: &mut Peer,
-    startup: &StartupMessage,
     upstream_startup: Bytes,
     guard: Option<Box<Guard>>,
     shared: &Shared,
@@ -672,16 +721,22 @@ async fn run_connected(
         },
         _ = shared.hard_close.cancelled() => Err(SessionError::ShuttingDown),
     };
-    let (mut server, authed) = match connected {
-        Ok(c) => c,
-        Err(e) => return (Err(e), false),
+    // Moved out of `connected` in a scope of their own: the result's
+    // storage then ends here instead of staying in the future while the
+    // session relays.
+    let (mut server, authed) = {
+        let connected = connected;
+        match connected {
+            Ok(c) => c,
+            Err(e) => return (Err(e), false),
+        }
     };
     let _cancel_registration = authed.cancel;
     let relay_profile = guard.as_ref().map(|g| g.profile_name().to_owned());
     info!(
-        user = startup.user().unwrap_or(""),
-        database = startup.database().unwrap_or(""),
-        application = startup.param("application_name").unwrap_or(""),
+        user = facts.user.as_deref().unwrap_or(""),
+        database = facts.database.as_deref().unwrap_or(""),
+        application = facts.application.as_deref().unwrap_or(""),
         tls = client.stream.is_tls(),
         upstream_tls = server.stream.is_tls(),
         profile = relay_profile.as_deref().unwrap_or("-"),
@@ -717,19 +772,21 @@ async fn run_connected(
         };
         g.set_volatility(v);
     }
-    let mut relay = Relay::new(authed.status, guard, &authed.server_params);
+    // The server's parameters are read once, here: an idle session keeps
+    // none of their strings.
+    let mut relay = Relay::new(authed.status, guard, authed.server_params);
     if let Some(a) = facts.audit.clone() {
         let mut ev = a.event(EventKind::SessionStart);
         ev.set(attr::AUTH_OUTCOME, "success");
         ev.set(attr::PROFILE, relay_profile.as_deref().unwrap_or(""));
-        ev.set(
-            attr::TOOL,
-            startup.param("application_name").unwrap_or_default(),
-        );
+        ev.set(attr::TOOL, facts.application.as_deref().unwrap_or_default());
+        // Boxed, like `connect_and_auth`: these futures live only while
+        // the session starts, and inline they would size the session's
+        // future for its whole life.
         let recorded = if a.strict {
-            a.auditor.emit_durable(ev).await
+            Box::pin(a.auditor.emit_durable(ev)).await
         } else {
-            a.auditor.emit(ev).await
+            Box::pin(a.auditor.emit(ev)).await
         };
         if let Err(e) = recorded {
             // Under `refuse_sessions` (or strict mode) a session that cannot

@@ -81,6 +81,11 @@ impl Peer {
             crate::memory::note_released(self.rbuf.capacity());
             self.rbuf = BytesMut::new();
         }
+        // The write queue grew to hold the login's burst of messages; an
+        // empty one needs no slots until the next write.
+        if self.wq.is_empty() && self.wq.capacity() > 0 {
+            self.wq = VecDeque::new();
+        }
     }
 
     /// Reads whatever is available into the read buffer; `Ok(0)` at end of

@@ -31,7 +31,7 @@ impl Relay {
             }
             if g.masks_active() {
                 if self.results.is_none() && self.server_idle {
-                    self.results = Some(ResultMasker::new());
+                    self.results = Some(Box::new(ResultMasker::new()));
                 }
             } else if self.server_idle {
                 self.results = None;

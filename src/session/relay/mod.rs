@@ -160,7 +160,8 @@ pub struct Relay {
     /// an idle session should cost little more than its sockets.
     guard: Option<Box<Guard>>,
     /// Present while the session's profile has masks.
-    results: Option<ResultMasker>,
+    /// Boxed: it is large, and sessions without masks never build one.
+    results: Option<Box<ResultMasker>>,
     /// Rewritten rows waiting to be queued to the client, in order.
     rewritten: BytesMut,
     /// Present when statements are audited or counted.
@@ -190,10 +191,10 @@ impl Relay {
     pub fn new(
         status: TxnStatus,
         mut guard: Option<Box<Guard>>,
-        server_params: &[(String, String)],
+        server_params: Vec<(String, String)>,
     ) -> Self {
         if let Some(g) = guard.as_mut() {
-            for (k, v) in server_params {
+            for (k, v) in &server_params {
                 g.set_parameter(k, v);
             }
         }
@@ -210,9 +211,9 @@ impl Relay {
             audit: None,
             usage: None,
             application: server_params
-                .iter()
+                .into_iter()
                 .find(|(k, _)| k == "application_name")
-                .map(|(_, v)| v.clone())
+                .map(|(_, v)| v)
                 .unwrap_or_default(),
             pending: Vec::new(),
             durable: Vec::new(),
