@@ -403,11 +403,14 @@ CLK_TCK=$(getconf CLK_TCK)
 # logged in (7 s after the last one), and 10 s after they closed and the
 # server saw them go.
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+# The anonymous part of the RSS: what the process allocated, without the
+# pages of its own binary that running new code paths faulted in.
+anon_kib() { awk '/^RssAnon:/ { print $2 }' "/proc/$1/status"; }
 client_backends() {
     "$PSQL" -X -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -tAc \
         "SELECT count(*) FROM pg_stat_activity WHERE datname = 'bench' AND backend_type = 'client backend'"
 }
-declare -A MEM_BEFORE=() MEM_OPEN=() MEM_AFTER=()
+declare -A MEM_BEFORE=() MEM_OPEN=() MEM_AFTER=() ANON_BEFORE=() ANON_OPEN=() ANON_AFTER=()
 if [[ $MEMORY_SESSIONS -gt 0 ]]; then
     pgw_section "memory: $MEMORY_SESSIONS idle sessions per proxy"
     for t in "${TARGET_LIST[@]}"; do
@@ -415,6 +418,7 @@ if [[ $MEMORY_SESSIONS -gt 0 ]]; then
         pid=$(target_pid "$t")
         base=$(client_backends)
         MEM_BEFORE[$t]=$(rss_kib "$pid")
+        ANON_BEFORE[$t]=$(anon_kib "$pid")
         coproc IDLE { exec python3 "$PGW_ROOT/benches/idle-sessions.py" 127.0.0.1 "${PORT[$t]}" postgres bench "$MEMORY_SESSIONS"; }
         line=""
         read -r -t 600 line <&"${IDLE[0]}" || true
@@ -429,6 +433,7 @@ if [[ $MEMORY_SESSIONS -gt 0 ]]; then
         # its 5-second check (src/session/relay/settle.rs, src/memory.rs).
         sleep 7
         MEM_OPEN[$t]=$(rss_kib "$pid")
+        ANON_OPEN[$t]=$(anon_kib "$pid")
         echo close >&"${IDLE[1]}"
         read -r -t 120 line <&"${IDLE[0]}" || true
         wait "$IDLE_PID" 2>/dev/null || true
@@ -440,6 +445,7 @@ if [[ $MEMORY_SESSIONS -gt 0 ]]; then
         # pgward hands freed memory back on a 5-second check (src/memory.rs).
         sleep 10
         MEM_AFTER[$t]=$(rss_kib "$pid")
+        ANON_AFTER[$t]=$(anon_kib "$pid")
         pgw_info "$t: RSS ${MEM_BEFORE[$t]} KiB, ${MEM_OPEN[$t]} KiB with $MEMORY_SESSIONS idle sessions, ${MEM_AFTER[$t]} KiB 10 s after they closed"
     done
 fi
@@ -626,13 +632,15 @@ fi
         echo
         echo "### Memory: $MEMORY_SESSIONS idle sessions (RSS of the proxy process)"
         echo
-        echo "| target | RSS before | RSS with the sessions open | per idle session | RSS 10 s after they closed |"
-        echo "|---|---:|---:|---:|---:|"
+        echo "Anonymous: the part of the RSS the process allocated (RssAnon), without its binary's code pages."
+        echo
+        echo "| target | RSS before | RSS with the sessions open | per idle session | RSS 10 s after they closed | anonymous: before / open / after |"
+        echo "|---|---:|---:|---:|---:|---:|"
         for t in "${TARGET_LIST[@]}"; do
             [[ -n ${MEM_OPEN[$t]:-} ]] || continue
-            printf '| %s | %s KiB | %s KiB | %s KiB | %s KiB |\n' "$t" "${MEM_BEFORE[$t]}" "${MEM_OPEN[$t]}" \
+            printf '| %s | %s KiB | %s KiB | %s KiB | %s KiB | %s / %s / %s KiB |\n' "$t" "${MEM_BEFORE[$t]}" "${MEM_OPEN[$t]}" \
                 "$(awk -v a="${MEM_BEFORE[$t]}" -v b="${MEM_OPEN[$t]}" -v n="$MEMORY_SESSIONS" 'BEGIN { printf "%.1f", (b - a) / n }')" \
-                "${MEM_AFTER[$t]}"
+                "${MEM_AFTER[$t]}" "${ANON_BEFORE[$t]}" "${ANON_OPEN[$t]}" "${ANON_AFTER[$t]}"
         done
     fi
     if want masked; then
