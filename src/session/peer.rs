@@ -20,6 +20,18 @@ use crate::wire::{Chunk, Disposition, Frame, FrameError, FrameScanner, Stream};
 const READ_CHUNK: usize = 16 * 1024;
 /// Chunks handed to one vectored write.
 const MAX_IOVECS: usize = 64;
+/// Queues this short are written from a small array.
+const FEW_IOVECS: usize = 4;
+
+/// Points `slices` at the queue's first chunks; how many it filled.
+fn fill_slices<'a>(wq: &'a VecDeque<Bytes>, slices: &mut [IoSlice<'a>]) -> usize {
+    let mut n = 0;
+    for (slot, c) in slices.iter_mut().zip(wq) {
+        *slot = IoSlice::new(c);
+        n += 1;
+    }
+    n
+}
 
 pub struct Peer {
     pub stream: Stream,
@@ -172,13 +184,17 @@ impl Peer {
     /// stream cannot take more; what was written so far stays written.
     pub fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while !self.wq.is_empty() {
-            let mut slices: [IoSlice<'_>; MAX_IOVECS] = [IoSlice::new(&[]); MAX_IOVECS];
-            let mut n = 0;
-            for c in self.wq.iter().take(MAX_IOVECS) {
-                slices[n] = IoSlice::new(c);
-                n += 1;
-            }
-            let written = ready!(Pin::new(&mut self.stream).poll_write_vectored(cx, &slices[..n]))?;
+            // A drain mostly finds a chunk or two: an array for all
+            // `MAX_IOVECS` would be filled on every write for nothing.
+            let written = if self.wq.len() <= FEW_IOVECS {
+                let mut slices = [IoSlice::new(&[]); FEW_IOVECS];
+                let n = fill_slices(&self.wq, &mut slices);
+                ready!(Pin::new(&mut self.stream).poll_write_vectored(cx, &slices[..n]))?
+            } else {
+                let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+                let n = fill_slices(&self.wq, &mut slices);
+                ready!(Pin::new(&mut self.stream).poll_write_vectored(cx, &slices[..n]))?
+            };
             if written == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
