@@ -205,6 +205,43 @@ pub fn http_client() -> Result<HttpClient, String> {
     )
 }
 
+/// The export call's codec. Its encoder sizes tonic's buffer for the whole
+/// request before writing the parts: prost's own would let the buffer
+/// double its way up to the request's size, copying it at every step.
+struct LogsCodec;
+
+struct LogsEncoder;
+
+impl tonic::codec::Encoder for LogsEncoder {
+    type Item = EncodedLogs;
+    type Error = tonic::Status;
+
+    fn encode(
+        &mut self,
+        item: EncodedLogs,
+        buf: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
+        buf.reserve(prost::Message::encoded_len(&item));
+        prost::Message::encode_raw(&item, buf);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Codec for LogsCodec {
+    type Encode = EncodedLogs;
+    type Decode = ExportLogsServiceResponse;
+    type Encoder = LogsEncoder;
+    type Decoder = tonic_prost::ProstDecoder<ExportLogsServiceResponse>;
+
+    fn encoder(&mut self) -> LogsEncoder {
+        LogsEncoder
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        tonic_prost::ProstCodec::<EncodedLogs, ExportLogsServiceResponse>::default().decoder()
+    }
+}
+
 impl Transport {
     /// A gRPC transport. Connects lazily: a receiver that is down at start is
     /// the same situation as one that goes down later, handled by retries.
@@ -278,14 +315,11 @@ impl Transport {
                     client.ready().await.map_err(|e| {
                         tonic::Status::unavailable(format!("OTLP receiver not ready: {e}"))
                     })?;
-                    let codec =
-                        tonic_prost::ProstCodec::<EncodedLogs, ExportLogsServiceResponse>::default(
-                        );
                     client
                         .unary(
                             request,
                             http::uri::PathAndQuery::from_static(EXPORT_PATH),
-                            codec,
+                            LogsCodec,
                         )
                         .await
                 };
