@@ -43,8 +43,20 @@ struct Entry {
     /// The parse options' bits, or [`SHAPE`].
     options: u8,
     result: CachedAnalysis,
+    /// The text was scanned and holds no constants: it is its own
+    /// literal-free form, which an exact hit can hand back unscanned.
+    plain: Plain,
     /// Set on every hit, cleared by an eviction sweep (second chance).
     referenced: AtomicBool,
+}
+
+/// Whether an exact-text entry's text is known to be constant-free.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Plain {
+    /// Scanned: no constants.
+    Yes,
+    /// Holds constants, was not scanned, or is a shape key.
+    Unknown,
 }
 
 /// Bounded concurrent cache of [`Analysis`] results, keyed by the exact SQL
@@ -116,19 +128,21 @@ impl AnalysisCache {
         options: ParseOptions,
     ) -> (CachedAnalysis, Option<String>) {
         let bits = options.bits();
-        if let Some(hit) = self.lookup(bits, sql.as_bytes()) {
-            return (hit, None);
+        if let Some((hit, plain)) = self.lookup(bits, sql.as_bytes()) {
+            // A constant-free text is its own literal-free form: a copy
+            // costs far less than scanning it again for the audit trail.
+            return (hit, (plain == Plain::Yes).then(|| sql.to_owned()));
         }
         // The scanner reads literals as standard_conforming_strings = on.
         let lexed = (options.standard_conforming_strings && sql.len() <= self.max_sql_bytes)
             .then(|| super::lexkey::lex_key(sql))
             .flatten();
-        let (shape, normalized) = match lexed {
-            Some(k) if k.constants > 0 => (Some(k.key), Some(k.normalized)),
-            Some(k) => (None, Some(k.normalized)),
-            None => (None, None),
+        let (shape, normalized, plain) = match lexed {
+            Some(k) if k.constants > 0 => (Some(k.key), Some(k.normalized), Plain::Unknown),
+            Some(k) => (None, Some(k.normalized), Plain::Yes),
+            None => (None, None, Plain::Unknown),
         };
-        if let Some(hit) = shape.as_ref().and_then(|k| self.lookup(SHAPE, k)) {
+        if let Some((hit, _)) = shape.as_ref().and_then(|k| self.lookup(SHAPE, k)) {
             return (hit, normalized);
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
@@ -136,21 +150,26 @@ impl AnalysisCache {
         let result = Arc::new(result);
         if sql.len() <= self.max_sql_bytes {
             match shape {
-                Some(k) if !literal_read && shareable(&result) => {
-                    self.insert(self.hasher.hash_one((SHAPE, &k[..])), &k, SHAPE, &result)
-                }
+                Some(k) if !literal_read && shareable(&result) => self.insert(
+                    self.hasher.hash_one((SHAPE, &k[..])),
+                    &k,
+                    SHAPE,
+                    &result,
+                    Plain::Unknown,
+                ),
                 _ => self.insert(
                     self.hasher.hash_one((bits, sql.as_bytes())),
                     sql.as_bytes(),
                     bits,
                     &result,
+                    plain,
                 ),
             }
         }
         (result, normalized)
     }
 
-    fn lookup(&self, bits: u8, key_bytes: &[u8]) -> Option<CachedAnalysis> {
+    fn lookup(&self, bits: u8, key_bytes: &[u8]) -> Option<(CachedAnalysis, Plain)> {
         let key = self.hasher.hash_one((bits, key_bytes));
         let bucket = self.map.get(&key)?;
         let entry = bucket
@@ -158,10 +177,10 @@ impl AnalysisCache {
             .find(|e| e.options == bits && *e.sql == *key_bytes)?;
         entry.referenced.store(true, Ordering::Relaxed);
         self.hits.fetch_add(1, Ordering::Relaxed);
-        Some(Arc::clone(&entry.result))
+        Some((Arc::clone(&entry.result), entry.plain))
     }
 
-    fn insert(&self, key: u64, sql: &[u8], bits: u8, result: &CachedAnalysis) {
+    fn insert(&self, key: u64, sql: &[u8], bits: u8, result: &CachedAnalysis, plain: Plain) {
         if self.capacity == 0 {
             return;
         }
@@ -188,6 +207,7 @@ impl AnalysisCache {
             sql: Arc::from(sql),
             options: bits,
             result: Arc::clone(result),
+            plain,
             referenced: AtomicBool::new(false),
         });
     }
@@ -317,10 +337,24 @@ mod tests {
         }
         assert_eq!(cache.misses(), 1, "one shape, one analysis");
         // An exact repeat of a text without constants is found by its text,
-        // unscanned: no normalized text to hand back.
-        cache.get_or_analyze_normalized("SELECT now()", opts);
-        let (_, n) = cache.get_or_analyze_normalized("SELECT now()", opts);
-        assert_eq!(n, None);
+        // unscanned: it is its own normalized text, comments and all.
+        for sql in [
+            "SELECT now()",
+            "SELECT now() /* c */ -- d",
+            "SELECT $1::int",
+        ] {
+            let (_, first) = cache.get_or_analyze_normalized(sql, opts);
+            let (_, again) = cache.get_or_analyze_normalized(sql, opts);
+            assert_eq!(first.as_deref(), Some(sql));
+            assert_eq!(again, first, "{sql}");
+        }
+        // A text that keeps an exact entry although it has constants (its
+        // analysis read one) is scanned again: nothing handed back unscanned.
+        let read = "SELECT nextval('s')";
+        let (_, first) = cache.get_or_analyze_normalized(read, opts);
+        assert_eq!(first.as_deref(), Some("SELECT nextval($1)"));
+        let (_, again) = cache.get_or_analyze_normalized(read, opts);
+        assert_eq!(again, None, "not known to be constant-free");
         // Literals read with standard_conforming_strings off are not
         // scanned (the scanner reads them as on).
         let off = ParseOptions {
