@@ -156,6 +156,45 @@ pub fn scanned(sql: &str) -> Option<Scanned<'_>> {
     })
 }
 
+/// Where a text's comments are, as [`scanned`] finds them, kept apart from
+/// the text: a cached analysis holds them, so a text seen before is not
+/// scanned again to be stamped.
+#[derive(Clone, Debug)]
+pub struct Comments {
+    scan: Scan,
+    /// The length of the text they were found in.
+    len: usize,
+}
+
+/// The comments of `sql`; `None` where [`scanned`] gives none.
+pub fn comments(sql: &str) -> Option<Comments> {
+    Some(Comments {
+        scan: scan(sql).ok()?,
+        len: sql.len(),
+    })
+}
+
+impl<'a> Scanned<'a> {
+    /// `sql` with comments found before in the same text. Comments of
+    /// another text are never used: a different length, or a span that
+    /// does not fall on `sql`'s character boundaries, scans `sql` afresh.
+    pub fn with(sql: &'a str, found: Comments) -> Option<Scanned<'a>> {
+        let fits = found.len == sql.len()
+            && found
+                .scan
+                .tail_comment
+                .as_ref()
+                .is_none_or(|r| sql.get(r.clone()).is_some());
+        if !fits {
+            return scanned(sql);
+        }
+        Some(Scanned {
+            sql,
+            scan: found.scan,
+        })
+    }
+}
+
 impl Scanned<'_> {
     /// See [`client_comment`].
     pub fn client_comment(&self) -> Option<ClientComment> {
@@ -378,7 +417,7 @@ fn parse_client_comment(sql: &str, span: Range<usize>) -> Option<ClientComment> 
     Some(ClientComment { pairs, span })
 }
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct Scan {
     /// Anything but whitespace, semicolons and comments was seen.
     has_token: bool,
@@ -690,6 +729,38 @@ mod tests {
             let scanned = scan(&out).expect("stamped text must stay terminated");
             assert_eq!(scanned.tail_comment.map(|r| &out[r]), Some(s.comment()));
         }
+    }
+
+    #[test]
+    fn kept_comments_stamp_as_a_fresh_scan_does() {
+        let stamp = Stamp::new(&[("pgward_user", "ann")]);
+        let texts = [
+            "SELECT 1",
+            "SELECT 1 /*app='x'*/",
+            "SELECT 1 -- trailing",
+            "/* only a comment */",
+            "SELECT '/*' || $$--$$ /*a='b',traceparent='00-1-2-01'*/;",
+        ];
+        for sql in texts {
+            let fresh = scanned(sql).and_then(|s| s.apply(&stamp, None));
+            let kept = comments(sql)
+                .and_then(|c| Scanned::with(sql, c))
+                .and_then(|s| s.apply(&stamp, None));
+            assert_eq!(kept, fresh, "{sql}");
+        }
+        // Another text's comments are not used: its own are found.
+        let other = comments("SELECT 2 /*a='b'*/").expect("terminated");
+        let sql = "SELECT 22 /*c='d'*/ -- x";
+        assert_eq!(
+            Scanned::with(sql, other).and_then(|s| s.apply(&stamp, None)),
+            apply(sql, &stamp, None)
+        );
+        let other = comments("SELECT 1 /*a='b'*/").expect("terminated");
+        let sql = "SELECT 'é' /*c='d'";
+        assert!(
+            Scanned::with(sql, other).is_none(),
+            "unterminated: never stamped"
+        );
     }
 
     #[test]

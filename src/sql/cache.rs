@@ -46,8 +46,28 @@ struct Entry {
     /// The text was scanned and holds no constants: it is its own
     /// literal-free form, which an exact hit can hand back unscanned.
     plain: Plain,
+    /// Where the exact text's comments are (for the stamp), when its
+    /// string literals read as the stamp's scanner reads them.
+    comments: Option<crate::attribution::Comments>,
     /// Set on every hit, cleared by an eviction sweep (second chance).
     referenced: AtomicBool,
+}
+
+/// What a hit copies out of its entry.
+struct Found {
+    result: CachedAnalysis,
+    plain: Plain,
+    comments: Option<crate::attribution::Comments>,
+}
+
+/// A statement's analysis and what the lookup learnt of its text on the way.
+pub struct Analyzed {
+    pub analysis: CachedAnalysis,
+    /// The text with its constants replaced by `$n` (what the audit trail
+    /// records), when the lookup knows it.
+    pub normalized: Option<String>,
+    /// Where the text's comments are, when an exact-text entry kept them.
+    pub comments: Option<crate::attribution::Comments>,
 }
 
 /// Whether an exact-text entry's text is known to be constant-free.
@@ -116,22 +136,22 @@ impl AnalysisCache {
     /// The analysis of `sql` under `options`, from the cache or freshly
     /// computed.
     pub fn get_or_analyze_with(&self, sql: &str, options: ParseOptions) -> CachedAnalysis {
-        self.get_or_analyze_normalized(sql, options).0
+        self.get_or_analyze_normalized(sql, options).analysis
     }
 
     /// [`AnalysisCache::get_or_analyze_with`], and the text with its
     /// constants replaced by `$n` when the lookup scanned it for its shape
     /// (what the audit trail records, so it is not scanned twice).
-    pub fn get_or_analyze_normalized(
-        &self,
-        sql: &str,
-        options: ParseOptions,
-    ) -> (CachedAnalysis, Option<String>) {
+    pub fn get_or_analyze_normalized(&self, sql: &str, options: ParseOptions) -> Analyzed {
         let bits = options.bits();
-        if let Some((hit, plain)) = self.lookup(bits, sql.as_bytes()) {
+        if let Some(hit) = self.lookup(bits, sql.as_bytes()) {
             // A constant-free text is its own literal-free form: a copy
             // costs far less than scanning it again for the audit trail.
-            return (hit, (plain == Plain::Yes).then(|| sql.to_owned()));
+            return Analyzed {
+                analysis: hit.result,
+                normalized: (hit.plain == Plain::Yes).then(|| sql.to_owned()),
+                comments: hit.comments,
+            };
         }
         // The scanner reads literals as standard_conforming_strings = on.
         let lexed = (options.standard_conforming_strings && sql.len() <= self.max_sql_bytes)
@@ -142,8 +162,12 @@ impl AnalysisCache {
             Some(k) => (None, Some(k.normalized), Plain::Yes),
             None => (None, None, Plain::Unknown),
         };
-        if let Some((hit, _)) = shape.as_ref().and_then(|k| self.lookup(SHAPE, k)) {
-            return (hit, normalized);
+        if let Some(hit) = shape.as_ref().and_then(|k| self.lookup(SHAPE, k)) {
+            return Analyzed {
+                analysis: hit.result,
+                normalized,
+                comments: None,
+            };
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
         let (result, literal_read) = super::names::tracking_literals(|| analyze_with(sql, options));
@@ -155,21 +179,33 @@ impl AnalysisCache {
                     &k,
                     SHAPE,
                     &result,
-                    Plain::Unknown,
+                    (Plain::Unknown, None),
                 ),
-                _ => self.insert(
-                    self.hasher.hash_one((bits, sql.as_bytes())),
-                    sql.as_bytes(),
-                    bits,
-                    &result,
-                    plain,
-                ),
+                _ => {
+                    // Found once per text, for every later exact hit.
+                    let comments = options
+                        .standard_conforming_strings
+                        .then(|| crate::attribution::comments(sql))
+                        .flatten();
+                    self.insert(
+                        self.hasher.hash_one((bits, sql.as_bytes())),
+                        sql.as_bytes(),
+                        bits,
+                        &result,
+                        (plain, comments),
+                    )
+                }
             }
         }
-        (result, normalized)
+        Analyzed {
+            analysis: result,
+            normalized,
+            comments: None,
+        }
     }
 
-    fn lookup(&self, bits: u8, key_bytes: &[u8]) -> Option<(CachedAnalysis, Plain)> {
+    /// What the entry for `key_bytes` holds, which is marked as used.
+    fn lookup(&self, bits: u8, key_bytes: &[u8]) -> Option<Found> {
         let key = self.hasher.hash_one((bits, key_bytes));
         let bucket = self.map.get(&key)?;
         let entry = bucket
@@ -177,10 +213,21 @@ impl AnalysisCache {
             .find(|e| e.options == bits && *e.sql == *key_bytes)?;
         entry.referenced.store(true, Ordering::Relaxed);
         self.hits.fetch_add(1, Ordering::Relaxed);
-        Some((Arc::clone(&entry.result), entry.plain))
+        Some(Found {
+            result: Arc::clone(&entry.result),
+            plain: entry.plain,
+            comments: entry.comments.clone(),
+        })
     }
 
-    fn insert(&self, key: u64, sql: &[u8], bits: u8, result: &CachedAnalysis, plain: Plain) {
+    fn insert(
+        &self,
+        key: u64,
+        sql: &[u8],
+        bits: u8,
+        result: &CachedAnalysis,
+        (plain, comments): (Plain, Option<crate::attribution::Comments>),
+    ) {
         if self.capacity == 0 {
             return;
         }
@@ -208,6 +255,7 @@ impl AnalysisCache {
             options: bits,
             result: Arc::clone(result),
             plain,
+            comments,
             referenced: AtomicBool::new(false),
         });
     }
@@ -330,7 +378,7 @@ mod tests {
             "SELECT abalance\nFROM t WHERE aid = 42",
         ];
         for sql in texts {
-            let (_, normalized) = cache.get_or_analyze_normalized(sql, opts);
+            let normalized = cache.get_or_analyze_normalized(sql, opts).normalized;
             let expected = crate::sql::lexkey::lex_key(sql).map(|k| k.normalized);
             assert!(expected.is_some());
             assert_eq!(normalized, expected, "{sql}");
@@ -343,24 +391,42 @@ mod tests {
             "SELECT now() /* c */ -- d",
             "SELECT $1::int",
         ] {
-            let (_, first) = cache.get_or_analyze_normalized(sql, opts);
-            let (_, again) = cache.get_or_analyze_normalized(sql, opts);
+            let first = cache.get_or_analyze_normalized(sql, opts).normalized;
+            let again = cache.get_or_analyze_normalized(sql, opts).normalized;
             assert_eq!(first.as_deref(), Some(sql));
             assert_eq!(again, first, "{sql}");
         }
+        // The exact entry keeps where the text's comments are; a shape
+        // entry serves other texts and keeps none.
+        let with_comment = "SELECT now() /*a='b'*/";
+        assert!(cache
+            .get_or_analyze_normalized(with_comment, opts)
+            .comments
+            .is_none());
+        assert!(cache
+            .get_or_analyze_normalized(with_comment, opts)
+            .comments
+            .is_some());
+        assert!(cache
+            .get_or_analyze_normalized(texts[0], opts)
+            .comments
+            .is_none());
         // A text that keeps an exact entry although it has constants (its
         // analysis read one) is scanned again: nothing handed back unscanned.
         let read = "SELECT nextval('s')";
-        let (_, first) = cache.get_or_analyze_normalized(read, opts);
+        let first = cache.get_or_analyze_normalized(read, opts).normalized;
         assert_eq!(first.as_deref(), Some("SELECT nextval($1)"));
-        let (_, again) = cache.get_or_analyze_normalized(read, opts);
+        let again = cache.get_or_analyze_normalized(read, opts).normalized;
         assert_eq!(again, None, "not known to be constant-free");
         // Literals read with standard_conforming_strings off are not
         // scanned (the scanner reads them as on).
         let off = ParseOptions {
             standard_conforming_strings: false,
         };
-        assert_eq!(cache.get_or_analyze_normalized("SELECT 7", off).1, None);
+        assert_eq!(
+            cache.get_or_analyze_normalized("SELECT 7", off).normalized,
+            None
+        );
     }
 
     /// A shared analysis must equal a fresh one in every field (nothing

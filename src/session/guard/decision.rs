@@ -9,6 +9,7 @@ use super::{memo, Guard, Shared};
 use crate::mask::statement::{Evaluation, NewTable, Placement};
 use crate::policy::{decide, Decision, DecisionContext, Denial};
 use crate::session::settings::{self, Event, Known};
+use crate::sql::cache::Analyzed;
 use crate::sql::{Analysis, ParseFailure, ParseOptions, Statement};
 
 /// Statements longer than this are analyzed but not cached (they would evict
@@ -45,8 +46,13 @@ impl Guard {
         _kind: u8,
     ) -> Step {
         self.refresh();
-        let (analysis, normalized) = self.analysis(sql);
+        let Analyzed {
+            analysis,
+            normalized,
+            comments,
+        } = self.analysis(sql);
         self.last_normalized = normalized;
+        self.last_comments = comments;
         if let Some(d) = self.stale_identity_denial() {
             self.last_analysis = Some(analysis);
             return Step::Decided(Decision::Deny(d), Vec::new());
@@ -210,29 +216,34 @@ impl Guard {
     ///
     /// Also the text with its constants replaced by `$n`, where the cache
     /// lookup scanned it (under the standard reading of literals, the one
-    /// the audit trail's text uses).
-    fn analysis(&self, sql: Result<&str, std::str::Utf8Error>) -> (Shared, Option<String>) {
+    /// the audit trail's text uses), and where its comments are, where the
+    /// cache kept them.
+    fn analysis(&self, sql: Result<&str, std::str::Utf8Error>) -> Analyzed {
+        let refused = |why: &str| Analyzed {
+            analysis: Arc::new(Err(ParseFailure::new(why))),
+            normalized: None,
+            comments: None,
+        };
         // Multi-byte characters of these encodings start with a byte of at
         // least 0x81: text of ASCII bytes alone reads the same in all.
         if !sql.is_ok_and(str::is_ascii) && !self.settings.encoding_safe() {
-            let refused = ParseFailure::new(
+            return refused(
                 "the session's client_encoding lets quote and backslash bytes hide inside \
                  multi-byte characters; use UTF8",
             );
-            return (Arc::new(Err(refused)), None);
         }
         let Ok(sql) = sql else {
-            let refused = ParseFailure::new(
+            return refused(
                 "the statement text is not valid UTF-8 (pgward analyzes SQL in UTF-8 only)",
             );
-            return (Arc::new(Err(refused)), None);
         };
         match self.settings.strings_certain() {
             Some(conforming) => self.analyze_as(sql, conforming),
             _ => {
                 // Either reading may be the server's: decide by the stricter.
-                let (on, normalized) = self.analyze_as(sql, true);
-                let (off, _) = self.analyze_as(sql, false);
+                // Uncertain text is never stamped: no comments kept.
+                let on = self.analyze_as(sql, true);
+                let off = self.analyze_as(sql, false).analysis;
                 let profile = &self.resolution.profile;
                 let allowed = |a: &Shared| {
                     matches!(
@@ -240,21 +251,30 @@ impl Guard {
                         Decision::Allow
                     )
                 };
-                if allowed(&on) && !allowed(&off) {
-                    (off, normalized)
+                let analysis = if allowed(&on.analysis) && !allowed(&off) {
+                    off
                 } else {
-                    (on, normalized)
+                    on.analysis
+                };
+                Analyzed {
+                    analysis,
+                    normalized: on.normalized,
+                    comments: None,
                 }
             }
         }
     }
 
-    fn analyze_as(&self, sql: &str, conforming: bool) -> (Shared, Option<String>) {
+    fn analyze_as(&self, sql: &str, conforming: bool) -> Analyzed {
         let options = ParseOptions {
             standard_conforming_strings: conforming,
         };
         if sql.len() > MAX_CACHED_STATEMENT {
-            (Arc::new(crate::sql::analyze_with(sql, options)), None)
+            Analyzed {
+                analysis: Arc::new(crate::sql::analyze_with(sql, options)),
+                normalized: None,
+                comments: None,
+            }
         } else {
             self.cache.get_or_analyze_normalized(sql, options)
         }

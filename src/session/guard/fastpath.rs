@@ -111,6 +111,7 @@ impl Guard {
                 let analysis = self.cache.get_or_analyze_with(&sql, Default::default());
                 self.last_analysis = Some(Arc::clone(&analysis));
                 self.last_normalized = None;
+                self.last_comments = None;
                 let mut d = decide(&profile, &analysis, DecisionContext::default());
                 if let Decision::Deny(den) | Decision::Observe(den) = &mut d {
                     den.message = format!(
@@ -153,6 +154,7 @@ impl Guard {
         if !matches!(name, Ok(Some(_))) || unrestricted {
             self.last_analysis = None;
             self.last_normalized = None;
+            self.last_comments = None;
         }
         self.last_masking = None;
         self.note(b'F', &decision, None, None, None);

@@ -200,6 +200,9 @@ pub struct Guard {
     /// The decided text with its constants replaced, when the analysis
     /// lookup scanned it (set with `last_analysis`).
     last_normalized: Option<String>,
+    /// Where the comments of the text just analysed are, when the analysis
+    /// cache kept them: its stamp then needs no scan of its own.
+    last_comments: Option<crate::attribution::Comments>,
     /// Keep a [`Decided`] per request (the session is audited or metered).
     record: bool,
     /// Keep the statement text in it too (the audit trail wants it).
@@ -263,6 +266,7 @@ impl Guard {
             attribution,
             last_analysis: None,
             last_normalized: None,
+            last_comments: None,
             record: false,
             record_text: false,
             text_kept: crate::audit::StatementText::None,

@@ -27,9 +27,13 @@ impl Guard {
             && (self.settings.encoding_safe() || sql.is_some_and(str::is_ascii))
             && !matches!(decision, Decision::Deny(_));
         let wants_trace = stampable && profile.traceparent;
+        let found = self.last_comments.take();
         let scanned = sql
             .filter(|_| stampable || self.record_text)
-            .and_then(crate::attribution::scanned);
+            .and_then(|sql| match found {
+                Some(c) => crate::attribution::Scanned::with(sql, c),
+                None => crate::attribution::scanned(sql),
+            });
         let client_tp = match &scanned {
             Some(s) if self.record_text || wants_trace => s
                 .client_comment()
