@@ -162,24 +162,33 @@ pub fn scanned(sql: &str) -> Option<Scanned<'_>> {
 #[derive(Clone, Debug)]
 pub struct Comments {
     scan: Scan,
-    /// The length of the text they were found in.
-    len: usize,
+    /// The text they were found in, hashed: comments are used only with
+    /// the text they belong to.
+    text: u64,
+}
+
+/// A hash of the text comments were found in; a hash rather than the text
+/// so that handing comments around shares and copies nothing.
+fn text_hash(sql: &str) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::with_seed(0x7067_7761_7264).hash_one(sql.as_bytes())
 }
 
 /// The comments of `sql`; `None` where [`scanned`] gives none.
 pub fn comments(sql: &str) -> Option<Comments> {
     Some(Comments {
         scan: scan(sql).ok()?,
-        len: sql.len(),
+        text: text_hash(sql),
     })
 }
 
 impl<'a> Scanned<'a> {
     /// `sql` with comments found before in the same text. Comments of
-    /// another text are never used: a different length, or a span that
-    /// does not fall on `sql`'s character boundaries, scans `sql` afresh.
+    /// another text are never used: one that hashes differently, or whose
+    /// span does not fall on `sql`'s character boundaries, is scanned
+    /// afresh.
     pub fn with(sql: &'a str, found: Comments) -> Option<Scanned<'a>> {
-        let fits = found.len == sql.len()
+        let fits = found.text == text_hash(sql)
             && found
                 .scan
                 .tail_comment
@@ -748,9 +757,18 @@ mod tests {
                 .and_then(|s| s.apply(&stamp, None));
             assert_eq!(kept, fresh, "{sql}");
         }
-        // Another text's comments are not used: its own are found.
+        // Another text's comments are not used: its own are found, also
+        // for a text of the same length.
         let other = comments("SELECT 2 /*a='b'*/").expect("terminated");
         let sql = "SELECT 22 /*c='d'*/ -- x";
+        assert_eq!(
+            Scanned::with(sql, other).and_then(|s| s.apply(&stamp, None)),
+            apply(sql, &stamp, None)
+        );
+        let same_length = "SELECT 1 -- line..";
+        let sql = "SELECT 1 /*a='b'*/";
+        assert_eq!(same_length.len(), sql.len());
+        let other = comments(same_length).expect("terminated");
         assert_eq!(
             Scanned::with(sql, other).and_then(|s| s.apply(&stamp, None)),
             apply(sql, &stamp, None)
