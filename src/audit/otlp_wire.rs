@@ -134,7 +134,23 @@ fn kv_len(key: &str, value_len: usize) -> usize {
 }
 
 fn put_kv(tag: u32, key: &str, value_len: usize, buf: &mut impl BufMut) {
-    put_ld_header(tag, kv_len(key, value_len), buf);
+    let len = kv_len(key, value_len);
+    // Nearly every attribute is short: its key, its lengths and the
+    // field's tag are one byte each, written as two slices instead of
+    // byte by byte.
+    if len < 0x80 && !key.is_empty() && tag < 16 {
+        // `len` bounds the key's and the value's lengths.
+        buf.put_slice(&[
+            (tag << 3) as u8 | WireType::LengthDelimited as u8,
+            len as u8,
+            1 << 3 | WireType::LengthDelimited as u8,
+            key.len() as u8,
+        ]);
+        buf.put_slice(key.as_bytes());
+        buf.put_slice(&[2 << 3 | WireType::LengthDelimited as u8, value_len as u8]);
+        return;
+    }
+    put_ld_header(tag, len, buf);
     put_str(1, key, buf);
     put_ld_header(2, value_len, buf);
 }

@@ -272,6 +272,22 @@ impl PreStartup {
     }
 }
 
+/// The TLS handshake on a connection still in plain TCP: both ways in
+/// (direct TLS and after an SSLRequest) end here.
+async fn accept_tls(
+    plain: Option<Stream>,
+    acceptor: &tokio_rustls::TlsAcceptor,
+) -> Result<Stream, SessionError> {
+    let Some(Stream::Plain(tcp)) = plain else {
+        return Err(SessionError::Protocol("connection state lost"));
+    };
+    let tls = acceptor
+        .accept(tcp)
+        .await
+        .map_err(SessionError::ClientTls)?;
+    Ok(Stream::ServerTls(Box::new(tls)))
+}
+
 pub(super) async fn negotiate(
     pre: &mut PreStartup,
     shared: &Shared,
@@ -282,15 +298,8 @@ pub(super) async fn negotiate(
         let mut first = [0u8; 1];
         let n = tcp.peek(&mut first).await.map_err(StartupError::Io)?;
         if n == 1 && first[0] == 0x16 {
-            let tcp = match pre.take() {
-                Some(Stream::Plain(t)) => t,
-                _ => return Err(SessionError::Protocol("connection state lost")),
-            };
-            let tls = acceptor
-                .accept(tcp)
-                .await
-                .map_err(SessionError::ClientTls)?;
-            *pre = PreStartup::Ready(Some(Stream::ServerTls(Box::new(tls))));
+            let tls = accept_tls(pre.take(), acceptor).await?;
+            *pre = PreStartup::Ready(Some(tls));
         }
     }
     if let PreStartup::Tcp(t) = pre {
@@ -316,15 +325,7 @@ pub(super) async fn negotiate(
                 match &shared.tls_acceptor {
                     Some(acceptor) => {
                         stream.write_all(b"S").await.map_err(StartupError::Io)?;
-                        let tcp = match slot.take() {
-                            Some(Stream::Plain(t)) => t,
-                            _ => return Err(SessionError::Protocol("connection state lost")),
-                        };
-                        let tls = acceptor
-                            .accept(tcp)
-                            .await
-                            .map_err(SessionError::ClientTls)?;
-                        *slot = Some(Stream::ServerTls(Box::new(tls)));
+                        *slot = Some(accept_tls(slot.take(), acceptor).await?);
                     }
                     None => stream.write_all(b"N").await.map_err(StartupError::Io)?,
                 }

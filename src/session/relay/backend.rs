@@ -11,11 +11,13 @@ use crate::wire::backend::{ErrorSummary, TxnStatus};
 use crate::wire::{Chunk, Disposition, Frame};
 
 impl Relay {
+    /// Handles what the server sent; returns the clock reading it took
+    /// (when statements are tracked), for the caller's timers.
     pub(super) fn backend(
         &mut self,
         server: &mut Peer,
         client: &mut Peer,
-    ) -> Result<(), RelayError> {
+    ) -> Result<Option<Instant>, RelayError> {
         let base = if self.tracker.is_some() {
             dispositions::tracked_backend
         } else if self.guard.is_some() {
@@ -64,7 +66,7 @@ impl Relay {
         }
         self.flush_rewritten(client);
         self.finish_statements();
-        Ok(())
+        Ok(now)
     }
 
     /// A message of the server's answer to the guard's question. Messages

@@ -335,13 +335,13 @@ impl Relay {
                     }
                     Ok(_) => {
                         let was_quiet = self.quiet(client);
-                        self.backend(server, client)?;
+                        let read_at = self.backend(server, client)?;
                         // Arm on the transition to idle only: asynchronous
                         // messages (notifications, notices) to an idle client
                         // do not restart the clock, as they do not on the server.
                         if self.quiet(client) && !was_quiet {
                             idle_armed = self.arm_idle(timeouts, idle.as_mut());
-                            settler.quiet(settle_timer.as_mut());
+                            settler.quiet(settle_timer.as_mut(), read_at);
                         }
                     }
                     Err(e) => return Err(RelayError::ServerIo(e)),

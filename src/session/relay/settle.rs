@@ -27,9 +27,11 @@ pub(super) struct Settler {
 }
 
 impl Settler {
-    /// The session has just gone quiet.
-    pub fn quiet(&mut self, timer: Pin<&mut Sleep>) {
-        let now = Instant::now();
+    /// The session has just gone quiet; `read_at` is a clock reading the
+    /// relay took while handling the reply that made it so (one clock
+    /// read per statement fewer), if it took one.
+    pub fn quiet(&mut self, timer: Pin<&mut Sleep>, read_at: Option<Instant>) {
+        let now = read_at.unwrap_or_else(Instant::now);
         self.quiet_since = Some(now);
         if !self.armed {
             timer.reset(now + SETTLE_AFTER);
@@ -77,11 +79,11 @@ mod tests {
         let timer = tokio::time::sleep(Duration::from_secs(3600));
         tokio::pin!(timer);
         let mut s = Settler::default();
-        s.quiet(timer.as_mut());
+        s.quiet(timer.as_mut(), None);
         tokio::time::advance(SETTLE_AFTER / 2).await;
         // Busy, then quiet again half-way: the first timer fires early.
         s.busy();
-        s.quiet(timer.as_mut());
+        s.quiet(timer.as_mut(), None);
         tokio::time::advance(SETTLE_AFTER / 2).await;
         let fired =
             std::future::poll_fn(|cx| std::task::Poll::Ready(s.poll(timer.as_mut(), cx))).await;
@@ -97,7 +99,7 @@ mod tests {
         assert!(s.fired(timer.as_mut(), true));
         // Busy when it is due: not even looked at until the next quiet
         // moment, which then gets a whole period of its own.
-        s.quiet(timer.as_mut());
+        s.quiet(timer.as_mut(), None);
         s.busy();
         tokio::time::advance(SETTLE_AFTER).await;
         let poll = |s: &Settler, timer: Pin<&mut Sleep>| {
@@ -105,7 +107,7 @@ mod tests {
             s.poll(timer, &mut Context::from_waker(waker))
         };
         assert!(!poll(&s, timer.as_mut()), "busy: not polled");
-        s.quiet(timer.as_mut());
+        s.quiet(timer.as_mut(), None);
         assert!(poll(&s, timer.as_mut()));
         assert!(!s.fired(timer.as_mut(), true), "quiet for no time yet");
         tokio::time::advance(SETTLE_AFTER).await;
