@@ -301,6 +301,9 @@ impl Relay {
             .await;
             if ev.settle && settler.fired(settle_timer.as_mut(), self.quiet(client)) {
                 settle(client, server);
+                if self.pending.is_empty() {
+                    self.pending = Vec::new();
+                }
             }
             if ev.shutdown {
                 return Ok(RelayEnd::Shutdown);
@@ -483,7 +486,10 @@ impl Relay {
             self.pending.clear();
             return;
         };
-        let mut events = std::mem::take(&mut self.pending).into_iter();
+        // Drained, not taken: the list keeps its room for the next
+        // statement's events instead of being allocated anew for each (it
+        // is given back when the session settles).
+        let mut events = self.pending.drain(..);
         while let Some(ev) = events.next() {
             match a.auditor.try_emit(ev) {
                 Ok(Ok(())) => {}
