@@ -5,7 +5,10 @@
 //! and Close.
 
 use bytes::Bytes;
-use std::collections::HashMap;
+// Looked up at every Bind and Execute once a session follows portals
+// (pgbench's prepared mode does from its BEGIN on): foldhash, seeded per
+// process, instead of SipHash, as for the relay's other name tables.
+use foldhash::HashMap;
 use std::sync::Arc;
 
 use super::{Guard, GuardError};
