@@ -7,6 +7,7 @@ pub mod events;
 pub mod guard;
 pub mod peer;
 mod prepare;
+mod recent;
 mod recent_facts;
 pub mod relay;
 pub mod results;

@@ -19,6 +19,7 @@
 use std::sync::Arc;
 
 use super::guard::{Decided, Shared};
+use super::recent::Recent;
 use super::statements::{statement_text, Facts};
 use crate::audit::StatementText;
 
@@ -28,9 +29,7 @@ const SLOTS: usize = 16;
 
 #[derive(Default)]
 pub struct RecentFacts {
-    /// Allocated on first use; oldest entry replaced first.
-    slots: Vec<(Shared, Arc<Facts>)>,
-    next: usize,
+    slots: Recent<(Shared, Arc<Facts>), SLOTS>,
 }
 
 impl RecentFacts {
@@ -43,18 +42,12 @@ impl RecentFacts {
         };
         if let Some((_, f)) = self
             .slots
-            .iter()
             .find(|(a, f)| Arc::ptr_eq(a, &analysis) && same(f, &d, text.as_deref()))
         {
             return Arc::clone(f);
         }
         let f = Arc::new(Facts::with_text(d, text));
-        if self.slots.len() < SLOTS {
-            self.slots.push((analysis, Arc::clone(&f)));
-        } else {
-            self.slots[self.next] = (analysis, Arc::clone(&f));
-            self.next = (self.next + 1) % SLOTS;
-        }
+        self.slots.push((analysis, Arc::clone(&f)));
         f
     }
 }

@@ -32,6 +32,7 @@ use crate::mask::index::MaskIndex;
 use crate::mask::statement::StatementMasking;
 use crate::policy::compile::Profile;
 use crate::policy::Decision;
+use crate::session::recent::Recent;
 
 /// Requests remembered per session: the statements of a typical
 /// transaction, each in a few shapes (pgbench's TPC-B script makes nine
@@ -104,15 +105,13 @@ fn same_path(a: &Option<Arc<[String]>>, b: Option<&Arc<[String]>>) -> bool {
 
 #[derive(Default)]
 pub(super) struct Memo {
-    /// Allocated on first use; oldest entry replaced first.
-    slots: Vec<Entry>,
-    next: usize,
+    slots: Recent<Entry, SLOTS>,
 }
 
 impl Memo {
     /// The decision and masking taken from exactly these inputs before.
     pub fn get(&self, k: &Inputs<'_>) -> Option<Taken> {
-        self.slots.iter().find(|e| e.is_for(k)).map(|e| Taken {
+        self.slots.find(|e| e.is_for(k)).map(|e| Taken {
             decision: e.decision.clone(),
             masking: e.masking.clone(),
             analysis: Arc::clone(&e.decided),
@@ -134,18 +133,12 @@ impl Memo {
             masking: taken.masking,
             decided: taken.analysis,
         };
-        if self.slots.len() < SLOTS {
-            self.slots.push(entry);
-        } else {
-            self.slots[self.next] = entry;
-            self.next = (self.next + 1) % SLOTS;
-        }
+        self.slots.push(entry);
     }
 
     /// Forgets everything (a policy reload, or anything else that makes
     /// all entries useless).
     pub fn clear(&mut self) {
-        self.slots = Vec::new();
-        self.next = 0;
+        self.slots.clear();
     }
 }
