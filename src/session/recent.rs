@@ -1,4 +1,4 @@
-//! A session's last few of something, searched newest-agnostic and
+//! A session's last few of something, searched in no particular order and
 //! replaced oldest first: what the guard's decision memo and the shared
 //! statement facts both keep.
 //!

@@ -14,8 +14,10 @@
 //! the questions pgward asks the server about them (`question`), prepared
 //! statements and portals whose execution changes settings (`portals`),
 //! fast-path calls (`fastpath`), the catalog masking works from
-//! (`catalog`), the stamp and the audit facts (`record`), and the marker
-//! messages (`markers`).
+//! (`catalog`), the stamp and the audit facts (`record`), the marker
+//! messages (`markers`), and what a refused request becomes and how the
+//! server's answer to its marker turns back into pgward's error
+//! (`refusal`).
 
 mod catalog;
 mod ddl;
@@ -27,20 +29,21 @@ mod memo;
 mod portals;
 mod question;
 mod record;
+mod refusal;
 
 use bytes::Bytes;
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::catalog::Snapshot;
 use crate::mask::statement::StatementMasking;
 use crate::policy::store::PolicyStore;
 use crate::policy::{Decision, Identity, Resolution};
 use crate::sql::{AnalysisCache, ParseFailure};
-use crate::wire::backend::{ErrorReport, ErrorSummary, SqlState, TxnStatus};
+use crate::wire::backend::TxnStatus;
 use crate::wire::Frame;
 
 pub use catalog::MaskState;
@@ -48,8 +51,8 @@ pub use question::startup_search_path;
 
 use super::settings::SessionSettings;
 use super::stamping::Attribution;
-use markers::marker;
 pub(crate) use markers::{parse_fields, query_text};
+use refusal::{PendingDenial, Refusal, Substitute};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GuardError {
@@ -117,34 +120,6 @@ pub struct Decided {
 }
 
 pub type Shared = Arc<Result<crate::sql::Analysis, ParseFailure>>;
-
-/// A denial whose marker is in flight; its error comes back in `batch`.
-struct PendingDenial {
-    batch: u64,
-    report: ErrorReport,
-    /// The server parses the client's text first (text pgward's parser
-    /// rejected, see [`markers::probe_query`] and [`markers::probe_parse`]):
-    /// the replies, in this order, the probe gets when the server's grammar
-    /// accepts the text, which are not the client's.
-    swallow: &'static [u8],
-}
-
-/// Why a request is refused, which decides what the server is sent instead.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Refusal {
-    Policy,
-    /// pgward's parser rejected the text: the server should say how.
-    Syntax,
-}
-
-/// What a refused request is replaced with.
-enum Substitute {
-    /// The marker: the server's error for it becomes pgward's.
-    Marker(Bytes),
-    /// A probe, then the marker, and the replies to swallow when the
-    /// server's grammar accepts the text.
-    Probe(Bytes, &'static [u8]),
-}
 
 pub struct Guard {
     store: Arc<PolicyStore>,
@@ -450,136 +425,6 @@ impl Guard {
         }
         self.at_boundary = matches!(frame.tag(), b'Q' | b'S' | b'F');
         Ok(verdict)
-    }
-
-    fn apply(
-        &mut self,
-        decision: Decision,
-        batch: u64,
-        substitute: impl FnOnce(Refusal) -> Substitute,
-    ) -> Verdict {
-        match decision {
-            Decision::Allow => Verdict::Forward,
-            Decision::Observe(d) => {
-                info!(
-                    profile = %d.profile,
-                    rule = %d.rule,
-                    command = %d.command,
-                    object = d.object.as_deref().unwrap_or(""),
-                    "observe mode: statement would be denied"
-                );
-                Verdict::Forward
-            }
-            Decision::Deny(d) => {
-                let syntax = self.syntax_error();
-                let refusal = match syntax {
-                    Some(_) => Refusal::Syntax,
-                    None => Refusal::Policy,
-                };
-                let report = match syntax {
-                    Some(r) => r,
-                    None => {
-                        warn!(
-                            profile = %d.profile,
-                            rule = %d.rule,
-                            command = %d.command,
-                            object = d.object.as_deref().unwrap_or(""),
-                            "statement denied"
-                        );
-                        let mut report =
-                            ErrorReport::error(SqlState::INSUFFICIENT_PRIVILEGE, d.message.clone())
-                                .with_detail(format!(
-                                    "pgward rule \"{}\" of profile \"{}\" (statement {})",
-                                    d.rule,
-                                    d.profile,
-                                    d.statement + 1
-                                ));
-                        if let Some(h) = &d.hint {
-                            report = report.with_hint(h.clone());
-                        }
-                        report
-                    }
-                };
-                let (bytes, swallow) = match substitute(refusal) {
-                    Substitute::Marker(b) => (b, &b""[..]),
-                    Substitute::Probe(b, swallow) => {
-                        // The server only parses the text: its error quotes
-                        // the client's own SQL, never a value it read.
-                        self.last_masking = Some(Arc::new(StatementMasking::default()));
-                        (b, swallow)
-                    }
-                };
-                self.pending.push_back(PendingDenial {
-                    batch,
-                    report,
-                    swallow,
-                });
-                Verdict::Replace(bytes)
-            }
-        }
-    }
-
-    /// The server's own answer to text its grammar rejects: pgward does not
-    /// forward it, but says what the server would.
-    fn syntax_error(&self) -> Option<ErrorReport> {
-        let Some(Err(f)) = self.last_analysis.as_deref() else {
-            return None;
-        };
-        match &f.kind {
-            crate::sql::FailureKind::Syntax {
-                sqlstate,
-                position,
-                routine,
-                file,
-            } => {
-                let mut r = ErrorReport::error(SqlState::from_code(sqlstate), f.message.clone());
-                r.position = *position;
-                r.routine = routine.clone();
-                r.file = file.clone();
-                Some(r)
-            }
-            crate::sql::FailureKind::Refused => None,
-        }
-    }
-
-    /// Called for every backend ErrorResponse: returns pgward's error if this
-    /// is the server's answer to a marker.
-    pub fn backend_error(&mut self, frame: &Frame) -> Option<Bytes> {
-        self.settings.error();
-        let front = self.pending.front()?;
-        if front.batch != self.done_batches {
-            return None;
-        }
-        let summary = ErrorSummary::parse(frame.body())?;
-        let ours = summary.code == "42601"
-            && (summary.message.contains(marker())
-                // The probe's text is several statements the server's
-                // grammar accepts: the refusal is pgward's after all.
-                || (!front.swallow.is_empty() && summary.routine == "exec_parse_message"));
-        if !ours {
-            return None;
-        }
-        self.pending.pop_front().map(|p| p.report.to_bytes())
-    }
-
-    /// A probe's ParseComplete or CloseComplete may be on its way: the
-    /// relay must see those messages whole.
-    pub fn probing(&self) -> bool {
-        self.pending.iter().any(|p| !p.swallow.is_empty())
-    }
-
-    /// Called for a ParseComplete or CloseComplete: true if it answers the
-    /// probe of the batch being answered (the server's grammar accepted
-    /// text pgward's did not), which the client must not see. A probe
-    /// starts its batch, so its replies come first in it.
-    pub fn probe_reply(&mut self, tag: u8) -> bool {
-        match self.pending.front_mut() {
-            Some(p) if p.batch == self.done_batches && p.swallow.first() == Some(&tag) => {
-                p.swallow = &p.swallow[1..];
-                true
-            }
-            _ => false,
-        }
     }
 
     /// Bytes that pass through without being seen whole went to the server
