@@ -63,7 +63,7 @@ impl Guard {
         // (they are looked up before it runs): the last statement's
         // events matter to none of the request's statements.
         let paths = self.paths(&request_events[..before_last]);
-        let memo_applies = request_events.is_empty() && self.memo_applies(&analysis);
+        let memo_applies = self.memo_applies(&analysis, &request_events);
         if memo_applies {
             if let Some(taken) = self.memo.get(&self.memo_inputs(&analysis, &paths)) {
                 return self.decided_as_before(taken, &paths);
@@ -139,11 +139,7 @@ impl Guard {
                 events = request_events;
             }
         }
-        let placed = self
-            .last_masking
-            .as_ref()
-            .is_none_or(|m| m.placement == Placement::Snapshot && m.unplaced.is_empty());
-        if memo_applies && placed && !matches!(decision, Decision::Deny(_)) {
+        if memo_applies && self.memo_may_keep(&decision) {
             let taken = memo::Taken {
                 decision: decision.clone(),
                 masking: self.last_masking.clone(),
@@ -157,12 +153,16 @@ impl Guard {
     }
 
     /// Could the request's decision be taken from a recent one with the
-    /// same inputs? (See `memo` for why these conditions.)
-    fn memo_applies(&self, analysis: &Shared) -> bool {
+    /// same inputs? (See `memo` for why these conditions; the other half
+    /// is [`Guard::memo_may_keep`].) `request_events`: the settings the
+    /// request changes.
+    fn memo_applies(&self, analysis: &Shared, request_events: &[Event]) -> bool {
         let Ok(a) = analysis.as_ref() else {
             return false;
         };
-        (!self.wants_volatility() || self.volatility_from_catalog() && self.snapshot().is_some())
+        request_events.is_empty()
+            && (!self.wants_volatility()
+                || self.volatility_from_catalog() && self.snapshot().is_some())
             && self.new_tables.is_empty()
             && self.placed.is_empty()
             && a.statements.iter().all(|st| {
@@ -172,6 +172,18 @@ impl Guard {
                     && !st.has(crate::sql::Effect::Ddl)
             })
             && (!self.masks_active() || self.masking.as_ref().is_some_and(|m| m.failure.is_none()))
+    }
+
+    /// May a decision just taken for a request [`Guard::memo_applies`] to
+    /// be remembered? Not a denial (it goes its own way: questions,
+    /// probes), and not when masking placed a relation by anything but the
+    /// catalog snapshot (an answer of the session's own connection).
+    fn memo_may_keep(&self, decision: &Decision) -> bool {
+        !matches!(decision, Decision::Deny(_))
+            && self
+                .last_masking
+                .as_ref()
+                .is_none_or(|m| m.placement == Placement::Snapshot && m.unplaced.is_empty())
     }
 
     fn memo_inputs<'a>(&'a self, analysis: &'a Shared, paths: &'a Paths) -> memo::Inputs<'a> {
