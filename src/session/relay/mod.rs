@@ -482,13 +482,20 @@ impl Relay {
     /// they describe are written: without waiting when the queue has room,
     /// else as the gate the next request waits behind (`on_full: block`).
     fn emit_pending(&mut self) {
+        /// The room the statement-event list keeps between statements:
+        /// what a few pipelined statements' events take.
+        const PENDING_KEPT: usize = 8;
         let Some(a) = &self.audit else {
             self.pending.clear();
             return;
         };
         // Drained, not taken: the list keeps its room for the next
         // statement's events instead of being allocated anew for each (it
-        // is given back when the session settles).
+        // is given back when the session settles, and right away after a
+        // pipelined burst).
+        if self.pending.capacity() > PENDING_KEPT {
+            self.pending.shrink_to(self.pending.len().max(PENDING_KEPT));
+        }
         let mut events = self.pending.drain(..);
         while let Some(ev) = events.next() {
             match a.auditor.try_emit(ev) {
