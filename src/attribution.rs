@@ -630,13 +630,8 @@ mod tests {
     fn the_plain_scan_agrees_with_the_full_scan() {
         const SPECIAL: &[u8] = b"'\"$-/*\\";
         const PLAIN: &[u8] = b"; \n\tEe1a_+-/";
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::test_rng::XorShift::new(0x2545_f491_4f6c_dd1d);
+        let mut next = move || rng.next_u64();
         let mut answered = 0;
         for _ in 0..200_000 {
             let len = (next() % 50) as usize;

@@ -29,6 +29,8 @@ pub mod rls;
 pub mod server;
 pub mod session;
 pub mod sql;
+#[cfg(test)]
+mod test_rng;
 pub mod tls;
 pub mod upstream;
 pub mod wire;

@@ -591,13 +591,8 @@ mod tests {
 
     #[test]
     fn random_requests_never_panic() {
-        let mut x: u64 = 0x853c_49e6_748f_ea9b;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rng = crate::test_rng::XorShift::new(0x853c_49e6_748f_ea9b);
+        let mut next = move || rng.next_u64();
         for _ in 0..2000 {
             let mut login = UpstreamLogin::new("u", secret("pw"));
             for _ in 0..4 {

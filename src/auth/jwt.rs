@@ -1111,13 +1111,8 @@ qoWOVPCXgGQ3AkD7Jf+swXR/9+8RZe/tbIp8pc1l2ILfXftHMmHQ
     fn random_tokens_never_panic() {
         let f = fixture(config());
         let good = sign(Algorithm::ES256, Some("ec1"), &claims(), &f.ec.enc);
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rng = crate::test_rng::XorShift::new(0x2545_f491_4f6c_dd1d);
+        let mut next = move || rng.next_u64();
         let alphabet = b"abcXYZ019-_.=+/ {}\":,";
         for _ in 0..2000 {
             let mut t: Vec<u8> = good.as_bytes().to_vec();

@@ -1340,13 +1340,8 @@ mod tests {
                 b"",
             ),
         ];
-        let mut state = 0x2545f4914f6cdd1du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::test_rng::XorShift::new(0x2545f4914f6cdd1d);
+        let mut next = move || rng.next_u64();
         for round in 0..6000 {
             for ((format, cols), seed) in formats.iter().zip(seeds.iter()) {
                 let mut data = seed.clone();

@@ -365,13 +365,8 @@ mod tests {
             Some(b"a@b"),
             Some(b"t"),
         ]);
-        let mut state = 0x9e3779b97f4a7c15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::test_rng::XorShift::new(0x9e3779b97f4a7c15);
+        let mut next = move || rng.next_u64();
         for round in 0..20_000 {
             let input: Vec<u8> = if round % 2 == 0 {
                 let mut v = seed.clone();

@@ -383,13 +383,8 @@ mod tests {
             "{",
             "\u{b}",
         ];
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::test_rng::XorShift::new(0x2545_f491_4f6c_dd1d);
+        let mut next = move || rng.next_u64();
         let mut answered = 0;
         for _ in 0..40_000 {
             let n = 1 + next() % 10;

@@ -13,7 +13,7 @@ use tracing::{info, warn};
 use super::markers::marker;
 use super::{Guard, Verdict};
 use crate::mask::statement::StatementMasking;
-use crate::policy::Decision;
+use crate::policy::{Decision, Denial};
 use crate::wire::backend::{ErrorReport, ErrorSummary, SqlState};
 use crate::wire::Frame;
 
@@ -45,6 +45,32 @@ pub(super) enum Substitute {
     Probe(Bytes, &'static [u8]),
 }
 
+/// Why a denial is logged: an observe-mode profile lets the statement
+/// through (information), an enforcing one refuses it (a warning).
+enum Logged {
+    Observed,
+    Denied,
+}
+
+/// One line per denial, with the same fields whichever way it went.
+fn log_denial(d: &Denial, how: Logged) {
+    macro_rules! line {
+        ($level:ident, $message:literal) => {
+            $level!(
+                profile = %d.profile,
+                rule = %d.rule,
+                command = %d.command,
+                object = d.object.as_deref().unwrap_or(""),
+                $message
+            )
+        };
+    }
+    match how {
+        Logged::Observed => line!(info, "observe mode: statement would be denied"),
+        Logged::Denied => line!(warn, "statement denied"),
+    }
+}
+
 impl Guard {
     pub(super) fn apply(
         &mut self,
@@ -55,13 +81,7 @@ impl Guard {
         match decision {
             Decision::Allow => Verdict::Forward,
             Decision::Observe(d) => {
-                info!(
-                    profile = %d.profile,
-                    rule = %d.rule,
-                    command = %d.command,
-                    object = d.object.as_deref().unwrap_or(""),
-                    "observe mode: statement would be denied"
-                );
+                log_denial(&d, Logged::Observed);
                 Verdict::Forward
             }
             Decision::Deny(d) => {
@@ -73,13 +93,7 @@ impl Guard {
                 let report = match syntax {
                     Some(r) => r,
                     None => {
-                        warn!(
-                            profile = %d.profile,
-                            rule = %d.rule,
-                            command = %d.command,
-                            object = d.object.as_deref().unwrap_or(""),
-                            "statement denied"
-                        );
+                        log_denial(&d, Logged::Denied);
                         let mut report =
                             ErrorReport::error(SqlState::INSUFFICIENT_PRIVILEGE, d.message.clone())
                                 .with_detail(format!(
