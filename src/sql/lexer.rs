@@ -53,38 +53,76 @@ pub struct Declined;
 /// PostgreSQL's NAMEDATALEN: a longer operator is an error there.
 const NAMEDATALEN: usize = 64;
 
+/// Byte classes, one table lookup per byte instead of a chain of
+/// comparisons: the scan runs over every simple-protocol statement's text.
+const SPACE: u8 = 1;
+const IDENT_START: u8 = 2;
+const IDENT_CONT: u8 = 4;
+const OP: u8 = 8;
+
+static CLASSES: [u8; 256] = classes();
+
+const fn classes() -> [u8; 256] {
+    let mut table = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        let mut k = 0;
+        if matches!(c, b' ' | b'\t' | b'\n' | b'\r' | b'\x0c') {
+            k |= SPACE;
+        }
+        if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 {
+            k |= IDENT_START | IDENT_CONT;
+        }
+        if c.is_ascii_digit() || c == b'$' {
+            k |= IDENT_CONT;
+        }
+        // PostgreSQL's `op_chars`.
+        if matches!(
+            c,
+            b'~' | b'!'
+                | b'@'
+                | b'#'
+                | b'^'
+                | b'&'
+                | b'|'
+                | b'`'
+                | b'?'
+                | b'+'
+                | b'-'
+                | b'*'
+                | b'/'
+                | b'%'
+                | b'<'
+                | b'>'
+                | b'='
+        ) {
+            k |= OP;
+        }
+        table[i] = k;
+        i += 1;
+    }
+    table
+}
+
+fn is(c: u8, class: u8) -> bool {
+    CLASSES[usize::from(c)] & class != 0
+}
+
 fn is_space(c: u8) -> bool {
-    matches!(c, b' ' | b'\t' | b'\n' | b'\r' | b'\x0c')
+    is(c, SPACE)
 }
 
 fn is_ident_start(c: u8) -> bool {
-    c.is_ascii_alphabetic() || c == b'_' || c >= 0x80
+    is(c, IDENT_START)
 }
 
 fn is_ident_cont(c: u8) -> bool {
-    is_ident_start(c) || c.is_ascii_digit() || c == b'$'
+    is(c, IDENT_CONT)
 }
 
 fn is_op_char(c: u8) -> bool {
-    matches!(
-        c,
-        b'~' | b'!'
-            | b'@'
-            | b'#'
-            | b'^'
-            | b'&'
-            | b'|'
-            | b'`'
-            | b'?'
-            | b'+'
-            | b'-'
-            | b'*'
-            | b'/'
-            | b'%'
-            | b'<'
-            | b'>'
-            | b'='
-    )
+    is(c, OP)
 }
 
 /// Operator characters that let an operator end in `+` or `-`.
@@ -109,6 +147,9 @@ pub fn scan(sql: &str, mut emit: impl FnMut(Token)) -> Result<(), Declined> {
         let c = b[i];
         if is_space(c) {
             i += 1;
+            while i < b.len() && is_space(b[i]) {
+                i += 1;
+            }
             continue;
         }
         let start = i;
@@ -380,6 +421,28 @@ fn operator_end(b: &[u8], i: usize) -> Result<usize, Declined> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The table says what the character classes of `scan.l` say, for
+    /// every byte.
+    #[test]
+    fn byte_classes_are_the_scanners() {
+        for c in 0..=255u8 {
+            let space = b" \t\n\r\x0c".contains(&c);
+            let start = c.is_ascii_alphabetic() || c == b'_' || c >= 0x80;
+            let cont = start || c.is_ascii_digit() || c == b'$';
+            let op = b"~!@#^&|`?+-*/%<>=".contains(&c);
+            assert_eq!(
+                (
+                    is_space(c),
+                    is_ident_start(c),
+                    is_ident_cont(c),
+                    is_op_char(c)
+                ),
+                (space, start, cont, op),
+                "byte {c:#04x}"
+            );
+        }
+    }
 
     fn texts(sql: &str) -> Vec<&str> {
         tokens(sql)

@@ -80,19 +80,22 @@ impl<'a> Builder<'a> {
     }
 
     fn push(&mut self, start: usize, end: usize, piece: Piece) -> Option<()> {
-        if start < self.last_end || end < start || !self.sql.is_char_boundary(end) {
+        if start < self.last_end {
             return None;
         }
+        // `get` declines a range that is reversed or off a character
+        // boundary at either end.
         let text = self.sql.get(start..end)?;
         self.last_end = end;
         match piece {
             Piece::Comment => {}
             Piece::Plain(tag) => {
-                self.key.extend_from_slice(&tag.to_le_bytes());
+                let [t0, t1] = tag.to_le_bytes();
                 match u8::try_from(text.len()) {
-                    Ok(n) if n < u8::MAX => self.key.push(n),
+                    // Tag and length in one append (the common case).
+                    Ok(n) if n < u8::MAX => self.key.extend_from_slice(&[t0, t1, n]),
                     _ => {
-                        self.key.push(u8::MAX);
+                        self.key.extend_from_slice(&[t0, t1, u8::MAX]);
                         self.key
                             .extend_from_slice(&(text.len() as u32).to_le_bytes());
                     }
@@ -133,7 +136,9 @@ fn push_decimal(out: &mut String, mut n: usize) {
             break;
         }
     }
-    out.extend(buf[i..].iter().map(|&d| char::from(d)));
+    for &d in &buf[i..] {
+        out.push(char::from(d));
+    }
 }
 
 fn fast_piece(kind: TokenKind) -> Piece {
