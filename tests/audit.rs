@@ -416,6 +416,78 @@ async fn strict_mode_writes_the_decision_before_forwarding() {
     }
 }
 
+/// A client that leaves while the server runs its statement does not take
+/// the statement out of the trail: it is recorded with `pgward.phase =
+/// unanswered`, its text and decision, and counted in the session's end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_whose_client_left_is_recorded_unanswered() {
+    let pg = cluster();
+    let spool = tempfile::tempdir().expect("tempdir");
+    let pgward = start_pgward(&pg, spool.path(), "", "");
+    let (c, conn) = connect_with(&format!(
+        "host=127.0.0.1 port={} user=ann password={PW} dbname={APP_DB} application_name=leaver",
+        pgward.port()
+    ))
+    .await;
+    // The statement waits on a lock another session holds, so it is
+    // running on the server for as long as the test needs.
+    let (holder, _holder_conn) = connect_with(&pg.admin_connstr(APP_DB)).await;
+    holder
+        .batch_execute("begin; lock table orders in access exclusive mode")
+        .await
+        .expect("lock");
+    let running = tokio::spawn(async move {
+        c.simple_query("select amount as left_behind from orders")
+            .await
+    });
+    let running_on_server = || {
+        pg.admin_sql(
+            APP_DB,
+            "select count(*) from pg_stat_activity \
+             where query like '%left_behind%' and state = 'active' and pid <> pg_backend_pid()",
+        )
+        .trim()
+            == "1"
+    };
+    wait_until("the statement running on the server", running_on_server).await;
+    // The client goes away without a word: its socket closes.
+    conn.abort();
+    let outcome = running.await.expect("query task");
+    assert!(outcome.is_err(), "no reply reached the client");
+    let p = &pgward;
+    let leaver = |e: &Value| e["kind"] == "statement" && e["attrs"]["pgward.tool"] == "leaver";
+    // The session's end follows its statements in the trail.
+    let session_end = |all: &[Value]| {
+        let sid = all.iter().find(|e| leaver(e))?["attrs"]["session.id"].clone();
+        all.iter()
+            .position(|e| e["kind"] == "session_end" && e["attrs"]["session.id"] == sid)
+    };
+    wait_until("the session's end written", || {
+        session_end(&written(p)).is_some()
+    })
+    .await;
+    let all = written(&pgward);
+    let left: Vec<(usize, &Value)> = all.iter().enumerate().filter(|(_, e)| leaver(e)).collect();
+    assert_eq!(left.len(), 1, "{left:#?}");
+    let (at, ev) = left[0];
+    assert_eq!(ev["attrs"]["pgward.phase"], "unanswered", "{ev:#}");
+    assert_eq!(ev["attrs"]["pgward.decision"], "allow", "{ev:#}");
+    let text = ev["attrs"]["db.query.text"].as_str().unwrap_or_default();
+    assert!(text.contains("left_behind"), "{ev:#}");
+    assert!(
+        ev["attrs"].get("db.response.status_code").is_none(),
+        "no reply, no status: {ev:#}"
+    );
+    let end_at = session_end(&all).expect("session end");
+    assert_eq!(
+        all[end_at]["attrs"]["pgward.statements"], 1,
+        "{:#}",
+        all[end_at]
+    );
+    assert!(at < end_at, "the statement before the session's end");
+    holder.batch_execute("rollback").await.expect("unlock");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn policy_reloads_are_recorded() {
     let pg = cluster();

@@ -5,14 +5,15 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::statements::{Completed, Facts};
+use super::statements::{Completed, Ending, Facts};
 use crate::audit::{
     attr, AttrBlock, AttrKey, AttrValue, AuditEvent, Auditor, EventKind, StatementText,
 };
 
 /// Links a strict-mode decision event and the completion event after it.
 pub const STATEMENT_ID: &str = "pgward.statement.id";
-/// `decision` (strict mode, written before forwarding) or `complete`.
+/// `decision` (strict mode, written before forwarding), `complete`, or
+/// `unanswered` (the session ended before the statement's reply).
 pub const PHASE: &str = "pgward.phase";
 /// A valid traceparent the client's own comment carried: the parent of
 /// pgward's span for the statement.
@@ -38,6 +39,7 @@ struct ToolBlocks {
     tool: Arc<str>,
     decision: Arc<AttrBlock>,
     complete: Arc<AttrBlock>,
+    unanswered: Arc<AttrBlock>,
 }
 
 impl ToolBlocks {
@@ -52,6 +54,7 @@ impl ToolBlocks {
         ToolBlocks {
             decision: block("decision"),
             complete: block("complete"),
+            unanswered: block("unanswered"),
             tool,
         }
     }
@@ -63,6 +66,8 @@ enum Phase {
     /// Written before the statement is forwarded (strict mode).
     Decision,
     Complete,
+    /// The session ended before the statement's reply was seen.
+    Unanswered,
 }
 
 /// The facts every event of a session carries.
@@ -108,6 +113,7 @@ impl SessionAudit {
         let block = match phase {
             Phase::Decision => Arc::clone(&blocks.decision),
             Phase::Complete => Arc::clone(&blocks.complete),
+            Phase::Unanswered => Arc::clone(&blocks.unanswered),
         };
         *kept = Some(blocks);
         block
@@ -132,7 +138,11 @@ impl SessionAudit {
         if let Some(f) = &c.facts {
             statement_attrs(&mut e, f);
         }
-        e.add_block(&self.tool_block(tool, Phase::Complete));
+        let phase = match c.ending {
+            Ending::Replied => Phase::Complete,
+            Ending::Unanswered => Phase::Unanswered,
+        };
+        e.add_block(&self.tool_block(tool, phase));
         if let Some(id) = &c.decision_event {
             e.push(STATEMENT_ID, id.clone());
         }
@@ -209,6 +219,7 @@ mod tests {
 
     fn completed() -> Completed {
         Completed {
+            ending: Ending::Replied,
             facts: None,
             duration: Duration::from_micros(5),
             rows: Some(1),

@@ -149,9 +149,22 @@ pub fn statement_text(d: &mut Decided, mode: StatementText) -> Option<String> {
     }
 }
 
-/// A statement the server has finished with.
+/// How a statement's record ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// The server's reply completed it.
+    Replied,
+    /// The session ended before the reply that completes it was seen: it
+    /// was forwarded, so it may have run, in part or in full (a client that
+    /// disconnects during a long UPDATE leaves it running to its end).
+    Unanswered,
+}
+
+/// A statement the server has finished with, or that the session left
+/// behind when it ended.
 #[derive(Debug)]
 pub struct Completed {
+    pub ending: Ending,
     pub facts: Option<Arc<Facts>>,
     /// From forwarding to the reply that completed it.
     pub duration: Duration,
@@ -342,6 +355,27 @@ impl StatementTracker {
     }
 
     fn complete_front(&mut self, now: Instant) {
+        self.end_front(now, Ending::Replied);
+    }
+
+    /// The session is ending: every request forwarded and not answered yet
+    /// becomes a statement that ended unanswered. A Parse is one only when
+    /// it was denied (as when answered: a Parse alone is not a statement).
+    pub fn abandon(&mut self, now: Instant) {
+        while let Some(e) = self.queue.front() {
+            let denied = e
+                .facts
+                .as_ref()
+                .is_some_and(|f| matches!(f.outcome, Outcome::Deny { .. }));
+            if e.kind == Kind::Parse && !denied {
+                self.queue.pop_front();
+            } else {
+                self.end_front(now, Ending::Unanswered);
+            }
+        }
+    }
+
+    fn end_front(&mut self, now: Instant, ending: Ending) {
         let Some(e) = self.queue.pop_front() else {
             return;
         };
@@ -356,6 +390,7 @@ impl StatementTracker {
             e.sqlstate
         };
         self.completed.push(Completed {
+            ending,
             facts: e.facts,
             duration: now.saturating_duration_since(e.started),
             rows: e.rows,
@@ -440,6 +475,72 @@ mod tests {
             "past u64"
         );
         assert_eq!(command_rows(b"SELECT \0"), None);
+    }
+
+    /// What the server was still working on when the session ended is
+    /// recorded, unanswered, in order; what it had answered is not again,
+    /// and an undenied Parse alone is no statement.
+    #[test]
+    fn requests_in_flight_at_the_end_are_unanswered_statements() {
+        let mut t = StatementTracker::new();
+        let now = Instant::now();
+        t.frontend(
+            &frame(b'Q', b"select 1\0"),
+            Some(facts(b'Q', Outcome::Allow)),
+            None,
+            now,
+        );
+        t.backend(&frame(b'C', b"SELECT 1\0"), now);
+        t.backend(&frame(b'Z', b"I"), now);
+        let answered: Vec<_> = t.take_completed().collect();
+        assert_eq!(answered.len(), 1);
+        assert_eq!(answered[0].ending, Ending::Replied);
+        t.frontend(
+            &frame(b'Q', b"update t set a = 1\0"),
+            Some(facts(b'Q', Outcome::Allow)),
+            None,
+            now,
+        );
+        t.frontend(
+            &frame(b'P', b"s1\0select $1\0\0\0"),
+            Some(facts(b'P', Outcome::Allow)),
+            None,
+            now,
+        );
+        t.frontend(&frame(b'B', b"\0s1\0\0\0\0\0\0\0"), None, None, now);
+        t.frontend(&frame(b'E', b"\0\0\0\0\0"), None, None, now);
+        t.frontend(
+            &frame(b'P', b"s2\0drop table t\0\0\0"),
+            Some(facts(
+                b'P',
+                Outcome::Deny {
+                    rule: "no-ddl".into(),
+                },
+            )),
+            None,
+            now,
+        );
+        t.frontend(&frame(b'S', b""), None, None, now);
+        // The UPDATE's rows arrived, not its ReadyForQuery.
+        t.backend(&frame(b'C', b"UPDATE 4\0"), now);
+        assert_eq!(t.take_completed().count(), 0);
+        t.abandon(now);
+        let left: Vec<_> = t.take_completed().collect();
+        assert_eq!(left.len(), 3, "the Query, the Execute, the denied Parse");
+        assert!(left.iter().all(|c| c.ending == Ending::Unanswered));
+        assert_eq!(left[0].rows, Some(4), "rows seen before the end are kept");
+        let kinds: Vec<u8> = left
+            .iter()
+            .map(|c| c.facts.as_ref().map_or(0, |f| f.kind))
+            .collect();
+        assert_eq!(
+            kinds,
+            [b'Q', b'P', b'P'],
+            "the Execute has its Parse's facts"
+        );
+        assert_eq!(left[2].sqlstate.as_deref(), Some("42501"));
+        t.abandon(now);
+        assert_eq!(t.take_completed().count(), 0, "recorded once");
     }
 
     #[test]

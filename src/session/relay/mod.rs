@@ -15,6 +15,7 @@
 
 mod backend;
 pub(crate) mod dispositions;
+mod emit;
 mod frontend;
 mod settle;
 
@@ -243,7 +244,21 @@ impl Relay {
         self.usage = usage;
     }
 
+    /// Relays until the session ends, then records what the audit trail
+    /// still lacks (see `record_leftovers`), however it ended.
     pub async fn run(
+        &mut self,
+        client: &mut Peer,
+        server: &mut Peer,
+        timeouts: &Timeouts,
+        hard_close: &CancellationToken,
+    ) -> Result<RelayEnd, RelayError> {
+        let end = self.relay(client, server, timeouts, hard_close).await;
+        self.record_leftovers().await;
+        end
+    }
+
+    async fn relay(
         &mut self,
         client: &mut Peer,
         server: &mut Peer,
@@ -475,88 +490,6 @@ impl Relay {
             Poll::Ready(ev)
         } else {
             Poll::Pending
-        }
-    }
-
-    /// Hands completed statements' events to the auditor once the replies
-    /// they describe are written: without waiting when the queue has room,
-    /// else as the gate the next request waits behind (`on_full: block`).
-    fn emit_pending(&mut self) {
-        /// The room the statement-event list keeps between statements:
-        /// what a few pipelined statements' events take.
-        const PENDING_KEPT: usize = 8;
-        let Some(a) = &self.audit else {
-            self.pending.clear();
-            return;
-        };
-        // Drained, not taken: the list keeps its room for the next
-        // statement's events instead of being allocated anew for each (it
-        // is given back when the session settles, and right away after a
-        // pipelined burst).
-        if self.pending.capacity() > PENDING_KEPT {
-            self.pending.shrink_to(self.pending.len().max(PENDING_KEPT));
-        }
-        let mut events = self.pending.drain(..);
-        while let Some(ev) = events.next() {
-            match a.auditor.try_emit(ev) {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::warn!(error = %e, "audit event not recorded"),
-                Err(blocked) => {
-                    let auditor = Arc::clone(&a.auditor);
-                    let rest: Vec<AuditEvent> = std::iter::once(blocked).chain(events).collect();
-                    self.audit_wait = Some(AuditWait::Emit(Box::pin(async move {
-                        let mut result = Ok(());
-                        for ev in rest {
-                            if let Err(e) = auditor.emit(ev).await {
-                                result = Err(e);
-                            }
-                        }
-                        result
-                    })));
-                    return;
-                }
-            }
-        }
-    }
-
-    /// Strict mode: every decision event of this read is durable before any
-    /// of its statements is written to the server. The spool writes in queue
-    /// order, so the durable acknowledgement of the last event covers the
-    /// ones queued before it: one fsync wait per read, not per statement.
-    fn make_durable(&mut self) {
-        let Some(a) = &self.audit else {
-            self.durable.clear();
-            return;
-        };
-        let Some(last) = self.durable.pop() else {
-            return;
-        };
-        let auditor = Arc::clone(&a.auditor);
-        let before = std::mem::take(&mut self.durable);
-        self.audit_wait = Some(AuditWait::Durable(Box::pin(async move {
-            for ev in before {
-                auditor.emit(ev).await?;
-            }
-            auditor.emit_durable(last).await
-        })));
-    }
-
-    fn finish_statements(&mut self) {
-        let Some(t) = self.tracker.as_mut() else {
-            return;
-        };
-        let tool = match &self.guard {
-            Some(g) => g.attribution().application(),
-            None => &self.application,
-        };
-        for c in t.take_completed() {
-            self.statements += 1;
-            if let Some(u) = self.usage.as_mut() {
-                u.completed(&c, tool);
-            }
-            if let Some(a) = &self.audit {
-                self.pending.push(a.completion_event(&c, tool));
-            }
         }
     }
 
