@@ -254,7 +254,10 @@ impl Relay {
         hard_close: &CancellationToken,
     ) -> Result<RelayEnd, RelayError> {
         let end = self.relay(client, server, timeouts, hard_close).await;
-        self.record_leftovers().await;
+        // Boxed: run once per session, at its end, its state would
+        // otherwise size the session's future (and so every idle
+        // session's memory) for the whole session.
+        Box::pin(self.record_leftovers()).await;
         end
     }
 
