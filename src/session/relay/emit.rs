@@ -115,7 +115,13 @@ impl Relay {
         let Some(a) = &self.audit else {
             return;
         };
-        for ev in std::mem::take(&mut self.pending) {
+        // Strict mode: decisions of a read cut short (a completion may
+        // name them) go before the completions.
+        let decisions = std::mem::take(&mut self.durable);
+        for ev in decisions
+            .into_iter()
+            .chain(std::mem::take(&mut self.pending))
+        {
             if let Err(e) = a.auditor.emit(ev).await {
                 tracing::warn!(error = %e, "audit event not recorded");
             }
