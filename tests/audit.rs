@@ -488,6 +488,63 @@ async fn a_statement_whose_client_left_is_recorded_unanswered() {
     holder.batch_execute("rollback").await.expect("unlock");
 }
 
+/// pgward stopping while the server runs a statement: after the grace
+/// period the session is closed, and the statement is recorded unanswered
+/// before the session's end and pgward's own stop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_running_when_pgward_stops_is_recorded_unanswered() {
+    let pg = cluster();
+    let spool = tempfile::tempdir().expect("tempdir");
+    let mut pgward = start_pgward(&pg, spool.path(), "", "");
+    let (c, _conn) = connect_with(&format!(
+        "host=127.0.0.1 port={} user=ann password={PW} dbname={APP_DB} application_name=cut-short",
+        pgward.port()
+    ))
+    .await;
+    let (holder, _holder_conn) = connect_with(&pg.admin_connstr(APP_DB)).await;
+    holder
+        .batch_execute("begin; lock table orders in access exclusive mode")
+        .await
+        .expect("lock");
+    let running = tokio::spawn(async move {
+        c.simple_query("select amount as cut_short from orders")
+            .await
+    });
+    wait_until("the statement running on the server", || {
+        pg.admin_sql(
+            APP_DB,
+            "select count(*) from pg_stat_activity \
+             where query like '%cut_short%' and state = 'active' and pid <> pg_backend_pid()",
+        )
+        .trim()
+            == "1"
+    })
+    .await;
+    pgward.terminate();
+    let status = pgward.wait_exit(LIMIT).expect("pgward stopped");
+    assert!(status.success(), "{status:?}");
+    assert!(pgward.wait_stdout_eof(LIMIT), "stdout closed");
+    assert!(running.await.expect("query task").is_err(), "no reply");
+    holder.batch_execute("rollback").await.expect("unlock");
+    let all = written(&pgward);
+    let at = all
+        .iter()
+        .position(|e| e["kind"] == "statement" && e["attrs"]["pgward.tool"] == "cut-short")
+        .unwrap_or_else(|| panic!("no statement event: {all:#?}"));
+    let ev = &all[at];
+    assert_eq!(ev["attrs"]["pgward.phase"], "unanswered", "{ev:#}");
+    let sid = &ev["attrs"]["session.id"];
+    let end = all
+        .iter()
+        .position(|e| e["kind"] == "session_end" && e["attrs"]["session.id"] == *sid)
+        .expect("session end");
+    let stop = all
+        .iter()
+        .position(|e| e["kind"] == "proxy_stop")
+        .expect("proxy stop");
+    assert!(at < end && end < stop, "statement, session end, stop");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn policy_reloads_are_recorded() {
     let pg = cluster();
