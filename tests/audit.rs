@@ -416,6 +416,45 @@ async fn strict_mode_writes_the_decision_before_forwarding() {
     }
 }
 
+/// A statement of `ann` (application `app`) that waits on a lock another
+/// session holds, so it runs on the server for as long as a test needs:
+/// the lock's holder, the query's task and its connection's.
+async fn statement_waiting_on_a_lock(
+    pg: &PgCluster,
+    p: &Pgward,
+    app: &str,
+    marker: &str,
+) -> (
+    tokio_postgres::Client,
+    tokio::task::JoinHandle<Result<Vec<tokio_postgres::SimpleQueryMessage>, tokio_postgres::Error>>,
+    tokio::task::JoinHandle<Result<(), tokio_postgres::Error>>,
+) {
+    let (c, conn) = connect_with(&format!(
+        "host=127.0.0.1 port={} user=ann password={PW} dbname={APP_DB} application_name={app}",
+        p.port()
+    ))
+    .await;
+    let (holder, holder_conn) = connect_with(&pg.admin_connstr(APP_DB)).await;
+    holder
+        .batch_execute("begin; lock table orders in access exclusive mode")
+        .await
+        .expect("lock");
+    // The holder's connection lives as long as its task: detached here,
+    // it ends when the holder is dropped.
+    drop(holder_conn);
+    let sql = format!("select amount as {marker} from orders");
+    let running = tokio::spawn(async move { c.simple_query(&sql).await });
+    let activity = format!(
+        "select count(*) from pg_stat_activity \
+         where query like '%{marker}%' and state = 'active' and pid <> pg_backend_pid()"
+    );
+    wait_until("the statement running on the server", || {
+        pg.admin_sql(APP_DB, &activity).trim() == "1"
+    })
+    .await;
+    (holder, running, conn)
+}
+
 /// A client that leaves while the server runs its statement does not take
 /// the statement out of the trail: it is recorded with `pgward.phase =
 /// unanswered`, its text and decision, and counted in the session's end.
@@ -424,32 +463,8 @@ async fn a_statement_whose_client_left_is_recorded_unanswered() {
     let pg = cluster();
     let spool = tempfile::tempdir().expect("tempdir");
     let pgward = start_pgward(&pg, spool.path(), "", "");
-    let (c, conn) = connect_with(&format!(
-        "host=127.0.0.1 port={} user=ann password={PW} dbname={APP_DB} application_name=leaver",
-        pgward.port()
-    ))
-    .await;
-    // The statement waits on a lock another session holds, so it is
-    // running on the server for as long as the test needs.
-    let (holder, _holder_conn) = connect_with(&pg.admin_connstr(APP_DB)).await;
-    holder
-        .batch_execute("begin; lock table orders in access exclusive mode")
-        .await
-        .expect("lock");
-    let running = tokio::spawn(async move {
-        c.simple_query("select amount as left_behind from orders")
-            .await
-    });
-    let running_on_server = || {
-        pg.admin_sql(
-            APP_DB,
-            "select count(*) from pg_stat_activity \
-             where query like '%left_behind%' and state = 'active' and pid <> pg_backend_pid()",
-        )
-        .trim()
-            == "1"
-    };
-    wait_until("the statement running on the server", running_on_server).await;
+    let (holder, running, conn) =
+        statement_waiting_on_a_lock(&pg, &pgward, "leaver", "left_behind").await;
     // The client goes away without a word: its socket closes.
     conn.abort();
     let outcome = running.await.expect("query task");
@@ -496,30 +511,8 @@ async fn a_statement_running_when_pgward_stops_is_recorded_unanswered() {
     let pg = cluster();
     let spool = tempfile::tempdir().expect("tempdir");
     let mut pgward = start_pgward(&pg, spool.path(), "", "");
-    let (c, _conn) = connect_with(&format!(
-        "host=127.0.0.1 port={} user=ann password={PW} dbname={APP_DB} application_name=cut-short",
-        pgward.port()
-    ))
-    .await;
-    let (holder, _holder_conn) = connect_with(&pg.admin_connstr(APP_DB)).await;
-    holder
-        .batch_execute("begin; lock table orders in access exclusive mode")
-        .await
-        .expect("lock");
-    let running = tokio::spawn(async move {
-        c.simple_query("select amount as cut_short from orders")
-            .await
-    });
-    wait_until("the statement running on the server", || {
-        pg.admin_sql(
-            APP_DB,
-            "select count(*) from pg_stat_activity \
-             where query like '%cut_short%' and state = 'active' and pid <> pg_backend_pid()",
-        )
-        .trim()
-            == "1"
-    })
-    .await;
+    let (holder, running, _conn) =
+        statement_waiting_on_a_lock(&pg, &pgward, "cut-short", "cut_short").await;
     pgward.terminate();
     let status = pgward.wait_exit(LIMIT).expect("pgward stopped");
     assert!(status.success(), "{status:?}");
