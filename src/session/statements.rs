@@ -195,6 +195,15 @@ struct Expectation {
     decision_event: Option<String>,
 }
 
+impl Expectation {
+    /// The guard refused it: the server saw pgward's marker instead.
+    fn denied(&self) -> bool {
+        self.facts
+            .as_ref()
+            .is_some_and(|f| matches!(f.outcome, Outcome::Deny { .. }))
+    }
+}
+
 #[derive(Default)]
 pub struct StatementTracker {
     queue: VecDeque<Expectation>,
@@ -363,11 +372,7 @@ impl StatementTracker {
     /// it was denied (as when answered: a Parse alone is not a statement).
     pub fn abandon(&mut self, now: Instant) {
         while let Some(e) = self.queue.front() {
-            let denied = e
-                .facts
-                .as_ref()
-                .is_some_and(|f| matches!(f.outcome, Outcome::Deny { .. }));
-            if e.kind == Kind::Parse && !denied {
+            if e.kind == Kind::Parse && !e.denied() {
                 self.queue.pop_front();
             } else {
                 self.end_front(now, Ending::Unanswered);
@@ -379,11 +384,7 @@ impl StatementTracker {
         let Some(e) = self.queue.pop_front() else {
             return;
         };
-        let denied = e
-            .facts
-            .as_ref()
-            .is_some_and(|f| matches!(f.outcome, Outcome::Deny { .. }));
-        let sqlstate = if denied {
+        let sqlstate = if e.denied() {
             // The server's error was for pgward's marker; the client saw 42501.
             Some("42501".to_owned())
         } else {
