@@ -43,7 +43,12 @@
 #
 # Proxy CPU per transaction: the proxy process's user + system time
 # (/proc/PID/stat, every thread) over the run, divided by the transactions
-# pgbench completed; for pgward targets and pgbouncer.
+# pgbench completed; for pgward targets and pgbouncer. Host CPU per
+# transaction: every core's busy time (/proc/stat, all but idle and iowait)
+# over the same run, so what pgbench, PostgreSQL, the proxy and the kernel
+# spend together; on a saturated host it is cores ÷ tps. Receiver CPU per
+# transaction: the OTLP receiver's own time during governed runs, which
+# shares the cores here and would not in a deployment.
 #
 # Everything runs on 127.0.0.1 and is removed on exit. Client, proxy and
 # server share the machine's cores, so compare ratios, not absolute numbers.
@@ -396,6 +401,15 @@ cpu_ticks() {
     sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
 }
 CLK_TCK=$(getconf CLK_TCK)
+# host_ticks — busy clock ticks of every core so far: user, nice, system,
+# irq, softirq and steal (the first line of /proc/stat less idle and iowait).
+host_ticks() {
+    awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
+}
+# per_txn TICKS_BEFORE TICKS_AFTER TRANSACTIONS — µs per transaction.
+per_txn() {
+    awk -v a="$1" -v b="$2" -v hz="$CLK_TCK" -v n="$3" 'BEGIN { printf "%.2f", (b - a) * 1e6 / hz / n }'
+}
 
 # --- memory per idle session ----------------------------------------------
 # For each proxy target, freshly started (before any pgbench run has grown
@@ -451,7 +465,7 @@ if [[ $MEMORY_SESSIONS -gt 0 ]]; then
 fi
 
 mkdir -p "$(dirname "$OUT")"
-echo "round,scenario,mode,clients,target,tps,latency_ms,cpu_us_per_txn" >"$CSV"
+echo "round,scenario,mode,clients,target,tps,latency_ms,cpu_us_per_txn,host_cpu_us_per_txn,receiver_cpu_us_per_txn" >"$CSV"
 
 total=$((ROUNDS * ${#SCENARIO_LIST[@]} * ${#MODE_LIST[@]} * ${#CLIENT_LIST[@]} * ${#TARGET_LIST[@]}))
 pgw_section "running $total pgbench runs of ${DURATION}s (about $((total * (DURATION + 1) / 60 + 1)) min)"
@@ -467,17 +481,21 @@ for ((round = 1; round <= ROUNDS; round++)); do
                     args=(-h 127.0.0.1 -p "${PORT[$t]}" -U postgres -T "$DURATION" -c "$c" -j "$j" -M "$m")
                     [[ $s == select ]] && args+=(-S)
                     [[ $s == large ]] && args+=(-f "$WORK/large.sql")
-                    tps="" lat="" cpu=""
+                    tps="" lat="" cpu="" host="" recv=""
                     pid=$(target_pid "$t")
-                    ticks0=""
+                    ticks0="" recv0=""
                     [[ -n $pid ]] && ticks0=$(cpu_ticks "$pid")
+                    [[ $t == governed && -n $SINK_PID ]] && recv0=$(cpu_ticks "$SINK_PID")
+                    host0=$(host_ticks)
                     if "$PGBENCH" "${args[@]}" bench >"$WORK/run.out" 2>&1; then
+                        host1=$(host_ticks)
                         tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time).*/\1/p' "$WORK/run.out" | head -n1)
                         lat=$(sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p' "$WORK/run.out" | head -n1)
                         txns=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$WORK/run.out" | head -n1)
-                        if [[ -n $ticks0 && -n $txns && $txns -gt 0 ]]; then
-                            cpu=$(awk -v a="$ticks0" -v b="$(cpu_ticks "$pid")" -v hz="$CLK_TCK" -v n="$txns" \
-                                'BEGIN { printf "%.2f", (b - a) * 1e6 / hz / n }')
+                        if [[ -n $txns && $txns -gt 0 ]]; then
+                            host=$(per_txn "$host0" "$host1" "$txns")
+                            [[ -n $ticks0 ]] && cpu=$(per_txn "$ticks0" "$(cpu_ticks "$pid")" "$txns")
+                            [[ -n $recv0 ]] && recv=$(per_txn "$recv0" "$(cpu_ticks "$SINK_PID")" "$txns")
                         fi
                     fi
                     if [[ -z $tps || -z $lat ]]; then
@@ -488,9 +506,9 @@ for ((round = 1; round <= ROUNDS; round++)); do
                     fi
                     shown=FAIL
                     [[ -n $tps ]] && shown=$(printf '%.1f' "$tps")
-                    printf '[%3d/%d] round %d  %-38s %-9s %10s tps  %8s ms  %8s cpu us/txn\n' \
-                        "$n" "$total" "$round" "$(scenario_label "$s" "$m" "$c")" "$t" "$shown" "${lat:--}" "${cpu:--}"
-                    echo "$round,$s,$m,$c,$t,$tps,$lat,$cpu" >>"$CSV"
+                    printf '[%3d/%d] round %d  %-38s %-9s %10s tps  %8s ms  %8s cpu us/txn  %8s host us/txn\n' \
+                        "$n" "$total" "$round" "$(scenario_label "$s" "$m" "$c")" "$t" "$shown" "${lat:--}" "${cpu:--}" "${host:--}"
+                    echo "$round,$s,$m,$c,$t,$tps,$lat,$cpu,$host,$recv" >>"$CSV"
                 done
             done
         done
@@ -498,7 +516,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
 done
 
 # --- report ----------------------------------------------------------------
-# median SCENARIO MODE CLIENTS TARGET COLUMN(6=tps,7=latency,8=cpu) — empty if no data.
+# median SCENARIO MODE CLIENTS TARGET COLUMN(6=tps,7=latency,8=cpu,9=host,10=receiver) — empty if no data.
 median() {
     awk -F, -v s="$1" -v m="$2" -v c="$3" -v t="$4" -v col="$5" \
         'NR > 1 && $2 == s && $3 == m && $4 == c && $5 == t && $col != "" { print $col }' "$CSV" |
@@ -522,7 +540,7 @@ ratio() {
 # report_rows CELL... — a table's rows, one per scenario x mode x client count
 # in the order of the runs: the scenario, then each CELL. A cell holds one or
 # more values separated by " / ", shown the same way: METRIC:TARGET:DECIMALS
-# is the target's median (METRIC tps, lat or cpu), METRIC:A/B the ratio of
+# is the target's median (METRIC tps, lat, cpu, host or recv), METRIC:A/B the ratio of
 # the medians of targets A and B.
 report_rows() {
     local s m c cell row
@@ -553,6 +571,8 @@ add_cell() {
         tps) col=6 ;;
         lat) col=7 ;;
         cpu) col=8 ;;
+        host) col=9 ;;
+        recv) col=10 ;;
         *) pgw_die "report: unknown value '$value'" ;;
         esac
         if [[ $target == */* ]]; then
@@ -616,6 +636,17 @@ fi
     echo "$header"
     echo "$rule"
     report_rows "${cpu_cells[@]}"
+    echo
+    echo "### Host CPU per transaction (µs, every core's busy time: pgbench, PostgreSQL, the proxy, the kernel)"
+    echo
+    header="| scenario |" rule="|---|" host_cells=()
+    for t in "${TARGET_LIST[@]}"; do
+        header+=" $t |" rule+="---:|" host_cells+=("host:$t:1")
+    done
+    want governed && header+=" of which the OTLP receiver (governed) |" rule+="---:|" host_cells+=("recv:governed:1")
+    echo "$header"
+    echo "$rule"
+    report_rows "${host_cells[@]}"
     if want governed; then
         echo
         echo "### Governed (the production setup, $GOVERNED_POLICY) against pgbouncer and direct"
