@@ -9,48 +9,13 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use crate::server::Shared;
-
-/// Readiness facts, updated where they change.
-#[derive(Default)]
-pub struct Health {
-    /// The PostgreSQL listener is bound and not draining.
-    pub accepting: AtomicBool,
-    /// When the upstream last accepted a TCP connection.
-    upstream_ok_at: Mutex<Option<Instant>>,
-}
-
-impl Health {
-    /// Ready: accepting, a policy is installed (the store always holds one
-    /// once pgward started), and the upstream accepted a TCP connection
-    /// within the last three check intervals.
-    pub fn ready(&self, check_interval: Duration) -> bool {
-        let upstream = self
-            .upstream_ok_at
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_some_and(|t| t.elapsed() <= check_interval * 3);
-        self.accepting.load(Ordering::Relaxed) && upstream
-    }
-
-    fn note_upstream(&self, ok: bool) {
-        let mut at = self
-            .upstream_ok_at
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if ok {
-            *at = Some(Instant::now());
-        }
-    }
-}
+use crate::shared::Shared;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {

@@ -4,7 +4,8 @@
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
-use crate::config::{LogFormat, UpstreamTlsMode};
+use crate::logging::LogFormat;
+use crate::tls::UpstreamTlsMode;
 
 #[derive(Debug, Parser)]
 #[command(

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::cli::ServeArgs;
+pub use crate::logging::{LogConfig, LogFormat};
+pub use crate::tls::UpstreamTlsMode;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -20,35 +22,6 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("invalid {key}: {message}")]
     Invalid { key: &'static str, message: String },
-}
-
-/// How pgward secures its connection to the upstream server (libpq's sslmode words).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum UpstreamTlsMode {
-    Disable,
-    #[default]
-    Prefer,
-    Require,
-    VerifyCa,
-    VerifyFull,
-}
-
-impl UpstreamTlsMode {
-    pub fn verifies_chain(self) -> bool {
-        matches!(
-            self,
-            UpstreamTlsMode::VerifyCa | UpstreamTlsMode::VerifyFull
-        )
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    #[default]
-    Text,
-    Json,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -338,12 +311,6 @@ pub struct Limits {
     pub idle_timeout: Option<Duration>,
     pub idle_in_transaction_timeout: Option<Duration>,
     pub shutdown_grace: Duration,
-}
-
-#[derive(Clone, Debug)]
-pub struct LogConfig {
-    pub format: LogFormat,
-    pub level: String,
 }
 
 impl Default for Config {

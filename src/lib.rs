@@ -28,6 +28,7 @@ pub mod policy;
 pub mod rls;
 pub mod server;
 pub mod session;
+pub mod shared;
 pub mod sql;
 #[cfg(test)]
 mod test_rng;

@@ -1,9 +1,22 @@
 //! Structured logs on stderr (stdout carries only the "listening" line).
 
+use serde::Deserialize;
 use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
-use crate::config::{LogConfig, LogFormat};
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    pub level: String,
+}
 
 pub fn init(cfg: &LogConfig) -> Result<(), String> {
     let mut filter = EnvFilter::try_new(&cfg.level)

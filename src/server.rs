@@ -11,42 +11,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
-use crate::cancel::CancelRegistry;
 use crate::config::Config;
-use crate::policy::{PolicyError, PolicyStore};
-use crate::sql::AnalysisCache;
-use crate::tls::{self, TlsError};
-use crate::upstream::{Upstream, UpstreamError};
-
-/// pgward-held authentication: how clients are verified, and the service
-/// account used upstream.
-pub struct LocalAuthSetup {
-    pub method: crate::auth::local::LocalAuth,
-    pub service_user: String,
-    pub service_password: crate::auth::client_login::Secret,
-}
-
-/// What every session shares.
-pub struct Shared {
-    pub local_auth: Option<LocalAuthSetup>,
-    pub config: Config,
-    pub tls_acceptor: Option<tokio_rustls::TlsAcceptor>,
-    pub upstream: Arc<Upstream>,
-    pub cancels: Arc<CancelRegistry>,
-    pub policy: Arc<PolicyStore>,
-    pub analysis_cache: Arc<AnalysisCache>,
-    /// Catalog snapshots for masking, per database.
-    pub catalogs: Arc<crate::catalog::Catalogs>,
-    /// Which server each branch runs on; `upstream` is the default branch's.
-    pub branches: crate::branch::Branches,
-    /// Cancelled when the shutdown grace period is over: sessions end now.
-    pub hard_close: CancellationToken,
-    /// The audit trail, when `audit:` is configured.
-    pub audit: Option<Arc<crate::audit::Auditor>>,
-    /// Usage counters, kept only while the admin listener can show them.
-    pub usage: Option<Arc<crate::metrics::Usage>>,
-    pub health: crate::admin::Health,
-}
+use crate::shared::{SetupError, Shared};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -55,18 +21,8 @@ pub enum ServeError {
         addr: String,
         source: std::io::Error,
     },
-    #[error("client TLS: {0}")]
-    Tls(#[from] TlsError),
-    #[error("upstream: {0}")]
-    Upstream(#[from] UpstreamError),
-    #[error("authentication setup: {0}")]
-    Auth(String),
-    #[error("policy: {0}")]
-    Policy(#[from] PolicyError),
-    #[error("catalog: {0}")]
-    Catalog(String),
-    #[error("branches: {0}")]
-    Branch(String),
+    #[error(transparent)]
+    Setup(#[from] SetupError),
     #[error("metrics export: {0}")]
     MetricsExport(String),
     #[error("cannot start session threads: {0}")]
@@ -80,127 +36,6 @@ pub enum ServeError {
     #[error("{0}")]
     Mcp(#[from] crate::mcp::http::HttpStartError),
 }
-
-impl Shared {
-    pub fn new(
-        config: Config,
-        audit: Option<Arc<crate::audit::Auditor>>,
-    ) -> Result<Arc<Shared>, ServeError> {
-        let tls_acceptor = match &config.client_tls {
-            Some(t) => Some(tokio_rustls::TlsAcceptor::from(tls::server_config(
-                &t.cert_file,
-                &t.key_file,
-                t.client_certs.as_ref(),
-            )?)),
-            None => None,
-        };
-        let upstream = Upstream::from_config(&config.upstream)?;
-        let policy = match &config.policy {
-            Some(path) => PolicyStore::from_file(path)?,
-            None => PolicyStore::allow_all(),
-        };
-        let local_auth = local_auth(&config.auth)?;
-        let catalogs = crate::catalog::Catalogs::new(catalog_source(&config)?);
-        let branches = crate::branch::Branches::new(Arc::clone(&upstream), &config.branches)
-            .map_err(|e| ServeError::Branch(e.to_string()))?;
-        let has_masks = !policy.current().policy.masking.rules.is_empty();
-        if has_masks && !catalogs.is_configured() {
-            return Err(ServeError::Catalog(
-                "the policy masks columns, and masking needs the server's catalog: set catalog.user and catalog.password_file (or use auth mode scram/jwt, whose service account is used)".into(),
-            ));
-        }
-        let usage = (config.admin.is_some() || config.metrics.otlp.is_some())
-            .then(|| Arc::new(crate::metrics::Usage::new(&config.metrics)));
-        Ok(Arc::new(Shared {
-            audit,
-            usage,
-            health: crate::admin::Health::default(),
-            catalogs,
-            branches,
-            local_auth,
-            config,
-            tls_acceptor,
-            upstream,
-            cancels: CancelRegistry::new(),
-            policy,
-            analysis_cache: Arc::new(AnalysisCache::new(ANALYSIS_CACHE_ENTRIES)),
-            hard_close: CancellationToken::new(),
-        }))
-    }
-}
-
-/// The catalog credential of a configuration, with its password read.
-pub fn catalog_source(
-    config: &Config,
-) -> Result<Option<crate::catalog::CatalogSource>, ServeError> {
-    let Some(cred) = config.catalog_credential() else {
-        return Ok(None);
-    };
-    Ok(Some(crate::catalog::CatalogSource {
-        user: cred.user.clone(),
-        password: service_secret(cred)?,
-        refresh_interval: config.catalog.refresh_interval,
-    }))
-}
-
-fn service_secret(
-    s: &crate::config::ServiceCredential,
-) -> Result<crate::auth::client_login::Secret, ServeError> {
-    use crate::auth::client_login::Secret;
-    use crate::config::PasswordSource;
-    match &s.password {
-        PasswordSource::File(p) => Secret::from_file(p),
-        PasswordSource::Env(v) => Secret::from_env(v),
-    }
-    .map_err(|e| ServeError::Auth(format!("password for {}: {e}", s.user)))
-}
-
-fn local_auth(cfg: &crate::config::AuthConfig) -> Result<Option<LocalAuthSetup>, ServeError> {
-    use crate::auth::local::LocalAuth;
-    use crate::config::AuthConfig;
-    let secret = service_secret;
-    Ok(match cfg {
-        AuthConfig::Passthrough => None,
-        AuthConfig::Scram {
-            users_file,
-            service,
-        } => {
-            let users = crate::auth::users::UsersFile::from_file(users_file)
-                .map_err(|e| ServeError::Auth(e.to_string()))?;
-            let mock =
-                crate::auth::scram::MockSecret::random(crate::auth::scram::DEFAULT_ITERATIONS)
-                    .map_err(|e| ServeError::Auth(e.to_string()))?;
-            Some(LocalAuthSetup {
-                method: LocalAuth::Scram {
-                    users: Arc::new(users),
-                    mock,
-                },
-                service_user: service.user.clone(),
-                service_password: secret(service)?,
-            })
-        }
-        AuthConfig::Jwt {
-            jwks_file,
-            jwt,
-            allow_without_tls,
-            service,
-        } => {
-            let validator = crate::auth::jwt::JwtValidator::from_jwks_file(jwks_file, jwt.clone())
-                .map_err(|e| ServeError::Auth(format!("{}: {e}", jwks_file.display())))?;
-            Some(LocalAuthSetup {
-                method: LocalAuth::Jwt {
-                    validator: Arc::new(validator),
-                    allow_without_tls: *allow_without_tls,
-                },
-                service_user: service.user.clone(),
-                service_password: secret(service)?,
-            })
-        }
-    })
-}
-
-/// Distinct statement texts whose analysis is kept (a few MB at most).
-const ANALYSIS_CACHE_ENTRIES: usize = 20_000;
 
 /// Connections answered while over the limit (to send 53300 or honour a
 /// cancel) are themselves bounded, so a flood cannot grow tasks without end.
@@ -393,7 +228,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     }
     drop(shared);
     if let Some(a) = auditor {
-        stop_auditor(a, grace.min(AUDIT_DRAIN)).await;
+        crate::audit::Auditor::stop_shared(a, grace.min(AUDIT_DRAIN)).await;
     }
     info!("pgward stopped");
     Ok(())
@@ -415,28 +250,6 @@ const POLICY_ERRORS: &str = "pgward.policy.errors";
 /// what is left is sent after the next start.
 /// Bounded by `limits.shutdown_grace`.
 const AUDIT_DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// Writes out what is queued and lets the shippers deliver. The auditor is
-/// shared with sessions; the ones still alive after the drain are aborted
-/// anyway, so their references go within moments.
-pub(crate) async fn stop_auditor(a: Arc<crate::audit::Auditor>, drain: std::time::Duration) {
-    let mut a = a;
-    for _ in 0..100 {
-        match Arc::try_unwrap(a) {
-            Ok(auditor) => {
-                let report = auditor.shutdown(tokio::time::Instant::now() + drain).await;
-                info!(?report, "audit trail stopped");
-                return;
-            }
-            Err(still_shared) => {
-                a = still_shared;
-                tokio::task::yield_now().await;
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            }
-        }
-    }
-    warn!("audit trail still in use at exit: queued events are written, unsent ones stay spooled for the next start");
-}
 
 /// Records every policy reload attempt as an audit event.
 /// Holds the auditor weakly: the store outlives it, and shutdown needs the

@@ -14,7 +14,28 @@ use rustls::{
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::config::UpstreamTlsMode;
+use serde::Deserialize;
+
+/// How pgward secures its connection to the upstream server (libpq's sslmode words).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum UpstreamTlsMode {
+    Disable,
+    #[default]
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl UpstreamTlsMode {
+    pub fn verifies_chain(self) -> bool {
+        matches!(
+            self,
+            UpstreamTlsMode::VerifyCa | UpstreamTlsMode::VerifyFull
+        )
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {

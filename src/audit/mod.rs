@@ -290,6 +290,29 @@ impl Auditor {
         counters.wait_until(|| cond(&self.stats()), timeout).await
     }
 
+    /// Shuts down an auditor that sessions may still hold: waits a moment
+    /// for their references to go (the ones still alive after the drain are
+    /// aborted anyway), then writes out what is queued and lets the shippers
+    /// deliver until `drain` is over.
+    pub async fn stop_shared(a: Arc<Auditor>, drain: Duration) {
+        let mut a = a;
+        for _ in 0..100 {
+            match Arc::try_unwrap(a) {
+                Ok(auditor) => {
+                    let report = auditor.shutdown(Instant::now() + drain).await;
+                    tracing::info!(?report, "audit trail stopped");
+                    return;
+                }
+                Err(still_shared) => {
+                    a = still_shared;
+                    tokio::task::yield_now().await;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        }
+        tracing::warn!("audit trail still in use at exit: queued events are written, unsent ones stay spooled for the next start");
+    }
+
     /// Stops taking events, writes and syncs everything queued, then lets the
     /// shippers deliver until `deadline`. What they could not deliver stays
     /// spooled for the next start and is counted in the report and the log.

@@ -11,9 +11,8 @@ use std::time::Duration;
 use tracing::{debug, info, warn};
 
 use super::query::simple_query;
-use super::snapshot::{
-    Oid, Snapshot, FUNCTIONS_SQL, RELATIONS_SQL, VIEWS_SQL, VIEW_DEFINITIONS_SQL,
-};
+use super::snapshot::{Oid, Snapshot, RELATIONS_SQL, VIEWS_SQL, VIEW_DEFINITIONS_SQL};
+use super::volatility::FUNCTIONS_SQL;
 use super::CatalogError;
 use crate::auth::client_login::{Secret, UpstreamLogin};
 use crate::auth::local::service_login;

@@ -141,15 +141,6 @@ pub const VIEWS_SQL: &str =
 pub const VIEW_DEFINITIONS_SQL: &str =
     "SELECT c.oid, pg_catalog.pg_get_viewdef(c.oid) FROM pg_catalog.pg_class c WHERE c.oid IN ";
 
-/// Functions outside the system schemas, and whether any overload of each
-/// is volatile.
-pub const FUNCTIONS_SQL: &str =
-    "SELECT n.nspname, p.proname, pg_catalog.bool_or(p.provolatile = 'v') \
-     FROM pg_catalog.pg_proc p \
-     JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
-     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') \
-     GROUP BY 1, 2";
-
 fn field(row: &[Option<String>], i: usize) -> Result<&str, CatalogError> {
     row.get(i)
         .and_then(|f| f.as_deref())
@@ -164,7 +155,7 @@ fn number<T: std::str::FromStr>(row: &[Option<String>], i: usize) -> Result<T, C
 
 impl Snapshot {
     /// Builds a snapshot from the replies to [`RELATIONS_SQL`], [`VIEWS_SQL`]
-    /// and [`FUNCTIONS_SQL`].
+    /// and [`FUNCTIONS_SQL`](super::volatility::FUNCTIONS_SQL).
     pub fn from_rows(
         relations: Rows,
         views: Rows,

@@ -11,8 +11,14 @@ use super::CatalogError;
 use crate::session::peer::Peer;
 
 /// Functions outside pg_catalog and information_schema, and whether any
-/// overload of each is volatile (the same query the catalog snapshot runs).
-const USER_FUNCTIONS_SQL: &str = super::snapshot::FUNCTIONS_SQL;
+/// overload of each is volatile (a session's view reads it alone; the
+/// catalog snapshot reads it with the relations).
+pub const FUNCTIONS_SQL: &str =
+    "SELECT n.nspname, p.proname, pg_catalog.bool_or(p.provolatile = 'v') \
+     FROM pg_catalog.pg_proc p \
+     JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
+     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') \
+     GROUP BY 1, 2";
 
 /// The user functions a session's view of the catalog holds.
 #[derive(Debug, Default)]
@@ -96,7 +102,7 @@ impl Volatility {
     }
 }
 
-/// Parses rows of [`USER_FUNCTIONS_SQL`]: schema, name, any overload volatile.
+/// Parses rows of [`FUNCTIONS_SQL`]: schema, name, any overload volatile.
 pub fn user_functions(rows: &[Vec<Option<String>>]) -> Result<UserFunctions, CatalogError> {
     let mut out = UserFunctions::default();
     for row in rows {
@@ -117,7 +123,7 @@ pub fn user_functions(rows: &[Vec<Option<String>>]) -> Result<UserFunctions, Cat
 /// Runs the function query on an idle server connection and consumes the
 /// whole reply, through ReadyForQuery.
 pub async fn load_volatile_functions(server: &mut Peer) -> Result<UserFunctions, CatalogError> {
-    let mut results = simple_query(server, USER_FUNCTIONS_SQL).await?;
+    let mut results = simple_query(server, FUNCTIONS_SQL).await?;
     let rows = results.pop().unwrap_or_default();
     user_functions(&rows)
 }

@@ -12,7 +12,7 @@ use crate::auth::client_login::Secret;
 use crate::auth::jwt::{JwtError, JwtValidator};
 use crate::auth::local::LocalAuth;
 use crate::policy::{Identity, UserName};
-use crate::server::Shared;
+use crate::shared::Shared;
 
 use super::config::{McpConfig, PasswordRef, DEFAULT_PASSWORD_ENV};
 use super::error::McpError;

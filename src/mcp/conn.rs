@@ -18,7 +18,7 @@ use tokio_postgres::{CancelToken, Client, NoTls};
 use super::auth::{application_name, Caller};
 use super::error::McpError;
 use crate::branch::BranchName;
-use crate::server::Shared;
+use crate::shared::Shared;
 
 /// Buffer of the in-memory pipe between a tool and its session, each way.
 const PIPE_BYTES: usize = 64 * 1024;

@@ -17,7 +17,7 @@ use tracing::{debug, info};
 use super::auth::Caller;
 use super::error::McpError;
 use super::tools;
-use crate::server::Shared;
+use crate::shared::Shared;
 
 const INSTRUCTIONS: &str = "pgward governs this PostgreSQL database. Every statement you run \
 is decided by the platform's policy for your identity before it reaches the server; a denied \

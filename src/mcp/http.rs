@@ -37,7 +37,7 @@ use super::config::{McpHttpConfig, MCP_PATH, METADATA_PATH};
 use super::handler::Handler;
 use crate::auth::jwt::JwtValidator;
 use crate::auth::local::LocalAuth;
-use crate::server::Shared;
+use crate::shared::Shared;
 
 type Body = BoxBody<Bytes, Infallible>;
 

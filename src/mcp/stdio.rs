@@ -20,13 +20,16 @@ use tracing::{info, warn};
 use super::auth::stdio_caller;
 use super::handler::Handler;
 use crate::audit::config::SinkConfig;
+use crate::audit::{AuditError, Auditor};
 use crate::config::Config;
-use crate::server::{stop_auditor, ServeError, Shared};
+use crate::shared::{SetupError, Shared};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StdioError {
     #[error(transparent)]
-    Serve(#[from] ServeError),
+    Setup(#[from] SetupError),
+    #[error("audit: {0}")]
+    Audit(#[from] AuditError),
     #[error("{0}")]
     Identity(String),
     #[error("audit spool: {0}")]
@@ -57,11 +60,7 @@ pub async fn serve(mut config: Config, user: Option<String>) -> Result<(), Stdio
         _slot_lock = Some(lock);
     }
     let auditor = match &config.audit {
-        Some(cfg) => Some(Arc::new(
-            crate::audit::Auditor::start(cfg.clone())
-                .await
-                .map_err(|e| StdioError::Serve(e.into()))?,
-        )),
+        Some(cfg) => Some(Arc::new(Auditor::start(cfg.clone()).await?)),
         None => None,
     };
     let shared = Shared::new(config, auditor.clone())?;
@@ -92,7 +91,7 @@ pub async fn serve(mut config: Config, user: Option<String>) -> Result<(), Stdio
     shared.hard_close.cancel();
     drop(shared);
     if let Some(a) = auditor {
-        stop_auditor(a, std::time::Duration::from_secs(10)).await;
+        Auditor::stop_shared(a, std::time::Duration::from_secs(10)).await;
     }
     info!("MCP endpoint (stdio) stopped");
     Ok(())

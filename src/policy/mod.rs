@@ -12,8 +12,10 @@ pub mod model;
 pub mod protect;
 pub mod row_filters;
 pub mod store;
+pub mod verdict;
 
 pub use compile::{Policy, PolicyError, Profile, Resolution};
-pub use decide::{decide, Decision, DecisionContext, Denial};
+pub use decide::decide;
 pub use identity::{Identity, UserName};
 pub use store::PolicyStore;
+pub use verdict::{Decision, DecisionContext, Denial};

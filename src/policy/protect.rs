@@ -17,7 +17,7 @@
 //!   POLICY, DROP TABLE; TRUNCATE ignores row-level security).
 
 use super::compile::{AllowSet, Profile};
-use super::decide::{DecisionContext, Denial};
+use super::verdict::{DecisionContext, Denial};
 use crate::sql::{Access, Effect, SettingValue, Statement};
 
 /// Rule name of identity-setting refusals.

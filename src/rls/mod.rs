@@ -136,7 +136,7 @@ fn resolve(args: &RlsArgs, all_branches: bool) -> Result<(Policy, Vec<Target>), 
             .database
             .clone()
             .ok_or("with --config, give --database (the database name on each branch)")?;
-        let source = crate::server::catalog_source(config)
+        let source = crate::shared::catalog_source(config)
             .map_err(|e| e.to_string())?
             .ok_or("the configuration has no catalog credential (catalog.user) or service account to connect with")?;
         let source = Arc::new(source);

@@ -12,15 +12,11 @@ use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use super::state::{DbState, Table};
+use super::state::{DbState, Table, SERVER_DIGEST_SQL};
 use crate::policy::row_filters::{RowFilter, RowFilters, OWNED_PREFIX, ROWS_POLICY};
 
 /// Start of the comment on every policy pgward creates.
 pub const COMMENT_TAG: &str = "pgward rls v1";
-
-/// SQL computing the digest of a `pg_policy` row `p` as the server stores
-/// it (the same expression in the plan and in the check).
-pub const SERVER_DIGEST_SQL: &str = "pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(pg_catalog.concat_ws(E'\\n', p.polpermissive::text, p.polcmd::text, p.polroles::text, coalesce(pg_catalog.pg_get_expr(p.polqual, p.polrelid), ''), coalesce(pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid), '')), 'UTF8')), 'hex')";
 
 /// One policy a table must have.
 #[derive(Clone, Debug)]

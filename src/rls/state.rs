@@ -21,7 +21,7 @@ pub struct Policy {
     pub name: String,
     /// Its comment ('' when it has none).
     pub comment: String,
-    /// [`super::plan::SERVER_DIGEST_SQL`] of it.
+    /// [`SERVER_DIGEST_SQL`] of it.
     pub server_digest: String,
 }
 
@@ -30,6 +30,10 @@ pub struct DbState {
     pub tables: Vec<Table>,
     pub policies: Vec<Policy>,
 }
+
+/// SQL computing the digest of a `pg_policy` row `p` as the server stores
+/// it (the same expression in the plan and in the check).
+pub const SERVER_DIGEST_SQL: &str = "pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(pg_catalog.concat_ws(E'\\n', p.polpermissive::text, p.polcmd::text, p.polroles::text, coalesce(pg_catalog.pg_get_expr(p.polqual, p.polrelid), ''), coalesce(pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid), '')), 'UTF8')), 'hex')";
 
 pub const TABLES_SQL: &str = "SELECT c.oid::text, n.nspname::text, c.relname::text, \
      c.relrowsecurity::text, c.relforcerowsecurity::text, \
@@ -43,7 +47,7 @@ pub fn policies_sql() -> String {
         "SELECT p.polrelid::text, p.polname::text, \
          coalesce(pg_catalog.obj_description(p.oid, 'pg_policy'), ''), {} \
          FROM pg_catalog.pg_policy p ORDER BY 1, 2",
-        super::plan::SERVER_DIGEST_SQL
+        SERVER_DIGEST_SQL
     )
 }
 

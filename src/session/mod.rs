@@ -29,7 +29,7 @@ use crate::auth::client_login::UpstreamLogin;
 use crate::auth::local::{self, LocalAuthError};
 use crate::auth::passthrough::{self, AuthError};
 use crate::branch::Branch;
-use crate::server::Shared;
+use crate::shared::Shared;
 use crate::wire::backend::{self, ErrorReport, SqlState};
 use crate::wire::startup::{self, StartupError, StartupPacket};
 use crate::wire::Stream;

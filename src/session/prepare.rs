@@ -12,7 +12,7 @@ use tracing::{debug, warn};
 use crate::auth::local;
 use crate::branch::Branch;
 use crate::policy::{Identity, UserName};
-use crate::server::Shared;
+use crate::shared::Shared;
 use crate::upstream::UpstreamError;
 use crate::wire::backend::SqlState;
 use crate::wire::startup::{self, CancelKey, StartupError, StartupMessage, StartupPacket};

@@ -28,10 +28,10 @@ use std::collections::BTreeSet;
 use pg_query::protobuf::{self, node::Node as N};
 use pg_query::NodeRef;
 
-use super::classify::{positional_arg, ParseOptions, MAX_SQL_NESTING};
 use super::effects::{self, ArgRule};
 use super::error::ParseFailure;
-use super::names;
+use super::names::{self, positional_arg};
+use super::options::{ParseOptions, MAX_SQL_NESTING};
 use super::walk;
 
 /// Where the columns a statement reads can flow, as column names.

@@ -32,6 +32,7 @@ mod lexer;
 pub mod lexkey;
 pub mod lineage;
 mod names;
+pub mod options;
 mod pg_scan;
 mod walk;
 

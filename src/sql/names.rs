@@ -1,5 +1,6 @@
 //! Identifier handling: qualified names from parse trees and from string
-//! literals (`'schema.seq'::regclass`), folded the way PostgreSQL folds them.
+//! literals (`'schema.seq'::regclass`), folded the way PostgreSQL folds them,
+//! and the function arguments they are read from.
 
 use pg_query::protobuf::{self, a_const, node::Node as N};
 
@@ -162,6 +163,15 @@ pub(crate) fn parse_qualified_name(text: &str) -> Option<QualifiedName> {
 /// Run-time parameter names are case-insensitive.
 pub(crate) fn setting_name(name: &str) -> String {
     name.to_ascii_lowercase()
+}
+
+/// Argument `index` when it is passed positionally.
+pub(crate) fn positional_arg(args: &[protobuf::Node], index: usize) -> Option<&protobuf::Node> {
+    let arg = args.get(index)?;
+    match arg.node.as_ref() {
+        Some(N::NamedArgExpr(_)) | None => None,
+        Some(_) => Some(arg),
+    }
 }
 
 #[cfg(test)]

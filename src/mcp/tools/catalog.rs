@@ -14,7 +14,7 @@ use super::super::conn::{CallOptions, Session};
 use super::super::error::McpError;
 use super::masks::MaskView;
 use super::{resolve, timeout, Output, DESCRIBE_TABLE, LIST_SCHEMAS, LIST_TABLES};
-use crate::server::Shared;
+use crate::shared::Shared;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -14,7 +14,7 @@ use super::super::error::McpError;
 use crate::catalog::{Oid, Snapshot};
 use crate::mask::index::MaskIndex;
 use crate::policy::Profile;
-use crate::server::Shared;
+use crate::shared::Shared;
 
 pub struct MaskView {
     profile: Arc<Profile>,

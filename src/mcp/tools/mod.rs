@@ -18,7 +18,7 @@ use super::auth::Caller;
 use super::error::McpError;
 use crate::policy::compile::AllowSet;
 use crate::policy::{Profile, Resolution};
-use crate::server::Shared;
+use crate::shared::Shared;
 use crate::sql::Effect;
 
 pub const LIST_SCHEMAS: &str = "list_schemas";

@@ -13,7 +13,7 @@ use super::catalog::BranchArgs;
 use super::{allows_writes, offered, resolve, timeout, Output, ALL, WHOAMI};
 use crate::policy::compile::AllowSet;
 use crate::policy::Profile;
-use crate::server::Shared;
+use crate::shared::Shared;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -15,7 +15,7 @@ use super::super::auth::Caller;
 use super::super::conn::{CallOptions, Session};
 use super::super::error::McpError;
 use super::{allows_writes, resolve, row_limit, timeout, Output, EXECUTE, EXPLAIN, QUERY};
-use crate::server::Shared;
+use crate::shared::Shared;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
