@@ -44,7 +44,7 @@
 # Proxy CPU per transaction: the proxy process's user + system time
 # (/proc/PID/stat, every thread) over the run, divided by the transactions
 # pgbench completed; for pgward targets and pgbouncer. Host CPU per
-# transaction: every core's busy time (/proc/stat, all but idle and iowait)
+# transaction: every core's busy time (/proc/stat, all but idle, iowait and steal)
 # over the same run, so what pgbench, PostgreSQL, the proxy and the kernel
 # spend together; on a saturated host it is cores ÷ tps. Receiver CPU per
 # transaction: the OTLP receiver's own time during governed runs, which
@@ -402,9 +402,10 @@ cpu_ticks() {
 }
 CLK_TCK=$(getconf CLK_TCK)
 # host_ticks — busy clock ticks of every core so far: user, nice, system,
-# irq, softirq and steal (the first line of /proc/stat less idle and iowait).
+# irq and softirq (the first line of /proc/stat; not idle, iowait, or steal,
+# the time a hypervisor gave the cores to someone else).
 host_ticks() {
-    awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
+    awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8; exit }' /proc/stat
 }
 # per_txn TICKS_BEFORE TICKS_AFTER TRANSACTIONS — µs per transaction.
 per_txn() {
