@@ -175,6 +175,41 @@ else
     fi
 fi
 
+# --- the benchmark script ---------------------------------------------------
+# benches/pgbench-compare.sh once over, as small as it goes (every target,
+# one 1-second run, 20 idle sessions), with the debug build: figures from it
+# mean nothing, but a bench that no longer runs, or reports a failed cell or
+# an empty receiver, fails here instead of on the next measurement.
+# shellcheck disable=SC2317  # called through run_step
+bench_smoke() {
+    local out rc=0
+    out=$(mktemp -d "${TMPDIR:-/tmp}/pgward-bench-smoke.XXXXXX")
+    cargo build "${CARGO_FLAGS[@]}" --bin pgward --example otlp_sink || return 1
+    local bin="${CARGO_TARGET_DIR:-target}/debug"
+    PGWARD_BIN="$bin/pgward" OTLP_SINK_BIN="$bin/examples/otlp_sink" \
+        TARGETS="direct pgward governed pgbouncer" SCENARIOS=select MODES=prepared CLIENTS=1 \
+        ROUNDS=1 DURATION=1 SCALE=1 MEMORY_SESSIONS=20 OUT="$out/bench.md" \
+        benches/pgbench-compare.sh || rc=1
+    if [[ $rc -eq 0 ]]; then
+        if grep -q '| fail ' "$out/bench.md"; then
+            pgw_warn "the report has failed cells"
+            rc=1
+        fi
+        if ! grep -q 'otlp-sink logs=[1-9]' "$out/bench.md"; then
+            pgw_warn "the OTLP receiver got no audit records from the governed target"
+            rc=1
+        fi
+        if ! grep -q '^### Host CPU per transaction' "$out/bench.md" ||
+            ! grep -q '^| governed | .* KiB' "$out/bench.md"; then
+            pgw_warn "the report lacks the host CPU or the memory table"
+            rc=1
+        fi
+    fi
+    rm -rf "$out"
+    return "$rc"
+}
+run_step "pgbench-compare (smoke)" bench_smoke
+
 # --- fuzzing ---------------------------------------------------------------
 # Every fuzz target's committed corpus is replayed, then each target runs for
 # a few seconds (PGWARD_FUZZ_SECONDS), from the cheaper build (no ASan,
