@@ -145,6 +145,28 @@ fn unknown_masking() -> Arc<StatementMasking> {
     })
 }
 
+/// What a statement parsed again under the same name keeps from the
+/// one it replaces: drivers that parse every execution into the unnamed
+/// statement (libpq's extended protocol, JDBC before its prepare
+/// threshold) would otherwise have every RowDescription parsed and
+/// every plan built anew. Only with the very same masking (the guard
+/// hands out one per decision it remembers): the plan is still checked
+/// against the columns, formats, catalog snapshot and mask index before
+/// it serves, and the description is kept with the bytes it was parsed
+/// from.
+fn reparsed(
+    statements: &mut ByName<StatementInfo>,
+    name: &[u8],
+    masking: &Arc<StatementMasking>,
+) -> (Option<Planned>, Option<(Box<[u8]>, Desc)>) {
+    match statements.get_mut(name) {
+        Some(old) if Arc::ptr_eq(&old.masking, masking) => {
+            (old.planned.take(), old.portal_rows.take())
+        }
+        _ => (None, None),
+    }
+}
+
 fn put(out: &mut BytesMut, tag: u8, body: &[u8]) {
     put_frame(out, tag, body);
 }
@@ -391,13 +413,14 @@ impl ResultMasker {
             }
             b'1' => {
                 if let Some(Pending::Parse { name, masking }) = self.pending.front() {
+                    let (planned, portal_rows) = reparsed(&mut self.statements, name, masking);
                     self.statements.insert(
                         name.clone(),
                         StatementInfo {
                             masking: Arc::clone(masking),
                             desc: None,
-                            planned: None,
-                            portal_rows: None,
+                            planned,
+                            portal_rows,
                         },
                     );
                 }

@@ -79,3 +79,55 @@ fn descriptions_of_anything_but_a_portal_are_always_parsed() {
         "a statement's own description is not a portal's"
     );
 }
+
+#[test]
+fn a_statement_parsed_again_with_the_same_masking_keeps_its_description() {
+    let mut m = masker_describing_portal();
+    let masking = Arc::new(StatementMasking::default());
+    m.statements.insert(
+        Bytes::new(),
+        StatementInfo {
+            masking: Arc::clone(&masking),
+            desc: None,
+            planned: None,
+            portal_rows: None,
+        },
+    );
+    m.portals.insert(
+        Bytes::new(),
+        PortalInfo {
+            masking: Arc::clone(&masking),
+            desc: None,
+            formats: ResultFormats::AllText,
+            statement: Bytes::new(),
+        },
+    );
+    let first = m.description(&row_description(100)).expect("valid");
+    let (_, kept) = reparsed(&mut m.statements, b"", &masking);
+    let kept = kept.expect("the same masking keeps the description");
+    assert!(Arc::ptr_eq(&kept.1, &first));
+    assert_eq!(&*kept.0, &row_description(100)[..], "with its bytes");
+
+    // Parsed again with other masking: nothing is kept.
+    m.statements.insert(
+        Bytes::new(),
+        StatementInfo {
+            masking: Arc::clone(&masking),
+            desc: None,
+            planned: None,
+            portal_rows: Some(kept),
+        },
+    );
+    let other = Arc::new(StatementMasking {
+        derived: true,
+        ..StatementMasking::default()
+    });
+    assert!(matches!(
+        reparsed(&mut m.statements, b"", &other),
+        (None, None)
+    ));
+    assert!(matches!(
+        reparsed(&mut m.statements, b"other", &masking),
+        (None, None)
+    ));
+}
