@@ -46,6 +46,8 @@ pub enum ResultsError {
 }
 
 type Desc = Arc<Vec<FieldDesc>>;
+/// A RowDescription as it arrived, and parsed.
+type PortalRows = (Box<[u8]>, Desc);
 
 /// What a forwarded frontend message will be answered with.
 enum Pending {
@@ -90,7 +92,7 @@ struct StatementInfo {
     /// The RowDescription last sent for one of its portals, as it arrived
     /// and parsed: drivers such as libpq have every portal described
     /// anew, and the same bytes need not be parsed again.
-    portal_rows: Option<(Box<[u8]>, Desc)>,
+    portal_rows: Option<PortalRows>,
 }
 
 struct PortalInfo {
@@ -158,7 +160,7 @@ fn reparsed(
     statements: &mut ByName<StatementInfo>,
     name: &[u8],
     masking: &Arc<StatementMasking>,
-) -> (Option<Planned>, Option<(Box<[u8]>, Desc)>) {
+) -> (Option<Planned>, Option<PortalRows>) {
     match statements.get_mut(name) {
         Some(old) if Arc::ptr_eq(&old.masking, masking) => {
             (old.planned.take(), old.portal_rows.take())
