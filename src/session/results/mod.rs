@@ -31,7 +31,7 @@ use crate::wire::Frame;
 mod names;
 mod plan;
 use names::ByName;
-use plan::{Plan, Planned};
+use plan::{reparsed, Plan, Planned};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResultsError {
@@ -145,28 +145,6 @@ fn unknown_masking() -> Arc<StatementMasking> {
         scrub_messages: true,
         ..StatementMasking::default()
     })
-}
-
-/// What a statement parsed again under the same name keeps from the
-/// one it replaces: drivers that parse every execution into the unnamed
-/// statement (libpq's extended protocol, JDBC before its prepare
-/// threshold) would otherwise have every RowDescription parsed and
-/// every plan built anew. Only with the very same masking (the guard
-/// hands out one per decision it remembers): the plan is still checked
-/// against the columns, formats, catalog snapshot and mask index before
-/// it serves, and the description is kept with the bytes it was parsed
-/// from.
-fn reparsed(
-    statements: &mut ByName<StatementInfo>,
-    name: &[u8],
-    masking: &Arc<StatementMasking>,
-) -> (Option<Planned>, Option<PortalRows>) {
-    match statements.get_mut(name) {
-        Some(old) if Arc::ptr_eq(&old.masking, masking) => {
-            (old.planned.take(), old.portal_rows.take())
-        }
-        _ => (None, None),
-    }
 }
 
 fn put(out: &mut BytesMut, tag: u8, body: &[u8]) {

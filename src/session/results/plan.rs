@@ -5,7 +5,8 @@
 
 use std::sync::{Arc, Weak};
 
-use super::{Desc, Pending, ResultMasker, View};
+use super::names::ByName;
+use super::{Desc, Pending, PortalRows, ResultMasker, StatementInfo, View};
 use crate::catalog::{Oid, Snapshot};
 use crate::mask::index::{MaskIndex, Provenance};
 use crate::mask::row::{ColumnMask, RowPlan};
@@ -50,6 +51,28 @@ pub(super) enum Plan {
     Mask(Arc<RowPlan>),
     /// The columns are not known: every value becomes NULL.
     AllNull,
+}
+
+/// What a statement parsed again under the same name keeps from the
+/// one it replaces: drivers that parse every execution into the unnamed
+/// statement (libpq's extended protocol, JDBC before its prepare
+/// threshold) would otherwise have every RowDescription parsed and
+/// every plan built anew. Only with the very same masking (the guard
+/// hands out one per decision it remembers): the plan is still checked
+/// against the columns, formats, catalog snapshot and mask index before
+/// it serves, and the description is kept with the bytes it was parsed
+/// from.
+pub(super) fn reparsed(
+    statements: &mut ByName<StatementInfo>,
+    name: &[u8],
+    masking: &Arc<StatementMasking>,
+) -> (Option<Planned>, Option<PortalRows>) {
+    match statements.get_mut(name) {
+        Some(old) if Arc::ptr_eq(&old.masking, masking) => {
+            (old.planned.take(), old.portal_rows.take())
+        }
+        _ => (None, None),
+    }
 }
 
 impl ResultMasker {
