@@ -15,28 +15,34 @@ fn row_description(table: u32) -> Vec<u8> {
     b
 }
 
+/// A parsed statement with `masking`, not yet described or planned.
+fn statement(masking: &Arc<StatementMasking>) -> StatementInfo {
+    StatementInfo {
+        masking: Arc::clone(masking),
+        desc: None,
+        planned: None,
+        portal_rows: None,
+    }
+}
+
+/// A portal bound from `statement`, results in text.
+fn portal(statement: &'static [u8], masking: &Arc<StatementMasking>) -> PortalInfo {
+    PortalInfo {
+        masking: Arc::clone(masking),
+        desc: None,
+        formats: ResultFormats::AllText,
+        statement: Bytes::from_static(statement),
+    }
+}
+
 /// Statement `s1` bound to the unnamed portal, whose Describe is the head
 /// of the queue.
 fn masker_describing_portal() -> ResultMasker {
     let mut m = ResultMasker::new();
-    m.statements.insert(
-        Bytes::from_static(b"s1"),
-        StatementInfo {
-            masking: Arc::new(StatementMasking::default()),
-            desc: None,
-            planned: None,
-            portal_rows: None,
-        },
-    );
-    m.portals.insert(
-        Bytes::new(),
-        PortalInfo {
-            masking: Arc::new(StatementMasking::default()),
-            desc: None,
-            formats: ResultFormats::AllText,
-            statement: Bytes::from_static(b"s1"),
-        },
-    );
+    let masking = Arc::new(StatementMasking::default());
+    m.statements
+        .insert(Bytes::from_static(b"s1"), statement(&masking));
+    m.portals.insert(Bytes::new(), portal(b"s1", &masking));
     m.pending.push_back(Pending::DescribePortal {
         name: Bytes::new(),
         injected: false,
@@ -84,24 +90,8 @@ fn descriptions_of_anything_but_a_portal_are_always_parsed() {
 fn a_statement_parsed_again_with_the_same_masking_keeps_its_description() {
     let mut m = masker_describing_portal();
     let masking = Arc::new(StatementMasking::default());
-    m.statements.insert(
-        Bytes::new(),
-        StatementInfo {
-            masking: Arc::clone(&masking),
-            desc: None,
-            planned: None,
-            portal_rows: None,
-        },
-    );
-    m.portals.insert(
-        Bytes::new(),
-        PortalInfo {
-            masking: Arc::clone(&masking),
-            desc: None,
-            formats: ResultFormats::AllText,
-            statement: Bytes::new(),
-        },
-    );
+    m.statements.insert(Bytes::new(), statement(&masking));
+    m.portals.insert(Bytes::new(), portal(b"", &masking));
     let first = m.description(&row_description(100)).expect("valid");
     let (_, kept) = reparsed(&mut m.statements, b"", &masking);
     let kept = kept.expect("the same masking keeps the description");
@@ -112,10 +102,8 @@ fn a_statement_parsed_again_with_the_same_masking_keeps_its_description() {
     m.statements.insert(
         Bytes::new(),
         StatementInfo {
-            masking: Arc::clone(&masking),
-            desc: None,
-            planned: None,
             portal_rows: Some(kept),
+            ..statement(&masking)
         },
     );
     let other = Arc::new(StatementMasking {
