@@ -31,7 +31,7 @@ use crate::wire::Frame;
 mod names;
 mod plan;
 use names::ByName;
-use plan::{reparsed, Plan, Planned};
+use plan::{reparsed, Plan, Planned, QueryPlanned};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResultsError {
@@ -125,6 +125,7 @@ pub struct ResultMasker {
     statements: ByName<StatementInfo>,
     portals: ByName<PortalInfo>,
     plan: Option<Plan>,
+    query_planned: Option<QueryPlanned>,
     copy: Option<CopyMasker>,
     /// A cursor was declared over masked data (or a user function could
     /// have opened one): computed columns fetched from cursors are masked.
@@ -369,14 +370,15 @@ impl ResultMasker {
                 self.copy = self.copy_masker(format, n);
             }
             b'T' => {
+                if let Some(plan) = self.kept_query_plan(body, view) {
+                    self.plan = Some(plan);
+                    return Ok(Action::Forward);
+                }
                 let desc = self.description(body)?;
                 match self.describe_answered(view, Some(desc)) {
                     Ok(true) => return Ok(Action::Swallow),
                     Ok(false) | Err(None) => {}
-                    Err(Some(desc)) => {
-                        let masking = self.front_masking().unwrap_or_else(unknown_masking);
-                        self.plan = Some(self.build(view, &desc, &masking, None));
-                    }
+                    Err(Some(desc)) => self.plan = Some(self.plan_rows(view, body, &desc)),
                 }
             }
             b't' => {

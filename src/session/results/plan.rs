@@ -53,6 +53,27 @@ pub(super) enum Plan {
     AllNull,
 }
 
+/// The plan last built for the rows of a simple-protocol Query, and what
+/// it was built from: a Query's RowDescription comes with every execution,
+/// and a client repeating a statement with other constants (the guard then
+/// hands out the same masking) would otherwise have it parsed and planned
+/// every time. Everything the plan reads is compared: the description's
+/// bytes (which carry the formats), the masking, catalog snapshot and mask
+/// index by identity (held weakly, so an address cannot be reused while
+/// the plan is kept), and whether computed columns are masked.
+pub(super) struct QueryPlanned {
+    rows: Box<[u8]>,
+    masking: Weak<StatementMasking>,
+    snapshot: Weak<Snapshot>,
+    index: Weak<MaskIndex>,
+    derived: bool,
+    plan: Plan,
+}
+
+/// A longer RowDescription is planned at every execution rather than kept,
+/// so an idle session holds little.
+const KEEP_QUERY_ROWS: usize = 1024;
+
 /// What a statement parsed again under the same name keeps from the
 /// one it replaces: drivers that parse every execution into the unnamed
 /// statement (libpq's extended protocol, JDBC before its prepare
@@ -76,6 +97,45 @@ pub(super) fn reparsed(
 }
 
 impl ResultMasker {
+    /// The kept plan for a RowDescription answering the Query at the head
+    /// of the queue, if it was built from the very same inputs.
+    pub(super) fn kept_query_plan(&self, rows: &[u8], view: &View<'_>) -> Option<Plan> {
+        let Some(Pending::Query { masking }) = self.pending.front() else {
+            return None;
+        };
+        let kept = self.query_planned.as_ref()?;
+        (*kept.rows == *rows
+            && Weak::as_ptr(&kept.masking) == Arc::as_ptr(masking)
+            && Weak::as_ptr(&kept.snapshot) == Arc::as_ptr(view.snapshot)
+            && Weak::as_ptr(&kept.index) == Arc::as_ptr(view.index)
+            && kept.derived == self.derived(masking))
+        .then(|| kept.plan.clone())
+    }
+
+    /// Plans rows described by `rows` (parsed: `desc`) that answer no
+    /// Describe; when they answer a Query, the plan is kept for the next
+    /// execution unless it met a relation the catalog lacked (which the
+    /// next execution must report again, against the refreshed catalog).
+    pub(super) fn plan_rows(&mut self, view: &View<'_>, rows: &[u8], desc: &Desc) -> Plan {
+        let query = matches!(self.pending.front(), Some(Pending::Query { .. }));
+        let masking = self.front_masking().unwrap_or_else(super::unknown_masking);
+        let unknown_before = self.saw_unknown;
+        self.saw_unknown = false;
+        let plan = self.build(view, desc, &masking, None);
+        if query && !self.saw_unknown && rows.len() <= KEEP_QUERY_ROWS {
+            self.query_planned = Some(QueryPlanned {
+                rows: rows.into(),
+                masking: Arc::downgrade(&masking),
+                snapshot: Arc::downgrade(view.snapshot),
+                index: Arc::downgrade(view.index),
+                derived: self.derived(&masking),
+                plan: plan.clone(),
+            });
+        }
+        self.saw_unknown |= unknown_before;
+        plan
+    }
+
     pub(super) fn plan_for_head(&mut self, view: &View<'_>) {
         self.plan = None;
         let Some(Pending::Execute { portal }) = self.pending.front() else {
