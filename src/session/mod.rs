@@ -5,6 +5,7 @@
 mod error;
 pub mod events;
 pub mod guard;
+mod names;
 pub mod peer;
 mod prepare;
 mod recent;

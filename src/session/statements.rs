@@ -18,13 +18,14 @@
 // Keys are names a client chooses, looked up several times per statement:
 // foldhash, seeded per process, instead of SipHash — a fraction of the
 // cost on short keys, and still not predictable from outside.
-use foldhash::HashMap;
+use bytes::Bytes;
 use std::collections::VecDeque;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::time::Instant;
 
 use super::guard::{Decided, Outcome};
+use super::names::ByName;
 use crate::audit::{AttrBlock, StatementText};
 use crate::wire::backend::ErrorSummary;
 use crate::wire::Frame;
@@ -207,8 +208,8 @@ impl Expectation {
 #[derive(Default)]
 pub struct StatementTracker {
     queue: VecDeque<Expectation>,
-    statements: HashMap<Vec<u8>, Arc<Facts>>,
-    portals: HashMap<Vec<u8>, Option<Arc<Facts>>>,
+    statements: ByName<Arc<Facts>>,
+    portals: ByName<Option<Arc<Facts>>>,
     sent_batches: u64,
     done_batches: u64,
     /// Bytes sent to the client since the last completion.
@@ -258,7 +259,7 @@ impl StatementTracker {
             }
             b'S' => self.sent_batches += 1,
             b'P' => {
-                let name = cstr(body).0.to_vec();
+                let name = Bytes::copy_from_slice(cstr(body).0);
                 if let Some(f) = &facts {
                     if self.statements.len() >= MAX_NAMES {
                         self.statements.clear();
@@ -274,7 +275,7 @@ impl StatementTracker {
                 if self.portals.len() >= MAX_NAMES {
                     self.portals.clear();
                 }
-                self.portals.insert(portal.to_vec(), f);
+                self.portals.insert(Bytes::copy_from_slice(portal), f);
                 self.pending_in += len;
             }
             b'E' => {
@@ -433,18 +434,7 @@ pub fn command_rows(body: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::frame::put_frame;
-    use crate::wire::{Chunk, Disposition, FrameScanner};
-    use bytes::BytesMut;
-
-    fn frame(tag: u8, body: &[u8]) -> Frame {
-        let mut b = BytesMut::new();
-        put_frame(&mut b, tag, body);
-        match FrameScanner::new(1 << 20).next_chunk(&mut b, |_| Disposition::Whole) {
-            Ok(Some(Chunk::Frame(f))) => f,
-            other => panic!("{other:?}"),
-        }
-    }
+    use crate::fuzzing::frame;
 
     fn facts(kind: u8, outcome: Outcome) -> Arc<Facts> {
         Arc::new(Facts {

@@ -5,21 +5,20 @@
 //! and Close.
 
 use bytes::Bytes;
-// Looked up at every Bind and Execute once a session follows portals
-// (pgbench's prepared mode does from its BEGIN on): foldhash, seeded per
-// process, instead of SipHash, as for the relay's other name tables.
-use foldhash::HashMap;
 use std::sync::Arc;
 
 use super::{Guard, GuardError};
+// Looked up at every Bind and Execute once a session follows portals
+// (pgbench's prepared mode does from its BEGIN on).
+use crate::session::names::ByName;
 use crate::session::settings::{Event, SessionSettings};
 use crate::wire::extended;
 use crate::wire::Frame;
 
 #[derive(Default)]
 pub(super) struct Portals {
-    statements: HashMap<Bytes, Arc<[Event]>>,
-    portals: HashMap<Bytes, Arc<[Event]>>,
+    statements: ByName<Arc<[Event]>>,
+    portals: ByName<Arc<[Event]>>,
     /// Set once a prepared statement carries changes: from then on every
     /// Bind is seen, so no portal of such a statement is missed.
     following: bool,

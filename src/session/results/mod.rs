@@ -28,9 +28,8 @@ use crate::wire::extended::{self, FieldDesc, ResultFormats};
 use crate::wire::frame::put_frame;
 use crate::wire::Frame;
 
-mod names;
 mod plan;
-use names::ByName;
+use super::names::ByName;
 use plan::{reparsed, Plan, Planned, QueryPlanned};
 
 #[derive(Debug, thiserror::Error)]

@@ -5,13 +5,13 @@
 
 use std::sync::{Arc, Weak};
 
-use super::names::ByName;
 use super::{Desc, Pending, PortalRows, ResultMasker, StatementInfo, View};
 use crate::catalog::{Oid, Snapshot};
 use crate::mask::index::{MaskIndex, Provenance};
 use crate::mask::row::{ColumnMask, RowPlan};
 use crate::mask::statement::StatementMasking;
 use crate::mask::{Format, MaskFn};
+use crate::session::names::ByName;
 use crate::wire::extended::{FieldDesc, ResultFormats};
 
 /// A plan and everything it was built from besides the statement's

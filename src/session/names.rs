@@ -1,4 +1,6 @@
-//! Prepared statements and portals by name, with the unnamed one apart.
+//! Prepared statements and portals by name, with the unnamed one apart:
+//! the one table kind the result masker, the statement tracker and the
+//! guard's portal follower each keep their facts in.
 //!
 //! Most drivers bind every execution to the unnamed portal (libpq, JDBC
 //! and pgbench's prepared mode among them) and many parse into the unnamed
@@ -15,7 +17,7 @@ use foldhash::HashMap;
 /// The empty name, shared by every lookup of the unnamed entry.
 static UNNAMED: Bytes = Bytes::new();
 
-pub(super) struct ByName<V> {
+pub(crate) struct ByName<V> {
     unnamed: Option<V>,
     named: HashMap<Bytes, V>,
 }
@@ -30,7 +32,7 @@ impl<V> Default for ByName<V> {
 }
 
 impl<V> ByName<V> {
-    pub(super) fn get(&self, name: &[u8]) -> Option<&V> {
+    pub(crate) fn get(&self, name: &[u8]) -> Option<&V> {
         if name.is_empty() {
             self.unnamed.as_ref()
         } else {
@@ -40,7 +42,7 @@ impl<V> ByName<V> {
 
     /// The entry with the name it is kept under, so a caller can share the
     /// name instead of copying it.
-    pub(super) fn get_key_value(&self, name: &[u8]) -> Option<(&Bytes, &V)> {
+    pub(crate) fn get_key_value(&self, name: &[u8]) -> Option<(&Bytes, &V)> {
         if name.is_empty() {
             self.unnamed.as_ref().map(|v| (&UNNAMED, v))
         } else {
@@ -48,7 +50,7 @@ impl<V> ByName<V> {
         }
     }
 
-    pub(super) fn get_mut(&mut self, name: &[u8]) -> Option<&mut V> {
+    pub(crate) fn get_mut(&mut self, name: &[u8]) -> Option<&mut V> {
         if name.is_empty() {
             self.unnamed.as_mut()
         } else {
@@ -56,11 +58,11 @@ impl<V> ByName<V> {
         }
     }
 
-    pub(super) fn contains(&self, name: &[u8]) -> bool {
+    pub(crate) fn contains(&self, name: &[u8]) -> bool {
         self.get(name).is_some()
     }
 
-    pub(super) fn insert(&mut self, name: Bytes, value: V) {
+    pub(crate) fn insert(&mut self, name: Bytes, value: V) {
         if name.is_empty() {
             self.unnamed = Some(value);
         } else {
@@ -68,7 +70,7 @@ impl<V> ByName<V> {
         }
     }
 
-    pub(super) fn remove(&mut self, name: &[u8]) {
+    pub(crate) fn remove(&mut self, name: &[u8]) {
         if name.is_empty() {
             self.unnamed = None;
         } else {
@@ -76,7 +78,12 @@ impl<V> ByName<V> {
         }
     }
 
-    pub(super) fn clear(&mut self) {
+    /// Entries, the unnamed one included.
+    pub(crate) fn len(&self) -> usize {
+        self.named.len() + usize::from(self.unnamed.is_some())
+    }
+
+    pub(crate) fn clear(&mut self) {
         self.unnamed = None;
         if !self.named.is_empty() {
             self.named.clear();
@@ -102,13 +109,17 @@ mod tests {
             let (k, v) = m.get_key_value(name).expect("present");
             assert_eq!((&k[..], *v), (name, 2));
         }
+        assert_eq!(m.len(), 3);
         m.remove(b"");
+        assert_eq!(m.len(), 2);
         assert!(!m.contains(b""));
         assert!(m.contains(b"s1"), "removing the unnamed one keeps others");
         m.remove(b"s1");
         assert!(!m.contains(b"s1") && m.contains(b"s2"));
         m.insert(Bytes::new(), 3);
+        assert_eq!(m.len(), 2);
         m.clear();
+        assert_eq!(m.len(), 0);
         for name in [&b""[..], b"s1", b"s2"] {
             assert!(m.get(name).is_none(), "{name:?} cleared");
         }
