@@ -14,17 +14,39 @@ use crate::mask::{Format, MaskFn};
 use crate::session::names::ByName;
 use crate::wire::extended::{FieldDesc, ResultFormats};
 
-/// A plan and everything it was built from besides the statement's
-/// masking. The catalog snapshot and mask index are compared by identity
-/// (held weakly, so an address cannot be reused while the plan is kept);
-/// the columns by value, since drivers such as libpq have every portal
-/// described anew.
-pub(super) struct Planned {
-    desc: Desc,
+/// What every kept plan was built against besides its own columns and
+/// masking: the catalog snapshot and mask index, compared by identity
+/// (held weakly, so an address cannot be reused while the plan is kept),
+/// and whether computed columns are masked.
+struct BuiltAgainst {
     snapshot: Weak<Snapshot>,
     index: Weak<MaskIndex>,
-    formats: ResultFormats,
     derived: bool,
+}
+
+impl BuiltAgainst {
+    fn new(view: &View<'_>, derived: bool) -> Self {
+        BuiltAgainst {
+            snapshot: Arc::downgrade(view.snapshot),
+            index: Arc::downgrade(view.index),
+            derived,
+        }
+    }
+
+    fn holds(&self, view: &View<'_>, derived: bool) -> bool {
+        Weak::as_ptr(&self.snapshot) == Arc::as_ptr(view.snapshot)
+            && Weak::as_ptr(&self.index) == Arc::as_ptr(view.index)
+            && self.derived == derived
+    }
+}
+
+/// A prepared statement's plan and everything it was built from besides
+/// the statement's masking. The columns are compared by value, since
+/// drivers such as libpq have every portal described anew.
+pub(super) struct Planned {
+    desc: Desc,
+    formats: ResultFormats,
+    against: BuiltAgainst,
     plan: Plan,
 }
 
@@ -37,10 +59,8 @@ impl Planned {
         derived: bool,
     ) -> bool {
         (Arc::ptr_eq(&self.desc, desc) || self.desc == *desc)
-            && Weak::as_ptr(&self.snapshot) == Arc::as_ptr(view.snapshot)
-            && Weak::as_ptr(&self.index) == Arc::as_ptr(view.index)
             && self.formats == *formats
-            && self.derived == derived
+            && self.against.holds(view, derived)
     }
 }
 
@@ -58,15 +78,12 @@ pub(super) enum Plan {
 /// and a client repeating a statement with other constants (the guard then
 /// hands out the same masking) would otherwise have it parsed and planned
 /// every time. Everything the plan reads is compared: the description's
-/// bytes (which carry the formats), the masking, catalog snapshot and mask
-/// index by identity (held weakly, so an address cannot be reused while
-/// the plan is kept), and whether computed columns are masked.
+/// bytes (which carry the formats), the masking by identity (held weakly,
+/// as the catalog and index are), and what [`BuiltAgainst`] holds.
 pub(super) struct QueryPlanned {
     rows: Box<[u8]>,
     masking: Weak<StatementMasking>,
-    snapshot: Weak<Snapshot>,
-    index: Weak<MaskIndex>,
-    derived: bool,
+    against: BuiltAgainst,
     plan: Plan,
 }
 
@@ -106,34 +123,44 @@ impl ResultMasker {
         let kept = self.query_planned.as_ref()?;
         (*kept.rows == *rows
             && Weak::as_ptr(&kept.masking) == Arc::as_ptr(masking)
-            && Weak::as_ptr(&kept.snapshot) == Arc::as_ptr(view.snapshot)
-            && Weak::as_ptr(&kept.index) == Arc::as_ptr(view.index)
-            && kept.derived == self.derived(masking))
+            && kept.against.holds(view, self.derived(masking)))
         .then(|| kept.plan.clone())
     }
 
     /// Plans rows described by `rows` (parsed: `desc`) that answer no
     /// Describe; when they answer a Query, the plan is kept for the next
-    /// execution unless it met a relation the catalog lacked (which the
-    /// next execution must report again, against the refreshed catalog).
+    /// execution.
     pub(super) fn plan_rows(&mut self, view: &View<'_>, rows: &[u8], desc: &Desc) -> Plan {
         let query = matches!(self.pending.front(), Some(Pending::Query { .. }));
         let masking = self.front_masking().unwrap_or_else(super::unknown_masking);
-        let unknown_before = self.saw_unknown;
-        self.saw_unknown = false;
-        let plan = self.build(view, desc, &masking, None);
-        if query && !self.saw_unknown && rows.len() <= KEEP_QUERY_ROWS {
+        let (plan, keepable) = self.build_keepable(view, desc, &masking, None);
+        if query && keepable && rows.len() <= KEEP_QUERY_ROWS {
             self.query_planned = Some(QueryPlanned {
                 rows: rows.into(),
                 masking: Arc::downgrade(&masking),
-                snapshot: Arc::downgrade(view.snapshot),
-                index: Arc::downgrade(view.index),
-                derived: self.derived(&masking),
+                against: BuiltAgainst::new(view, self.derived(&masking)),
                 plan: plan.clone(),
             });
         }
-        self.saw_unknown |= unknown_before;
         plan
+    }
+
+    /// [`ResultMasker::build`], and whether the plan may be kept: one that
+    /// met a relation the catalog lacked is not, since the next execution
+    /// must report it again (and see the refreshed catalog).
+    fn build_keepable(
+        &mut self,
+        view: &View<'_>,
+        desc: &[FieldDesc],
+        masking: &StatementMasking,
+        formats: Option<&ResultFormats>,
+    ) -> (Plan, bool) {
+        let unknown_before = self.saw_unknown;
+        self.saw_unknown = false;
+        let plan = self.build(view, desc, masking, formats);
+        let keepable = !self.saw_unknown;
+        self.saw_unknown |= unknown_before;
+        (plan, keepable)
     }
 
     pub(super) fn plan_for_head(&mut self, view: &View<'_>) {
@@ -174,25 +201,17 @@ impl ResultMasker {
         let masking = Arc::clone(&p.masking);
         let formats = p.formats.clone();
         let statement = p.statement.clone();
-        let unknown_before = self.saw_unknown;
-        self.saw_unknown = false;
-        let plan = self.build(view, &desc, &masking, Some(&formats));
-        // A plan that met a relation the catalog lacked is not kept: the
-        // next execution must report it again (and see the refreshed
-        // catalog).
-        if shared && !self.saw_unknown {
+        let (plan, keepable) = self.build_keepable(view, &desc, &masking, Some(&formats));
+        if shared && keepable {
             if let Some(s) = self.statements.get_mut(&statement) {
                 s.planned = Some(Planned {
                     desc,
-                    snapshot: Arc::downgrade(view.snapshot),
-                    index: Arc::downgrade(view.index),
                     formats,
-                    derived,
+                    against: BuiltAgainst::new(view, derived),
                     plan: plan.clone(),
                 });
             }
         }
-        self.saw_unknown |= unknown_before;
         self.plan = Some(plan);
     }
 
