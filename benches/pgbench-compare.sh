@@ -48,7 +48,9 @@
 # over the same run, so what pgbench, PostgreSQL, the proxy and the kernel
 # spend together; on a saturated host it is cores ÷ tps. Receiver CPU per
 # transaction: the OTLP receiver's own time during governed runs, which
-# shares the cores here and would not in a deployment.
+# shares the cores here and would not in a deployment. Context switches per
+# transaction: the proxy's, voluntary and involuntary (/proc/PID/task/*/status),
+# and the whole host's (/proc/stat), over the same run.
 #
 # Everything runs on 127.0.0.1 and is removed on exit. Client, proxy and
 # server share the machine's cores, so compare ratios, not absolute numbers.
@@ -407,6 +409,26 @@ CLK_TCK=$(getconf CLK_TCK)
 host_ticks() {
     awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8; exit }' /proc/stat
 }
+# ctx_switches PID — voluntary and involuntary context switches of every
+# thread of PID so far. A proxy thread that runs out of work sleeps
+# (voluntary) and is woken by the kernel when a socket has data; one that is
+# preempted while it still has work is switched out involuntarily. Each
+# costs a trip through the scheduler, and on a host whose cores are shared
+# with the client and the server that trip is a large part of a small
+# transaction's cost.
+ctx_switches() {
+    { cat /proc/"$1"/task/*/status 2>/dev/null || true; } |
+        awk '/^voluntary_ctxt_switches:/ { v += $2 } /^nonvoluntary_ctxt_switches:/ { n += $2 } END { print v + 0, n + 0 }'
+}
+# host_switches — context switches on every core so far (the ctxt line of
+# /proc/stat).
+host_switches() {
+    awk '$1 == "ctxt" { print $2; exit }' /proc/stat
+}
+# per_txn_count BEFORE AFTER TRANSACTIONS — a count per transaction.
+per_txn_count() {
+    awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { printf "%.3f", (b - a) / n }'
+}
 # per_txn TICKS_BEFORE TICKS_AFTER TRANSACTIONS — µs per transaction.
 per_txn() {
     awk -v a="$1" -v b="$2" -v hz="$CLK_TCK" -v n="$3" 'BEGIN { printf "%.2f", (b - a) * 1e6 / hz / n }'
@@ -466,7 +488,7 @@ if [[ $MEMORY_SESSIONS -gt 0 ]]; then
 fi
 
 mkdir -p "$(dirname "$OUT")"
-echo "round,scenario,mode,clients,target,tps,latency_ms,cpu_us_per_txn,host_cpu_us_per_txn,receiver_cpu_us_per_txn" >"$CSV"
+echo "round,scenario,mode,clients,target,tps,latency_ms,cpu_us_per_txn,host_cpu_us_per_txn,receiver_cpu_us_per_txn,voluntary_switches_per_txn,involuntary_switches_per_txn,host_switches_per_txn" >"$CSV"
 
 total=$((ROUNDS * ${#SCENARIO_LIST[@]} * ${#MODE_LIST[@]} * ${#CLIENT_LIST[@]} * ${#TARGET_LIST[@]}))
 pgw_section "running $total pgbench runs of ${DURATION}s (about $((total * (DURATION + 1) / 60 + 1)) min)"
@@ -482,14 +504,16 @@ for ((round = 1; round <= ROUNDS; round++)); do
                     args=(-h 127.0.0.1 -p "${PORT[$t]}" -U postgres -T "$DURATION" -c "$c" -j "$j" -M "$m")
                     [[ $s == select ]] && args+=(-S)
                     [[ $s == large ]] && args+=(-f "$WORK/large.sql")
-                    tps="" lat="" cpu="" host="" recv=""
+                    tps="" lat="" cpu="" host="" recv="" vcs="" ics="" hcs=""
                     pid=$(target_pid "$t")
-                    ticks0="" recv0=""
-                    [[ -n $pid ]] && ticks0=$(cpu_ticks "$pid")
+                    ticks0="" recv0="" cs0=""
+                    [[ -n $pid ]] && ticks0=$(cpu_ticks "$pid") && cs0=$(ctx_switches "$pid")
                     [[ $t == governed && -n $SINK_PID ]] && recv0=$(cpu_ticks "$SINK_PID")
                     host0=$(host_ticks)
+                    hsw0=$(host_switches)
                     if "$PGBENCH" "${args[@]}" bench >"$WORK/run.out" 2>&1; then
                         host1=$(host_ticks)
+                        hsw1=$(host_switches)
                         tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time).*/\1/p' "$WORK/run.out" | head -n1)
                         lat=$(sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p' "$WORK/run.out" | head -n1)
                         txns=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$WORK/run.out" | head -n1)
@@ -497,6 +521,13 @@ for ((round = 1; round <= ROUNDS; round++)); do
                             host=$(per_txn "$host0" "$host1" "$txns")
                             [[ -n $ticks0 ]] && cpu=$(per_txn "$ticks0" "$(cpu_ticks "$pid")" "$txns")
                             [[ -n $recv0 ]] && recv=$(per_txn "$recv0" "$(cpu_ticks "$SINK_PID")" "$txns")
+                            hcs=$(per_txn_count "$hsw0" "$hsw1" "$txns")
+                            if [[ -n $cs0 ]]; then
+                                read -r v0 i0 <<<"$cs0"
+                                read -r v1 i1 <<<"$(ctx_switches "$pid")"
+                                vcs=$(per_txn_count "$v0" "$v1" "$txns")
+                                ics=$(per_txn_count "$i0" "$i1" "$txns")
+                            fi
                         fi
                     fi
                     if [[ -z $tps || -z $lat ]]; then
@@ -509,7 +540,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
                     [[ -n $tps ]] && shown=$(printf '%.1f' "$tps")
                     printf '[%3d/%d] round %d  %-38s %-9s %10s tps  %8s ms  %8s cpu us/txn  %8s host us/txn\n' \
                         "$n" "$total" "$round" "$(scenario_label "$s" "$m" "$c")" "$t" "$shown" "${lat:--}" "${cpu:--}" "${host:--}"
-                    echo "$round,$s,$m,$c,$t,$tps,$lat,$cpu,$host,$recv" >>"$CSV"
+                    echo "$round,$s,$m,$c,$t,$tps,$lat,$cpu,$host,$recv,$vcs,$ics,$hcs" >>"$CSV"
                 done
             done
         done
@@ -517,7 +548,8 @@ for ((round = 1; round <= ROUNDS; round++)); do
 done
 
 # --- report ----------------------------------------------------------------
-# median SCENARIO MODE CLIENTS TARGET COLUMN(6=tps,7=latency,8=cpu,9=host,10=receiver) — empty if no data.
+# median SCENARIO MODE CLIENTS TARGET COLUMN(6=tps,7=latency,8=cpu,9=host,10=receiver,
+# 11=voluntary switches,12=involuntary switches,13=host switches) — empty if no data.
 median() {
     awk -F, -v s="$1" -v m="$2" -v c="$3" -v t="$4" -v col="$5" \
         'NR > 1 && $2 == s && $3 == m && $4 == c && $5 == t && $col != "" { print $col }' "$CSV" |
@@ -541,7 +573,7 @@ ratio() {
 # report_rows CELL... — a table's rows, one per scenario x mode x client count
 # in the order of the runs: the scenario, then each CELL. A cell holds one or
 # more values separated by " / ", shown the same way: METRIC:TARGET:DECIMALS
-# is the target's median (METRIC tps, lat, cpu, host or recv), METRIC:A/B the ratio of
+# is the target's median (METRIC tps, lat, cpu, host, recv, vcs, ics or hcs), METRIC:A/B the ratio of
 # the medians of targets A and B.
 report_rows() {
     local s m c cell row
@@ -574,6 +606,9 @@ add_cell() {
         cpu) col=8 ;;
         host) col=9 ;;
         recv) col=10 ;;
+        vcs) col=11 ;;
+        ics) col=12 ;;
+        hcs) col=13 ;;
         *) pgw_die "report: unknown value '$value'" ;;
         esac
         if [[ $target == */* ]]; then
@@ -648,6 +683,22 @@ fi
     echo "$header"
     echo "$rule"
     report_rows "${host_cells[@]}"
+    echo
+    echo "### Context switches per transaction"
+    echo
+    echo "Per proxy, every thread: voluntary (it ran out of work and slept until a socket woke it) / involuntary (preempted with work left). Host: every switch on every core (/proc/stat), what the whole run costs the scheduler."
+    echo
+    header="| scenario |" rule="|---|" cs_cells=()
+    for t in "${TARGET_LIST[@]}"; do
+        [[ $t == direct ]] && continue
+        header+=" $t (vol / invol) |" rule+="---:|" cs_cells+=("vcs:$t:2 / ics:$t:2")
+    done
+    for t in "${TARGET_LIST[@]}"; do
+        header+=" host, $t |" rule+="---:|" cs_cells+=("hcs:$t:2")
+    done
+    echo "$header"
+    echo "$rule"
+    report_rows "${cs_cells[@]}"
     if want governed; then
         echo
         echo "### Governed (the production setup, $GOVERNED_POLICY) against pgbouncer and direct"
