@@ -200,8 +200,9 @@ bench_smoke() {
             rc=1
         fi
         if ! grep -q '^### Host CPU per transaction' "$out/bench.md" ||
+            ! grep -q '^### Context switches per transaction' "$out/bench.md" ||
             ! grep -q '^| governed | .* KiB' "$out/bench.md"; then
-            pgw_warn "the report lacks the host CPU or the memory table"
+            pgw_warn "the report lacks the host CPU, the context switch or the memory table"
             rc=1
         fi
     fi
