@@ -410,7 +410,9 @@ host_ticks() {
     awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8; exit }' /proc/stat
 }
 # ctx_switches PID — voluntary and involuntary context switches of every
-# thread of PID so far. A proxy thread that runs out of work sleeps
+# live thread of PID so far (a thread that ends during a run takes its
+# count with it: the proxies' session threads live as long as the process).
+# A proxy thread that runs out of work sleeps
 # (voluntary) and is woken by the kernel when a socket has data; one that is
 # preempted while it still has work is switched out involuntarily. Each
 # costs a trip through the scheduler, and on a host whose cores are shared
