@@ -625,6 +625,27 @@ add_cell() {
     row+=" |"
 }
 
+# The per-target tables: start_table, then add_columns for each kind of
+# column, then print_table.
+start_table() {
+    TABLE_HEAD="| scenario |" TABLE_RULE="|---|" TABLE_CELLS=()
+}
+# add_columns WHICH HEAD CELL — a column per target (WHICH: all, or proxies
+# to leave out direct), headed HEAD and filled with the report_rows CELL,
+# "@T" in both standing for the target.
+add_columns() {
+    local t
+    for t in "${TARGET_LIST[@]}"; do
+        [[ $1 == proxies && $t == direct ]] && continue
+        TABLE_HEAD+=" ${2//@T/$t} |" TABLE_RULE+="---:|" TABLE_CELLS+=("${3//@T/$t}")
+    done
+}
+print_table() {
+    echo "$TABLE_HEAD"
+    echo "$TABLE_RULE"
+    report_rows "${TABLE_CELLS[@]}"
+}
+
 GIT_REV=$(git rev-parse --short HEAD 2>/dev/null || echo "uncommitted")
 if [[ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]]; then
     GIT_REV="$GIT_REV (modified)"
@@ -666,41 +687,25 @@ fi
     echo
     echo "### Proxy CPU per transaction (µs, user + system of the proxy process)"
     echo
-    header="| scenario |" rule="|---|" cpu_cells=()
-    for t in "${TARGET_LIST[@]}"; do
-        [[ $t == direct ]] && continue
-        header+=" $t |" rule+="---:|" cpu_cells+=("cpu:$t:1")
-    done
-    echo "$header"
-    echo "$rule"
-    report_rows "${cpu_cells[@]}"
+    start_table
+    add_columns proxies "@T" "cpu:@T:1"
+    print_table
     echo
     echo "### Host CPU per transaction (µs, every core's busy time: pgbench, PostgreSQL, the proxy, the kernel)"
     echo
-    header="| scenario |" rule="|---|" host_cells=()
-    for t in "${TARGET_LIST[@]}"; do
-        header+=" $t |" rule+="---:|" host_cells+=("host:$t:1")
-    done
-    want governed && header+=" of which the OTLP receiver (governed) |" rule+="---:|" host_cells+=("recv:governed:1")
-    echo "$header"
-    echo "$rule"
-    report_rows "${host_cells[@]}"
+    start_table
+    add_columns all "@T" "host:@T:1"
+    want governed && TABLE_HEAD+=" of which the OTLP receiver (governed) |" TABLE_RULE+="---:|" TABLE_CELLS+=("recv:governed:1")
+    print_table
     echo
     echo "### Context switches per transaction"
     echo
     echo "Per proxy, every thread: voluntary (it ran out of work and slept until a socket woke it) / involuntary (preempted with work left). Host: every switch on every core (/proc/stat), what the whole run costs the scheduler."
     echo
-    header="| scenario |" rule="|---|" cs_cells=()
-    for t in "${TARGET_LIST[@]}"; do
-        [[ $t == direct ]] && continue
-        header+=" $t (vol / invol) |" rule+="---:|" cs_cells+=("vcs:$t:2 / ics:$t:2")
-    done
-    for t in "${TARGET_LIST[@]}"; do
-        header+=" host, $t |" rule+="---:|" cs_cells+=("hcs:$t:2")
-    done
-    echo "$header"
-    echo "$rule"
-    report_rows "${cs_cells[@]}"
+    start_table
+    add_columns proxies "@T (vol / invol)" "vcs:@T:2 / ics:@T:2"
+    add_columns all "host, @T" "hcs:@T:2"
+    print_table
     if want governed; then
         echo
         echo "### Governed (the production setup, $GOVERNED_POLICY) against pgbouncer and direct"
