@@ -327,6 +327,93 @@ async fn cursor_survives_a_clean_restart_without_resending() {
     b.shutdown(tokio::time::Instant::now() + LIMIT).await;
 }
 
+/// A spool position as (segment, offset).
+type At = Option<(u64, u64)>;
+
+/// The cursor file's position and the end of the newest spool segment.
+fn cursor_and_end(dir: &Path) -> (At, At) {
+    let mut cursor = None;
+    let mut end = None;
+    for entry in std::fs::read_dir(dir).expect("read spool dir").flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("cursor-") && name.ends_with(".json") {
+            let v: Value = serde_json::from_slice(&std::fs::read(entry.path()).expect("cursor"))
+                .expect("json");
+            cursor = Some((
+                v["segment"].as_u64().expect("segment"),
+                v["offset"].as_u64().expect("offset"),
+            ));
+        } else if let Some(seq) = name
+            .strip_prefix("spool-")
+            .and_then(|n| n.strip_suffix(".jsonl"))
+            .and_then(|n| n.parse::<u64>().ok())
+        {
+            let len = entry.metadata().expect("metadata").len();
+            if end.is_none_or(|(s, _)| s < seq) {
+                end = Some((seq, len));
+            }
+        }
+    }
+    (cursor, end)
+}
+
+/// A shipper exporting batch after batch writes its cursor file once per
+/// `cursor_save_interval`, not once per batch, and writes it as soon as it
+/// has run out of events: a crash after that re-sends nothing.
+#[tokio::test]
+async fn a_busy_shipper_saves_its_cursor_once_per_interval_and_at_once_when_idle() {
+    let mut rx = OtlpReceiver::start().await;
+    rx.stop().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = config(
+        dir.path(),
+        vec![SinkConfig::OtlpGrpc(otlp(rx.grpc_endpoint()))],
+    );
+    cfg.batch_max_events = 5;
+    cfg.batch_linger = Duration::ZERO;
+    // Longer than the test: after the first save, only running out of
+    // events writes the file.
+    cfg.cursor_save_interval = Duration::from_secs(3600);
+    let a = Auditor::start(cfg.clone()).await.expect("start");
+    // Everything is spooled while the receiver is away, so the shipper
+    // then exports batch after batch without running out in between.
+    let ids = emit_all(&a, (0..600).map(statement)).await;
+    assert!(a.wait_for_stats(|s| s.written == 600, LIMIT).await);
+    rx.restart().await;
+    assert!(rx.wait_for(|r| has_all(r, Via::Grpc, &ids), LIMIT).await);
+    let at_end = |s: &pgward::audit::AuditStats| {
+        s.sinks[0].lag_bytes == 0 && {
+            let (cursor, end) = cursor_and_end(dir.path());
+            cursor.is_some() && cursor == end
+        }
+    };
+    assert!(
+        a.wait_for_stats(at_end, LIMIT).await,
+        "the cursor file never reached the end of the spool: {:?}",
+        cursor_and_end(dir.path())
+    );
+    let sink = &a.stats().sinks[0];
+    assert!(sink.batches >= 120, "{sink:?}");
+    assert!(
+        (1..=2).contains(&sink.cursor_saves),
+        "one save for the first batch, one on running out: {sink:?}"
+    );
+    // A crash: no shutdown.
+    drop(a);
+    rx.clear();
+    let b = Auditor::start(cfg).await.expect("restart");
+    let marker = AuditEvent::new(EventKind::ProxyStart);
+    let marker_id = marker.id.clone();
+    b.emit(marker).await.expect("emit");
+    assert!(
+        rx.wait_for(|r| r.iter().any(|x| x.event_id == marker_id), LIMIT)
+            .await
+    );
+    let records = rx.records();
+    assert_eq!(records.len(), 1, "events re-sent: {}", records.len());
+    b.shutdown(tokio::time::Instant::now() + LIMIT).await;
+}
+
 fn small_spool(dir: &Path, rx: &OtlpReceiver, on_full: OnFull, queue: usize) -> AuditConfig {
     let mut cfg = config(dir, vec![SinkConfig::OtlpGrpc(otlp(rx.grpc_endpoint()))]);
     cfg.segment_bytes = 4096;

@@ -106,6 +106,12 @@ pub struct AuditConfig {
     /// How long a shipper waits for a batch to fill before sending a partial one.
     #[serde(default = "default_linger", deserialize_with = "de_duration")]
     pub batch_linger: Duration,
+    /// How often a shipper that keeps exporting writes its cursor file
+    /// (it writes it at once when it runs out of events, fails, or
+    /// stops). A crash re-sends what was acknowledged since the last
+    /// write; `0s` writes it after every acknowledged batch.
+    #[serde(default = "default_cursor_save", deserialize_with = "de_duration")]
+    pub cursor_save_interval: Duration,
     /// `service.instance.id` on every OTLP resource; random per process if unset.
     #[serde(default)]
     pub service_instance_id: Option<String>,
@@ -128,6 +134,7 @@ impl AuditConfig {
             sinks: Vec::new(),
             batch_max_events: default_batch(),
             batch_linger: default_linger(),
+            cursor_save_interval: default_cursor_save(),
             service_instance_id: None,
             strict: false,
         }
@@ -208,6 +215,10 @@ fn default_linger() -> Duration {
     Duration::from_secs(1)
 }
 
+fn default_cursor_save() -> Duration {
+    Duration::from_millis(250)
+}
+
 fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let s = String::deserialize(d)?;
     humantime::parse_duration(&s).map_err(serde::de::Error::custom)
@@ -227,6 +238,7 @@ fsync: {interval_ms: 250}
 queue_capacity: 4096
 on_full: drop_oldest
 statement_text: full
+cursor_save_interval: 1s
 sinks:
   - otlp_grpc: {endpoint: "http://collector:4317", headers: {x-api-key: k}, timeout: 5s}
   - otlp_http: {endpoint: "https://collector:4318", name: backup}
@@ -236,6 +248,7 @@ sinks:
         assert_eq!(cfg.fsync, FsyncPolicy::IntervalMs(250));
         assert_eq!(cfg.on_full, OnFull::DropOldest);
         assert_eq!(cfg.statement_text, StatementText::Full);
+        assert_eq!(cfg.cursor_save_interval, Duration::from_secs(1));
         assert_eq!(cfg.sinks.len(), 3);
         match &cfg.sinks[0] {
             SinkConfig::OtlpGrpc(c) => {
@@ -255,6 +268,7 @@ sinks:
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(strict.fsync, FsyncPolicy::EveryEvent);
         assert_eq!(strict.on_full, OnFull::Block);
+        assert_eq!(strict.cursor_save_interval, Duration::from_millis(250));
     }
 
     #[test]

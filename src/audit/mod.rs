@@ -169,10 +169,12 @@ impl Auditor {
                 sink: sc.clone(),
                 max_events: cfg.batch_max_events,
                 linger: cfg.batch_linger,
+                save_every: cfg.cursor_save_interval,
                 phase: phase_rx.clone(),
                 handed,
                 pending: None,
                 saving: None,
+                cursor: Default::default(),
             };
             sinks.push(SinkHandle {
                 name,
@@ -273,6 +275,7 @@ impl Auditor {
                     rejected: g(&h.counters.rejected),
                     lag_bytes: self.spool.lag_bytes(&h.name),
                     read_back: g(&h.counters.read_back),
+                    cursor_saves: g(&h.counters.cursor_saves),
                 }
             })
             .collect();

@@ -9,7 +9,10 @@
 //! - A segment is deleted only once every sink's cursor is past it (or, under
 //!   `drop_oldest`, when the size bound forces it, counted as dropped).
 //! - A cursor only moves after the sink acknowledged everything before it,
-//!   so a restart re-sends at most the last unacknowledged batch per sink.
+//!   so a restart re-sends at most what was acknowledged after the cursor
+//!   file's last save (a quarter of a second of batches while busy; the
+//!   shipper saves at once when it goes idle or stops) plus the batch
+//!   unacknowledged when it stopped.
 //!
 //! All functions here do blocking file I/O; the async side calls them via
 //! `spawn_blocking`.
@@ -505,7 +508,18 @@ impl Spool {
     /// full disk deleting the segments behind it is what makes room for
     /// the cursor file (a crash before it is saved re-sends at most the
     /// rest of the segment the old cursor is in).
+    #[cfg(test)]
     pub fn ack(&self, sink: &str, pos: Pos) -> io::Result<()> {
+        self.advance(sink, pos);
+        self.persist(sink, pos)
+    }
+
+    /// Records `sink`'s acknowledged position in memory and frees what it
+    /// allows, without writing the cursor file: a shipper acknowledging
+    /// many batches a second saves the file at a slower pace (see the
+    /// shipper), and until then a crash re-sends what came after the last
+    /// save, which at-least-once delivery allows.
+    pub fn advance(&self, sink: &str, pos: Pos) {
         {
             let mut st = self.lock();
             st.cursors.insert(sink.to_string(), pos);
@@ -513,6 +527,11 @@ impl Spool {
             *t = (*t).max(pos);
         }
         self.collect_garbage();
+    }
+
+    /// Writes `sink`'s cursor file at `pos` (a position already advanced
+    /// to), atomically and synced.
+    pub fn persist(&self, sink: &str, pos: Pos) -> io::Result<()> {
         let data = serde_json::to_vec(&pos).map_err(io::Error::other)?;
         write_atomic(&self.dir, &cursor_name(sink), &data)
     }

@@ -71,6 +71,7 @@ pub(crate) struct SinkCounters {
     pub send_failures: AtomicU64,
     pub rejected: AtomicU64,
     pub read_back: AtomicU64,
+    pub cursor_saves: AtomicU64,
 }
 
 /// A snapshot of the auditor's counters.
@@ -112,6 +113,8 @@ pub struct SinkStats {
     /// outage longer than the in-memory hand-off holds, a full hand-off
     /// queue) rather than taking them as they were written.
     pub read_back: u64,
+    /// Times this sink's cursor file was written.
+    pub cursor_saves: u64,
 }
 
 impl Counters {

@@ -200,7 +200,7 @@ pub fn render(usage: &Usage, audit: Option<&AuditStats>, ready: bool) -> String 
             let _ = writeln!(out, "{name} {v}");
         }
         type SinkGet = fn(&crate::audit::SinkStats) -> u64;
-        let sink_families: [(&str, &str, &str, SinkGet); 4] = [
+        let sink_families: [(&str, &str, &str, SinkGet); 5] = [
             (
                 "pgward_audit_events_shipped_total",
                 "counter",
@@ -218,6 +218,12 @@ pub fn render(usage: &Usage, audit: Option<&AuditStats>, ready: bool) -> String 
                 "counter",
                 "Audit events a sink read back from the spool instead of taking them as written.",
                 |s| s.read_back,
+            ),
+            (
+                "pgward_audit_cursor_saves_total",
+                "counter",
+                "Times a sink's cursor file was written.",
+                |s| s.cursor_saves,
             ),
             (
                 "pgward_audit_sink_lag_bytes",
