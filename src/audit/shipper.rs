@@ -53,8 +53,9 @@ pub(crate) struct Shipper {
     pub handed: Handed,
     /// A handed batch not yet (wholly) used, and the first event not sent.
     pub pending: Option<(Arc<Written>, usize)>,
-    /// The cursor save in flight, if any.
-    pub saving: Option<tokio::task::JoinHandle<()>>,
+    /// The cursor save in flight, if any; it ends with the position it
+    /// failed to write, if it did.
+    pub saving: Option<tokio::task::JoinHandle<Option<Pos>>>,
     /// The position acknowledged but not yet in the cursor file, and when
     /// the file was last written.
     pub cursor: CursorFile,
@@ -127,8 +128,8 @@ impl Shipper {
     ///
     /// The spool takes the new position even when the cursor file cannot
     /// be saved (a full disk): the events before it were delivered, and
-    /// sending them again would deliver them twice. The next
-    /// acknowledgement saves the file.
+    /// sending them again would deliver them twice. The position stays
+    /// unsaved, and the next save writes it.
     ///
     /// The file itself is written at most every `save_every` while
     /// batches keep coming (the position moves in memory each time, which
@@ -144,11 +145,10 @@ impl Shipper {
         let saves = self.sink.clone();
         self.saving = Some(tokio::task::spawn_blocking(move || {
             spool.advance(&name, pos);
-            if write {
-                save(&spool, &name, pos, &saves);
-            }
+            let failed = (write && !save(&spool, &name, pos, &saves)).then_some(pos);
             // The sink's lag changed.
             counters.bump();
+            failed
         }));
         if write {
             self.cursor = CursorFile {
@@ -162,26 +162,34 @@ impl Shipper {
 
     /// Writes the cursor file if an acknowledged position is not in it yet.
     async fn save_unsaved(&mut self) {
+        self.saved().await;
         let Some(pos) = self.cursor.unsaved.take() else {
             return;
         };
-        self.saved().await;
         let spool = self.spool.clone();
         let name = self.name.clone();
         let saves = self.sink.clone();
         let counters = self.counters.clone();
         self.saving = Some(tokio::task::spawn_blocking(move || {
-            save(&spool, &name, pos, &saves);
+            let failed = (!save(&spool, &name, pos, &saves)).then_some(pos);
             counters.bump();
+            failed
         }));
         self.cursor.saved_at = Some(Instant::now());
     }
 
-    /// Waits for the cursor save in flight.
+    /// Waits for the cursor save in flight. A position it failed to write
+    /// is written by the next save, unless a later one is already waiting.
     async fn saved(&mut self) {
         if let Some(save) = self.saving.take() {
-            if let Err(e) = save.await {
-                tracing::error!(sink = %self.name, error = %e, "audit cursor writer failed");
+            match save.await {
+                Ok(None) => {}
+                Ok(Some(failed)) => {
+                    self.cursor.unsaved.get_or_insert(failed);
+                }
+                Err(e) => {
+                    tracing::error!(sink = %self.name, error = %e, "audit cursor writer failed");
+                }
             }
         }
     }
@@ -391,16 +399,18 @@ impl Shipper {
     }
 }
 
-/// Writes the cursor file, counting the save. The spool already holds the
-/// position in memory: the events before it were delivered, and on a full
-/// disk the next save tries again.
-fn save(spool: &Spool, name: &str, pos: Pos, counters: &SinkCounters) {
+/// Writes the cursor file, counting the save; false if it could not be
+/// written. The spool already holds the position in memory: the events
+/// before it were delivered.
+fn save(spool: &Spool, name: &str, pos: Pos, counters: &SinkCounters) -> bool {
     match spool.persist(name, pos) {
         Ok(()) => {
             counters.cursor_saves.fetch_add(1, Ordering::Relaxed);
+            true
         }
         Err(e) => {
             tracing::error!(sink = %name, error = %e, "audit cursor could not be saved");
+            false
         }
     }
 }
