@@ -10,9 +10,9 @@
 //!   `drop_oldest`, when the size bound forces it, counted as dropped).
 //! - A cursor only moves after the sink acknowledged everything before it,
 //!   so a restart re-sends at most what was acknowledged after the cursor
-//!   file's last save (a quarter of a second of batches while busy; the
-//!   shipper saves at once when it goes idle or stops) plus the batch
-//!   unacknowledged when it stopped.
+//!   file's last save (at most `cursor_save_interval` of batches while
+//!   busy; the shipper saves at once when it goes idle or stops) plus the
+//!   batch unacknowledged when it stopped.
 //!
 //! All functions here do blocking file I/O; the async side calls them via
 //! `spawn_blocking`.
@@ -58,8 +58,8 @@ struct State {
     segments: BTreeMap<u64, SegMeta>,
     open_seq: u64,
     /// Per sink: acknowledged position (persisted in its cursor file; GC
-    /// goes by this in-memory value, which may be ahead of the file when a
-    /// save failed).
+    /// goes by this in-memory value, which is ahead of the file between
+    /// the shipper's paced saves and after a failed one).
     cursors: BTreeMap<String, Pos>,
     /// Per sink: how far it has read into batches not yet acknowledged.
     /// Events before it are in a shipper's hands, not lost if their
