@@ -958,6 +958,33 @@ mod tests {
         assert_eq!(lines(&out), ["1|p\\|q|NULL\n", "2|p\\|q|****\n"]);
     }
 
+    /// PostgreSQL accepts a text-format NULL string ending in a backslash,
+    /// and then writes a NULL followed by another field as `x\|...`: the
+    /// same bytes as the escaped value `x|...`. A row the masker cannot
+    /// split into as many fields as the statement has columns is refused,
+    /// never forwarded with a masked column's value in another column.
+    #[test]
+    fn text_null_ending_in_a_backslash_refuses_rows_it_cannot_split() {
+        let format = CopyFormat::Text {
+            delimiter: b'|',
+            null: b"x\\".to_vec(),
+            header: false,
+        };
+        let cols = vec![None, mask(MaskFn::Redact, 25)];
+        // ('a', NULL) as the server writes it: unambiguous, kept as is.
+        let out = assert_split_invariant(&format, &cols, b"a|x\\\n");
+        assert_eq!(lines(&out), ["a|x\\\n"]);
+        // (NULL, 'secret'): one field as far as the escapes go.
+        let refused = run(&format, &cols, &[b"x\\|secret\n"]);
+        assert_eq!(
+            refused,
+            Err(CopyError::FieldCount {
+                got: 1,
+                expected: 2
+            })
+        );
+    }
+
     #[test]
     fn text_header_and_end_marker_pass_through() {
         let format = CopyFormat::Text {
