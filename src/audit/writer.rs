@@ -23,9 +23,12 @@ const WRITE_BATCH: usize = 256;
 /// at one event per statement those hops, not the bytes, are the cost, and
 /// sharing them among the events of a few milliseconds takes them off the
 /// statements' cores (governed `pgbench -S -M prepared -c 1`: 30.5 µs of
-/// proxy CPU per transaction at 1 ms, 27.1 at 5 ms). Batches someone waits
-/// on (durable emits) are written at once.
-const WRITE_LINGER: Duration = Duration::from_millis(5);
+/// proxy CPU per transaction at 1 ms, 27.1 at 5 ms; at 20 ms, against
+/// 5 ms, 44.8–45.9 against 49.6–54.5 µs, and TPC-B `-M simple -c 1`
+/// 328–360 against 379–389 µs: docs/benchmarks.md). The spool is synced
+/// every 200 ms by default anyway, and batches someone waits on (durable
+/// emits) are written at once.
+const WRITE_LINGER: Duration = Duration::from_millis(20);
 const RETRY_MIN: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(5);
 
