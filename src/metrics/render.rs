@@ -250,4 +250,40 @@ mod tests {
     fn label_values_are_escaped() {
         assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
     }
+
+    #[test]
+    fn every_sink_counter_is_rendered_under_its_sink() {
+        let usage = Usage::new(&crate::config::MetricsConfig {
+            per_user: false,
+            max_tools: 8,
+            otlp: None,
+        });
+        let stats = AuditStats {
+            sinks: vec![crate::audit::SinkStats {
+                name: "grpc\"1".into(),
+                shipped: 11,
+                batches: 12,
+                send_failures: 13,
+                rejected: 14,
+                lag_bytes: 15,
+                read_back: 16,
+                cursor_saves: 17,
+            }],
+            ..AuditStats::default()
+        };
+        let text = render(&usage, Some(&stats), true);
+        for (family, value) in [
+            ("pgward_audit_events_shipped_total", 11),
+            ("pgward_audit_send_failures_total", 13),
+            ("pgward_audit_events_read_back_total", 16),
+            ("pgward_audit_cursor_saves_total", 17),
+            ("pgward_audit_sink_lag_bytes", 15),
+        ] {
+            let line = format!("{family}{{sink=\"grpc\\\"1\"}} {value}");
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line} missing from:\n{text}"
+            );
+        }
+    }
 }
