@@ -61,6 +61,17 @@ pub(crate) struct Shipper {
     pub cursor: CursorFile,
 }
 
+/// What a cursor move does besides the shipper's own bookkeeping.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CursorStep {
+    /// Moves the spool's cursor in memory (frees shipped segments).
+    Advance,
+    /// Moves it and writes the cursor file.
+    AdvanceAndWrite,
+    /// Writes a position the spool already has in memory.
+    Write,
+}
+
 /// What a shipper knows about its cursor file.
 #[derive(Default)]
 pub(crate) struct CursorFile {
@@ -138,24 +149,14 @@ impl Shipper {
     async fn ack(&mut self, pos: Pos) {
         self.saved().await;
         let now = Instant::now();
-        let write = self.draining() || self.cursor.due(now, self.save_every);
-        let spool = self.spool.clone();
-        let name = self.name.clone();
-        let counters = self.counters.clone();
-        let saves = self.sink.clone();
-        self.saving = Some(tokio::task::spawn_blocking(move || {
-            spool.advance(&name, pos);
-            let failed = (write && !save(&spool, &name, pos, &saves)).then_some(pos);
-            // The sink's lag changed.
-            counters.bump();
-            failed
-        }));
-        if write {
+        if self.draining() || self.cursor.due(now, self.save_every) {
+            self.spawn_cursor_step(pos, CursorStep::AdvanceAndWrite);
             self.cursor = CursorFile {
                 unsaved: None,
                 saved_at: Some(now),
             };
         } else {
+            self.spawn_cursor_step(pos, CursorStep::Advance);
             self.cursor.unsaved = Some(pos);
         }
     }
@@ -166,16 +167,28 @@ impl Shipper {
         let Some(pos) = self.cursor.unsaved.take() else {
             return;
         };
+        self.spawn_cursor_step(pos, CursorStep::Write);
+        self.cursor.saved_at = Some(Instant::now());
+    }
+
+    /// Starts the blocking half of a cursor move (the spool's lock, the
+    /// file and its syncs stay off the runtime's threads); [`Self::saved`]
+    /// collects it, and with it a position whose file write failed.
+    fn spawn_cursor_step(&mut self, pos: Pos, step: CursorStep) {
         let spool = self.spool.clone();
         let name = self.name.clone();
-        let saves = self.sink.clone();
         let counters = self.counters.clone();
+        let saves = self.sink.clone();
         self.saving = Some(tokio::task::spawn_blocking(move || {
-            let failed = (!save(&spool, &name, pos, &saves)).then_some(pos);
+            if step != CursorStep::Write {
+                spool.advance(&name, pos);
+            }
+            let failed =
+                (step != CursorStep::Advance && !save(&spool, &name, pos, &saves)).then_some(pos);
+            // The sink's lag changed.
             counters.bump();
             failed
         }));
-        self.cursor.saved_at = Some(Instant::now());
     }
 
     /// Waits for the cursor save in flight. A position it failed to write

@@ -63,13 +63,9 @@ impl Spool {
                 Ok(f) => f,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
                     // Deleted under us (drop_oldest): continue after it.
-                    let next = self.lock().normalize(Pos {
-                        segment: pos.segment + 1,
-                        offset: 0,
-                    });
-                    if next.segment <= pos.segment {
+                    let Some(next) = self.next_segment(pos) else {
                         break;
-                    }
+                    };
                     pos = next;
                     continue;
                 }
@@ -127,23 +123,28 @@ impl Spool {
                     }
                 }
             }
-            if closed && (at_eof || pos.offset >= limit) {
-                let next = self.lock().normalize(Pos {
-                    segment: pos.segment + 1,
-                    offset: 0,
-                });
-                if next.segment <= pos.segment {
-                    break;
-                }
-                pos = next;
-            } else {
+            if !(closed && (at_eof || pos.offset >= limit)) {
                 break;
             }
+            let Some(next) = self.next_segment(pos) else {
+                break;
+            };
+            pos = next;
         }
         Ok(Batch {
             events,
             at,
             next: pos,
         })
+    }
+
+    /// The first position in a segment after `pos`'s that still exists,
+    /// or `None` when there is none yet.
+    fn next_segment(&self, pos: Pos) -> Option<Pos> {
+        let next = self.lock().normalize(Pos {
+            segment: pos.segment + 1,
+            offset: 0,
+        });
+        (next.segment > pos.segment).then_some(next)
     }
 }
