@@ -159,7 +159,7 @@ pub fn scanned(sql: &str) -> Option<Scanned<'_>> {
 /// Where a text's comments are, as [`scanned`] finds them, kept apart from
 /// the text: a cached analysis holds them, so a text seen before is not
 /// scanned again to be stamped.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Comments {
     scan: Scan,
     /// The text they were found in, hashed: comments are used only with
@@ -180,6 +180,48 @@ pub fn comments(sql: &str) -> Option<Comments> {
         scan: scan(sql).ok()?,
         text: text_hash(sql),
     })
+}
+
+/// What a token of a scanner that split a whole text is to the stamp.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenRole {
+    /// `;`, which separates statements and is passed over like whitespace.
+    Separator,
+    /// `/* ... */`.
+    BlockComment,
+    /// `-- ...`, to the end of its line.
+    LineComment,
+    /// Anything else.
+    Other,
+}
+
+/// [`Comments`] from the tokens of a scanner that split the whole text
+/// (the shape key's): a statement that differs from one seen before only
+/// in its constants then is not scanned a second time to be stamped. A
+/// text the scanner declines is scanned here as before.
+#[derive(Default)]
+pub struct CommentsFromTokens {
+    scan: Scan,
+}
+
+impl CommentsFromTokens {
+    /// The next token, `start..end` of a text `len` bytes long.
+    pub fn token(&mut self, start: usize, end: usize, len: usize, role: TokenRole) {
+        match role {
+            TokenRole::Separator => {}
+            TokenRole::BlockComment => self.scan.tail_comment = Some(start..end),
+            TokenRole::LineComment => self.scan.ends_in_line_comment = end == len,
+            TokenRole::Other => token(&mut self.scan),
+        }
+    }
+
+    /// The comments of `sql`, the text the tokens were of.
+    pub fn finish(self, sql: &str) -> Comments {
+        Comments {
+            scan: self.scan,
+            text: text_hash(sql),
+        }
+    }
 }
 
 impl<'a> Scanned<'a> {

@@ -7,6 +7,8 @@
 //! literal-free audit text is the same from both. Equal tokens make equal
 //! keys: two texts share a key from one scanner exactly when they do from
 //! the other, so a cached analysis is reused for the same texts either way.
+//! And the comments the stamp takes from those tokens are where the
+//! stamp's own scan finds them.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -66,7 +66,8 @@ pub struct Analyzed {
     /// The text with its constants replaced by `$n` (what the audit trail
     /// records), when the lookup knows it.
     pub normalized: Option<String>,
-    /// Where the text's comments are, when an exact-text entry kept them.
+    /// Where the text's comments are, when an exact-text entry kept them
+    /// or the lookup's scan found them.
     pub comments: Option<crate::attribution::Comments>,
 }
 
@@ -157,16 +158,18 @@ impl AnalysisCache {
         let lexed = (options.standard_conforming_strings && sql.len() <= self.max_sql_bytes)
             .then(|| super::lexkey::lex_key(sql))
             .flatten();
-        let (shape, normalized, plain) = match lexed {
-            Some(k) if k.constants > 0 => (Some(k.key), Some(k.normalized), Plain::Unknown),
-            Some(k) => (None, Some(k.normalized), Plain::Yes),
-            None => (None, None, Plain::Unknown),
+        let (shape, normalized, plain, comments) = match lexed {
+            Some(k) if k.constants > 0 => {
+                (Some(k.key), Some(k.normalized), Plain::Unknown, k.comments)
+            }
+            Some(k) => (None, Some(k.normalized), Plain::Yes, k.comments),
+            None => (None, None, Plain::Unknown, None),
         };
         if let Some(hit) = shape.as_ref().and_then(|k| self.lookup(SHAPE, k)) {
             return Analyzed {
                 analysis: hit.result,
                 normalized,
-                comments: None,
+                comments,
             };
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
@@ -183,16 +186,19 @@ impl AnalysisCache {
                 ),
                 _ => {
                     // Found once per text, for every later exact hit.
-                    let comments = options
-                        .standard_conforming_strings
-                        .then(|| crate::attribution::comments(sql))
-                        .flatten();
+                    let kept = match &comments {
+                        Some(c) => Some(c.clone()),
+                        None => options
+                            .standard_conforming_strings
+                            .then(|| crate::attribution::comments(sql))
+                            .flatten(),
+                    };
                     self.insert(
                         self.hasher.hash_one((bits, sql.as_bytes())),
                         sql.as_bytes(),
                         bits,
                         &result,
-                        (plain, comments),
+                        (plain, kept),
                     )
                 }
             }
@@ -200,7 +206,7 @@ impl AnalysisCache {
         Analyzed {
             analysis: result,
             normalized,
-            comments: None,
+            comments,
         }
     }
 
@@ -396,21 +402,17 @@ mod tests {
             assert_eq!(first.as_deref(), Some(sql));
             assert_eq!(again, first, "{sql}");
         }
-        // The exact entry keeps where the text's comments are; a shape
-        // entry serves other texts and keeps none.
+        // Where the comments are comes with the analysis: from the scan
+        // on a miss and on a shape hit (the text's own, not the entry's:
+        // a shape entry serves other texts), from the exact entry on an
+        // exact hit.
         let with_comment = "SELECT now() /*a='b'*/";
-        assert!(cache
-            .get_or_analyze_normalized(with_comment, opts)
-            .comments
-            .is_none());
-        assert!(cache
-            .get_or_analyze_normalized(with_comment, opts)
-            .comments
-            .is_some());
-        assert!(cache
-            .get_or_analyze_normalized(texts[0], opts)
-            .comments
-            .is_none());
+        let shaped = "SELECT abalance FROM t WHERE aid = 7 /*traceparent='x'*/";
+        for sql in [with_comment, with_comment, texts[0], texts[1], shaped] {
+            let found = cache.get_or_analyze_normalized(sql, opts).comments;
+            assert!(found.is_some(), "{sql}");
+            assert_eq!(found, crate::attribution::comments(sql), "{sql}");
+        }
         // A text that keeps an exact entry although it has constants (its
         // analysis read one) is scanned again: nothing handed back unscanned.
         let read = "SELECT nextval('s')";

@@ -15,6 +15,7 @@
 
 use super::lexer::{self, ConstKind, TokenKind};
 use super::pg_scan::{self, PgToken};
+use crate::attribution::{Comments, CommentsFromTokens, TokenRole};
 
 /// A statement text seen through the scanner.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,6 +28,8 @@ pub struct LexKey {
     pub normalized: String,
     /// How many constants there were.
     pub constants: usize,
+    /// Where its comments are, for the stamp, when this scan found them.
+    pub comments: Option<Comments>,
 }
 
 /// Scans `sql`; `None` when the scanner rejects it (the parser will then
@@ -123,6 +126,7 @@ impl<'a> Builder<'a> {
             key: self.key,
             normalized: self.normalized,
             constants: self.constants,
+            comments: None,
         })
     }
 }
@@ -162,17 +166,31 @@ fn fast_piece(kind: TokenKind) -> Piece {
     }
 }
 
+/// What a token of [`lexer`] is to the stamp.
+fn role(sql: &[u8], t: &lexer::Token) -> TokenRole {
+    match t.kind {
+        TokenKind::Comment if sql.get(t.start) == Some(&b'/') => TokenRole::BlockComment,
+        TokenKind::Comment => TokenRole::LineComment,
+        TokenKind::Symbol if sql.get(t.start..t.end) == Some(b";") => TokenRole::Separator,
+        _ => TokenRole::Other,
+    }
+}
+
 fn fast(sql: &str) -> Option<LexKey> {
     let mut b = Builder::new(sql, FAST);
+    let mut comments = CommentsFromTokens::default();
     let mut ok = Some(());
     lexer::scan(sql, |t| {
         if ok.is_some() {
+            comments.token(t.start, t.end, sql.len(), role(sql.as_bytes(), &t));
             ok = b.push(t.start, t.end, fast_piece(t.kind));
         }
     })
     .ok()?;
     ok?;
-    b.finish()
+    let mut k = b.finish()?;
+    k.comments = Some(comments.finish(sql));
+    Some(k)
 }
 
 fn with_postgres(sql: &str) -> Option<LexKey> {
@@ -247,10 +265,19 @@ pub fn disagreement(sql: &str) -> Option<String> {
         ));
     }
     let (a, b) = (fast(sql)?, with_postgres(sql)?);
-    (a.normalized != b.normalized || a.constants != b.constants).then(|| {
-        format!(
+    if a.normalized != b.normalized || a.constants != b.constants {
+        return Some(format!(
             "literal-free text {:?} against {:?}",
             a.normalized, b.normalized
+        ));
+    }
+    // The stamp takes the comments from these tokens instead of its own
+    // scan: they must be where that scan finds them.
+    let scanned = crate::attribution::comments(sql);
+    (a.comments != scanned).then(|| {
+        format!(
+            "comments from the tokens {:?} against the stamp's scan {:?}",
+            a.comments, scanned
         )
     })
 }
@@ -405,6 +432,29 @@ mod tests {
             answered += usize::from(lexer::tokens(&sql).is_ok());
         }
         assert!(answered > 4_000, "answered only {answered}");
+    }
+
+    /// The stamp takes a scanned text's comments from these tokens: where
+    /// a sqlcommenter comment is, and whether the text ends in a line
+    /// comment, as its own scan finds them.
+    #[test]
+    fn the_tokens_place_comments_where_the_stamps_scan_does() {
+        for sql in [
+            "UPDATE t SET v = 1 WHERE id = 2",
+            "SELECT 1 /*traceparent='00-ab-cd-01'*/",
+            "SELECT 1 /* a */ ; -- tail",
+            "SELECT 1 /* a */ , 2",
+            "SELECT 1 -- x\n/* b */;",
+            "SELECT 'a /* b */' /* c /* nested */ */ ;;",
+            "/* only */ ;",
+            "SELECT 1 -- ends here",
+            "SELECT 1 -- ends\r",
+            "SELECT 1 +/* op */ 2",
+        ] {
+            let k = lex_key(sql).expect("scans");
+            assert!(k.comments.is_some(), "{sql:?}");
+            assert_eq!(k.comments, crate::attribution::comments(sql), "{sql:?}");
+        }
     }
 
     #[test]

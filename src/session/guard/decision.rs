@@ -229,7 +229,7 @@ impl Guard {
     /// Also the text with its constants replaced by `$n`, where the cache
     /// lookup scanned it (under the standard reading of literals, the one
     /// the audit trail's text uses), and where its comments are, where the
-    /// cache kept them.
+    /// cache kept them or its scan found them.
     fn analysis(&self, sql: Result<&str, std::str::Utf8Error>) -> Analyzed {
         let refused = |why: &str| Analyzed {
             analysis: Arc::new(Err(ParseFailure::new(why))),
