@@ -57,7 +57,7 @@ fn has_all(records: &[Received], via: Via, want: &HashSet<String>) -> bool {
 async fn emit_all(a: &Auditor, events: impl IntoIterator<Item = AuditEvent>) -> HashSet<String> {
     let mut ids = HashSet::new();
     for e in events {
-        ids.insert(e.id.clone());
+        ids.insert(e.id.to_string());
         a.emit(e).await.expect("emit");
     }
     ids
@@ -140,7 +140,7 @@ async fn delivers_with_attributes(via: Via) {
         .await
         .expect("start");
     let ev = detailed_event();
-    let id = ev.id.clone();
+    let id = ev.id.to_string();
     a.emit(ev).await.expect("emit");
     a.emit(AuditEvent::new(EventKind::SessionStart).with(attr::USER_NAME, "alice"))
         .await
@@ -318,7 +318,7 @@ async fn assert_restart_resends_nothing(cfg: AuditConfig, rx: &OtlpReceiver) {
     rx.clear();
     let b = Auditor::start(cfg).await.expect("restart");
     let marker = AuditEvent::new(EventKind::ProxyStart);
-    let marker_id = marker.id.clone();
+    let marker_id = marker.id.to_string();
     b.emit(marker).await.expect("emit");
     assert!(
         rx.wait_for(|r| r.iter().any(|x| x.event_id == marker_id), LIMIT)
@@ -430,7 +430,7 @@ async fn block_policy_makes_emit_wait_and_bounds_memory_and_disk() {
             .expect("start"),
     );
     let events: Vec<AuditEvent> = (0..300).map(statement).collect();
-    let ids: HashSet<String> = events.iter().map(|e| e.id.clone()).collect();
+    let ids: HashSet<String> = events.iter().map(|e| e.id.to_string()).collect();
     let emitter = tokio::spawn({
         let a = a.clone();
         async move {
@@ -484,7 +484,7 @@ async fn drop_oldest_counts_and_reports_the_loss() {
     let dropped = a.stats().dropped;
     assert!(dropped > 0, "nothing was dropped: {:?}", a.stats());
     let last = AuditEvent::new(EventKind::ProxyStop);
-    let last_id = last.id.clone();
+    let last_id = last.id.to_string();
     a.emit(last).await.expect("emit");
     rx.restart().await;
     assert!(
@@ -511,11 +511,11 @@ async fn refuse_policy_hands_the_event_back() {
     let mut refused = None;
     for i in 0..10_000 {
         let e = statement(i);
-        let id = e.id.clone();
+        let id = e.id.to_string();
         match a.emit(e).await {
             Ok(()) => {}
             Err(AuditError::Full(back)) => {
-                assert_eq!(back.id, id);
+                assert_eq!(back.id.as_str(), id);
                 refused = Some(i);
                 break;
             }
@@ -670,7 +670,7 @@ async fn outage(cfg: AuditConfig, rx: &mut OtlpReceiver, n: usize) -> Accounting
             let mut refused = 0u64;
             for i in 0..n {
                 let e = statement(i);
-                let id = e.id.clone();
+                let id = e.id.to_string();
                 match a.emit(e).await {
                     Ok(()) => {
                         ids.insert(id);

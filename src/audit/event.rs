@@ -14,7 +14,7 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 
 use super::event_id::event_id_at;
-pub use super::event_id::{new_event_id, unix_nanos};
+pub use super::event_id::{new_event_id, unix_nanos, EventId};
 
 /// Attribute keys. OpenTelemetry semantic-convention names where one exists,
 /// `pgward.*` otherwise.
@@ -320,7 +320,7 @@ const BLOCKS: usize = 3;
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct AuditEvent {
-    pub id: String,
+    pub id: EventId,
     /// Unix time in nanoseconds.
     pub ts: u64,
     pub kind: EventKind,

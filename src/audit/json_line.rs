@@ -24,7 +24,7 @@ pub fn to_vec(ev: &AuditEvent) -> Vec<u8> {
 /// Appends `ev` as one JSON line, newline included.
 pub fn write(ev: &AuditEvent, out: &mut Vec<u8>) {
     out.extend_from_slice(b"{\"id\":");
-    put_str(&ev.id, out);
+    put_utf8(ev.id.as_bytes(), out);
     out.extend_from_slice(b",\"ts\":");
     out.extend_from_slice(itoa::Buffer::new().format(ev.ts).as_bytes());
     out.extend_from_slice(b",\"kind\":");
@@ -137,7 +137,11 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// A JSON string, escaped as serde_json escapes it.
 fn put_str(s: &str, out: &mut Vec<u8>) {
-    let bytes = s.as_bytes();
+    put_utf8(s.as_bytes(), out);
+}
+
+/// [`put_str`] of text already known to be UTF-8, as bytes.
+fn put_utf8(bytes: &[u8], out: &mut Vec<u8>) {
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     let mut start = 0;
@@ -217,7 +221,7 @@ mod tests {
         ] {
             for s in awkward_strings() {
                 let mut ev = AuditEvent::new(kind);
-                ev.id = s.clone();
+                ev.id = s.as_str().into();
                 ev.ts = u64::MAX;
                 ev.set("pgward.str", s.clone());
                 ev.set(s.clone(), -42i64);

@@ -31,7 +31,7 @@ mod writer;
 pub use config::{
     AuditConfig, FsyncPolicy, OnFull, OtlpSinkConfig, SinkConfig, StatementText, StdoutSinkConfig,
 };
-pub use event::{attr, AttrBlock, AttrKey, AttrRef, AttrValue, AuditEvent, EventKind};
+pub use event::{attr, AttrBlock, AttrKey, AttrRef, AttrValue, AuditEvent, EventId, EventKind};
 pub use spool::Pos;
 pub use stats::{AuditStats, SinkStats};
 

@@ -65,7 +65,7 @@ fn to_any(v: &AttrValue) -> any_value::Value {
 pub fn to_log_record(ev: &AuditEvent) -> LogRecord {
     let (number, text) = severity(ev);
     let mut attributes = Vec::with_capacity(ev.attr_count() + 1);
-    attributes.push(kv(attr::EVENT_ID, str_value(&ev.id)));
+    attributes.push(kv(attr::EVENT_ID, str_value(ev.id.as_str())));
     attributes.extend(ev.all_attrs().map(|(k, v)| kv(k, to_any(v))));
     LogRecord {
         time_unix_nano: ev.ts,
@@ -406,7 +406,7 @@ mod tests {
         assert_eq!(r.attributes[0].key, attr::EVENT_ID);
         assert_eq!(
             r.attributes[0].value.as_ref().and_then(|v| v.value.clone()),
-            Some(str_value(&ev.id))
+            Some(str_value(ev.id.as_str()))
         );
         assert_eq!(r.attributes.len(), ev.attr_count() + 1);
         let req = to_request(

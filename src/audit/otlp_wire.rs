@@ -87,7 +87,11 @@ fn put_str(tag: u32, s: &str, buf: &mut impl BufMut) {
 // ArrayValue: values = 1. KeyValue: key = 1, value = 2.
 
 fn any_str_len(s: &str) -> usize {
-    ld(1, s.len())
+    any_str_len_of(s.as_bytes())
+}
+
+fn any_str_len_of(utf8: &[u8]) -> usize {
+    ld(1, utf8.len())
 }
 
 fn any_len(v: AttrRef<'_>) -> usize {
@@ -104,8 +108,13 @@ fn array_len(items: &[String]) -> usize {
 }
 
 fn put_any_str(s: &str, buf: &mut impl BufMut) {
-    put_ld_header(1, s.len(), buf);
-    buf.put_slice(s.as_bytes());
+    put_any_utf8(s.as_bytes(), buf);
+}
+
+/// [`put_any_str`] of text already known to be UTF-8, as bytes.
+fn put_any_utf8(utf8: &[u8], buf: &mut impl BufMut) {
+    put_ld_header(1, utf8.len(), buf);
+    buf.put_slice(utf8);
 }
 
 fn put_any(v: AttrRef<'_>, buf: &mut impl BufMut) {
@@ -171,7 +180,7 @@ fn record_len(ev: &AuditEvent, (number, text): (SeverityNumber, &str)) -> usize 
         + encoded_len_varint(number as u64)
         + str_len(3, text)
         + ld(5, any_str_len(ev.kind.as_str()))
-        + ld(6, kv_len(attr::EVENT_ID, any_str_len(&ev.id)))
+        + ld(6, kv_len(attr::EVENT_ID, any_str_len_of(ev.id.as_bytes())))
         + attrs
         + str_len(12, ev.kind.event_name())
 }
@@ -196,8 +205,8 @@ pub fn put_record(ev: &AuditEvent, buf: &mut Vec<u8>) {
     let kind = ev.kind.as_str();
     put_ld_header(5, any_str_len(kind), buf);
     put_any_str(kind, buf);
-    put_kv(6, attr::EVENT_ID, any_str_len(&ev.id), buf);
-    put_any_str(&ev.id, buf);
+    put_kv(6, attr::EVENT_ID, any_str_len_of(ev.id.as_bytes()), buf);
+    put_any_utf8(ev.id.as_bytes(), buf);
     for block in ev.blocks() {
         buf.extend_from_slice(block_attrs(block));
     }
@@ -349,7 +358,7 @@ mod tests {
             AuditEvent::new(EventKind::SessionStart).with(attr::AUTH_OUTCOME, "failure"),
             {
                 let mut e = AuditEvent::new(EventKind::ProxyStop);
-                e.id = String::new();
+                e.id = "".into();
                 e.ts = 0;
                 e.attrs = vec![(attr::OBJECTS.into(), AttrValue::StrArray(vec![]))];
                 e

@@ -241,7 +241,7 @@ impl Queue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::event::EventKind;
+    use crate::audit::event::{EventId, EventKind};
 
     fn item() -> Item {
         Item {
@@ -250,7 +250,7 @@ mod tests {
         }
     }
 
-    async fn filled(policy: OnFull) -> (Queue, Arc<Counters>, Vec<String>) {
+    async fn filled(policy: OnFull) -> (Queue, Arc<Counters>, Vec<EventId>) {
         let c = Arc::new(Counters::default());
         let q = Queue::new(2, policy, c.clone());
         let mut ids = Vec::new();
@@ -268,7 +268,7 @@ mod tests {
         let it = item();
         let newest = it.event.id.clone();
         assert!(q.push(it).await.is_ok());
-        let got: Vec<String> = q.pop_batch(10).into_iter().map(|i| i.event.id).collect();
+        let got: Vec<EventId> = q.pop_batch(10).into_iter().map(|i| i.event.id).collect();
         assert_eq!(got, vec![ids[1].clone(), newest]);
         assert_eq!(c.dropped.load(Ordering::Relaxed), 1);
         assert_eq!(c.take_pending_dropped(), 1);
@@ -278,7 +278,7 @@ mod tests {
     async fn drop_newest_keeps_the_oldest() {
         let (q, c, ids) = filled(OnFull::DropNewest).await;
         assert!(q.push(item()).await.is_ok());
-        let got: Vec<String> = q.pop_batch(10).into_iter().map(|i| i.event.id).collect();
+        let got: Vec<EventId> = q.pop_batch(10).into_iter().map(|i| i.event.id).collect();
         assert_eq!(got, ids);
         assert_eq!(c.dropped.load(Ordering::Relaxed), 1);
     }

@@ -144,7 +144,7 @@ impl SessionAudit {
         };
         e.add_block(&self.tool_block(tool, phase));
         if let Some(id) = &c.decision_event {
-            e.push(STATEMENT_ID, id.clone());
+            e.push(STATEMENT_ID, id.to_string());
         }
         if let Some(r) = c.rows {
             e.push(attr::ROWS, r);

@@ -174,7 +174,7 @@ pub struct Completed {
     pub bytes_out: u64,
     pub sqlstate: Option<String>,
     /// The id of the decision event written before forwarding (strict mode).
-    pub decision_event: Option<String>,
+    pub decision_event: Option<crate::audit::EventId>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -193,7 +193,7 @@ struct Expectation {
     bytes_in: u64,
     rows: Option<u64>,
     sqlstate: Option<String>,
-    decision_event: Option<String>,
+    decision_event: Option<crate::audit::EventId>,
 }
 
 impl Expectation {
@@ -231,7 +231,7 @@ impl StatementTracker {
         &mut self,
         frame: &Frame,
         facts: Option<Arc<Facts>>,
-        decision_event: Option<String>,
+        decision_event: Option<crate::audit::EventId>,
         now: Instant,
     ) {
         let body = frame.body();

@@ -1,11 +1,11 @@
 use super::*;
-use crate::audit::event::EventKind;
+use crate::audit::event::{EventId, EventKind};
 
 fn ev() -> AuditEvent {
     AuditEvent::new(EventKind::Statement).with("n", 1i64)
 }
 
-fn write(spool: &Spool, w: &mut SegmentWriter, n: usize) -> Vec<String> {
+fn write(spool: &Spool, w: &mut SegmentWriter, n: usize) -> Vec<EventId> {
     let mut ids = Vec::new();
     for _ in 0..n {
         let e = ev();
@@ -19,7 +19,7 @@ fn write(spool: &Spool, w: &mut SegmentWriter, n: usize) -> Vec<String> {
     ids
 }
 
-fn read_all(spool: &Spool, sink: &str) -> (Vec<String>, Pos) {
+fn read_all(spool: &Spool, sink: &str) -> (Vec<EventId>, Pos) {
     let b = spool
         .read(spool.cursor(sink), spool.end(), usize::MAX, usize::MAX)
         .unwrap_or_else(|e| panic!("{e}"));
