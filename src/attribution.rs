@@ -199,27 +199,34 @@ pub enum TokenRole {
 /// (the shape key's): a statement that differs from one seen before only
 /// in its constants then is not scanned a second time to be stamped. A
 /// text the scanner declines is scanned here as before.
-#[derive(Default)]
-pub struct CommentsFromTokens {
+pub struct CommentsFromTokens<'a> {
+    sql: &'a str,
     scan: Scan,
 }
 
-impl CommentsFromTokens {
-    /// The next token, `start..end` of a text `len` bytes long.
-    pub fn token(&mut self, start: usize, end: usize, len: usize, role: TokenRole) {
+impl<'a> CommentsFromTokens<'a> {
+    /// For the tokens of `sql`, in order.
+    pub fn new(sql: &'a str) -> Self {
+        CommentsFromTokens {
+            sql,
+            scan: Scan::default(),
+        }
+    }
+
+    /// The next token, `start..end` of the text.
+    pub fn token(&mut self, start: usize, end: usize, role: TokenRole) {
         match role {
             TokenRole::Separator => {}
             TokenRole::BlockComment => self.scan.tail_comment = Some(start..end),
-            TokenRole::LineComment => self.scan.ends_in_line_comment = end == len,
+            TokenRole::LineComment => self.scan.ends_in_line_comment = end == self.sql.len(),
             TokenRole::Other => token(&mut self.scan),
         }
     }
 
-    /// The comments of `sql`, the text the tokens were of.
-    pub fn finish(self, sql: &str) -> Comments {
+    pub fn finish(self) -> Comments {
         Comments {
             scan: self.scan,
-            text: text_hash(sql),
+            text: text_hash(self.sql),
         }
     }
 }

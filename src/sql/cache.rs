@@ -186,13 +186,12 @@ impl AnalysisCache {
                 ),
                 _ => {
                     // Found once per text, for every later exact hit.
-                    let kept = match &comments {
-                        Some(c) => Some(c.clone()),
-                        None => options
+                    let kept = comments.clone().or_else(|| {
+                        options
                             .standard_conforming_strings
                             .then(|| crate::attribution::comments(sql))
-                            .flatten(),
-                    };
+                            .flatten()
+                    });
                     self.insert(
                         self.hasher.hash_one((bits, sql.as_bytes())),
                         sql.as_bytes(),

@@ -178,18 +178,18 @@ fn role(sql: &[u8], t: &lexer::Token) -> TokenRole {
 
 fn fast(sql: &str) -> Option<LexKey> {
     let mut b = Builder::new(sql, FAST);
-    let mut comments = CommentsFromTokens::default();
+    let mut comments = CommentsFromTokens::new(sql);
     let mut ok = Some(());
     lexer::scan(sql, |t| {
         if ok.is_some() {
-            comments.token(t.start, t.end, sql.len(), role(sql.as_bytes(), &t));
+            comments.token(t.start, t.end, role(sql.as_bytes(), &t));
             ok = b.push(t.start, t.end, fast_piece(t.kind));
         }
     })
     .ok()?;
     ok?;
     let mut k = b.finish()?;
-    k.comments = Some(comments.finish(sql));
+    k.comments = Some(comments.finish());
     Some(k)
 }
 
